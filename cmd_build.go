@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"herald/feed"
+)
+
+// runBuild writes the feeds once from the posts that parse, reports every
+// problem as file:line, and exits 1 when a post had to be skipped.
+func (m *Main) runBuild(ctx context.Context) error {
+	if len(m.Args) > 0 {
+		return &usageError{"build takes no arguments"}
+	}
+	if err := m.loadConfig(); err != nil {
+		return err
+	}
+	c := &m.Config
+	loader := feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)
+	snap, err := loader.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	failed := m.printProblems(snap.Problems)
+	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, time.Now())
+	if genErr != nil {
+		fmt.Fprintf(m.Stderr, "%v\n", genErr)
+		failed++
+	}
+	if out != nil {
+		changed, err := feed.WriteDir(ctx, c.Feeds.Dir, out)
+		if err != nil {
+			return err
+		}
+		due := 0
+		now := time.Now()
+		for _, p := range snap.Posts {
+			if p.Due(now) {
+				due++
+			}
+		}
+		fmt.Fprintf(m.Stdout, "%d posts read, %d published, %d files in %s (%d changed)\n",
+			len(snap.Posts), due, len(out.Files), c.Feeds.Dir, len(changed))
+		for _, name := range changed {
+			fmt.Fprintf(m.Stdout, "  wrote %s\n", filepath.Join(c.Feeds.Dir, filepath.FromSlash(name)))
+		}
+	}
+	if failed > 0 {
+		return silentError(1)
+	}
+	return nil
+}
+
+// printProblems prints problems as "file:line: message" and returns how
+// many were errors.
+func (m *Main) printProblems(ps []feed.Problem) int {
+	errs := 0
+	for _, p := range ps {
+		if p.Warning {
+			fmt.Fprintf(m.Stderr, "%s (warning)\n", p.Error())
+			continue
+		}
+		errs++
+		fmt.Fprintln(m.Stderr, p.Error())
+	}
+	return errs
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"herald/feed"
+)
+
+// runCheck validates the configuration, every post (including the Liquid
+// and Markdown warnings of rendering it) and the feeds built from them. It
+// prints each problem as file:line: message and exits 1 on any error.
+func (m *Main) runCheck(ctx context.Context) error {
+	if len(m.Args) > 0 {
+		return &usageError{"check takes no arguments"}
+	}
+	if err := m.loadConfig(); err != nil {
+		return err
+	}
+	c := &m.Config
+	loader := feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)
+	snap, err := loader.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	problems := append([]feed.Problem(nil), snap.Problems...)
+	for _, p := range snap.Posts {
+		problems = append(problems, loader.Check(ctx, p)...)
+	}
+	errs := m.printProblems(problems)
+	out, err := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, time.Now())
+	if err != nil {
+		fmt.Fprintln(m.Stderr, err)
+		errs++
+	}
+	if out != nil {
+		errs += m.printProblems(feed.Lint(out))
+	}
+	warns := len(problems) - m.countErrors(problems)
+	fmt.Fprintf(m.Stdout, "%s: configuration ok; %d posts, %d errors, %d warnings\n", c.Path, len(snap.Posts), errs, warns)
+	if errs > 0 {
+		return silentError(1)
+	}
+	return nil
+}
+
+func (m *Main) countErrors(ps []feed.Problem) int {
+	n := 0
+	for _, p := range ps {
+		if !p.Warning {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"herald/feed"
+	"herald/mailer"
+	"herald/schedule"
+	"herald/schedule/state"
+)
+
+// env is what the one-shot commands share: the configuration, the database,
+// the posts and the newsletter sender.
+type env struct {
+	db     *state.DB
+	loader *feed.Loader
+	snap   *feed.Snapshot
+	mail   *mailer.Mailer
+}
+
+func (m *Main) openEnv(ctx context.Context, withMailer bool) (*env, error) {
+	if err := m.loadConfig(); err != nil {
+		return nil, err
+	}
+	c := &m.Config
+	db, err := state.Open(ctx, c.State.Database)
+	if err != nil {
+		return nil, err
+	}
+	m.onClose(db.Close)
+	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)}
+	if withMailer {
+		snap, err := e.loader.Scan(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.snap = snap
+		if e.mail, err = m.newMailer(ctx, db, e.loader, m.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// post finds the post named by args[0], or the newest due post.
+func (e *env) post(args []string) (*feed.Post, error) {
+	if len(args) > 1 {
+		return nil, &usageError{"more than one POST given"}
+	}
+	if len(args) == 1 {
+		p, err := e.loader.Find(e.snap, args[0])
+		if err != nil {
+			return nil, fmt.Errorf("no post named %q in the posts folder: %w", args[0], err)
+		}
+		return p, nil
+	}
+	now := time.Now()
+	for _, p := range e.snap.Posts { // newest first
+		if p.Due(now) {
+			return p, nil
+		}
+	}
+	return nil, errors.New("no published post to use: name one")
+}
+
+func (m *Main) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	return nil
+}
+
+// runPreview prints the newsletter message for a post (.eml).
+func (m *Main) runPreview(ctx context.Context) error {
+	fs := m.flags("preview")
+	htmlFile := fs.String("html", "", "also write the message's HTML part to `FILE`")
+	if err := parse(fs, m.Args); err != nil {
+		return err
+	}
+	e, err := m.openEnv(ctx, true)
+	if err != nil {
+		return err
+	}
+	p, err := e.post(fs.Args())
+	if err != nil {
+		return err
+	}
+	msg, err := e.mail.Preview(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if *htmlFile != "" {
+		html, err := htmlPart(msg.Bytes())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*htmlFile, html, 0o644); err != nil {
+			return fmt.Errorf("preview: %w", err)
+		}
+	}
+	_, err = msg.WriteTo(m.Stdout)
+	return err
+}
+
+// runSend sends a post's newsletter: to one address (-to), as a dry run, by
+// re-queueing failed deliveries, or to every confirmed subscriber (once).
+func (m *Main) runSend(ctx context.Context) error {
+	fs := m.flags("send")
+	to := fs.String("to", "", "send one test message to `ADDR` (not recorded against subscribers)")
+	dry := fs.Bool("dry-run", false, "print what would be sent to whom; send nothing")
+	retry := fs.Bool("retry-failed", false, "re-queue the post's failed deliveries and send them")
+	if err := parse(fs, m.Args); err != nil {
+		return err
+	}
+	if *to != "" && (*dry || *retry) {
+		return &usageError{"-to does not combine with -dry-run or -retry-failed"}
+	}
+	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
+		return &usageError{"send: name the POST to send (file name or slug)"}
+	}
+	e, err := m.openEnv(ctx, true)
+	if err != nil {
+		return err
+	}
+	p, err := e.post(fs.Args())
+	if err != nil {
+		return err
+	}
+	switch {
+	case *to != "":
+		if err := e.mail.SendTest(ctx, p.ID, *to); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "sent a test of %q to %s\n", p.Title, *to)
+		return nil
+	case *dry:
+		plan, err := e.mail.DryRun(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		writePlan(m.Stdout, plan)
+		return nil
+	case *retry:
+		n, err := e.db.RequeueFailed(ctx, time.Now(), p.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "re-queued %d failed deliveries of %q\n", n, p.Title)
+	default:
+		if !p.Due(time.Now()) {
+			return fmt.Errorf("%s is not published yet (date %s, or a draft): it cannot be sent", p.Path, p.Date.Format(time.RFC3339))
+		}
+		_, created, err := e.db.Announce(ctx, time.Now(), seenPost(p, time.Now()))
+		if err != nil {
+			return err
+		}
+		if !created {
+			fmt.Fprintf(m.Stdout, "%q was already queued: sending what is still due\n", p.Title)
+		}
+	}
+	sum, err := m.drain(ctx, e.mail)
+	fmt.Fprintf(m.Stdout, "sent %d, failed %d, retrying later %d (of %d due)\n", sum.Sent, sum.Failed, sum.Waiting, sum.Total)
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return silentError(1)
+	}
+	return nil
+}
+
+// drain sends everything due, with a progress line on a terminal.
+func (m *Main) drain(ctx context.Context, ml *mailer.Mailer) (mailer.Summary, error) {
+	done := make(chan struct{})
+	if isTerminal(m.Stderr) {
+		start := time.Now()
+		go func() {
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					fmt.Fprintf(m.Stderr, "\r%s", progressLine(ml.Progress(), time.Since(start)))
+				}
+			}
+		}()
+	}
+	sum, err := ml.Drain(ctx)
+	close(done)
+	if isTerminal(m.Stderr) {
+		fmt.Fprintln(m.Stderr)
+	}
+	return sum, err
+}
+
+func progressLine(s mailer.Summary, elapsed time.Duration) string {
+	doneN := s.Sent + s.Failed + s.Retried
+	rate := float64(doneN) / elapsed.Seconds()
+	eta := "?"
+	if rate > 0 && s.Total >= doneN {
+		eta = (time.Duration(float64(s.Total-doneN)/rate) * time.Second).Round(time.Second).String()
+	}
+	width := 30
+	filled := 0
+	if s.Total > 0 {
+		filled = int(int64(width) * doneN / s.Total)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d sent, %d failed, %.0f msg/s, ETA %s ",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), s.Sent, s.Total, s.Failed, rate, eta)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func writePlan(w io.Writer, p mailer.Plan) {
+	fmt.Fprintf(w, "post:       %s (%s)\n", p.Title, p.Path)
+	fmt.Fprintf(w, "subject:    %s\n", p.Subject)
+	if !p.Newsletter {
+		fmt.Fprintln(w, "newsletter: false: this post is never mailed")
+		return
+	}
+	fmt.Fprintf(w, "recipients: %d confirmed subscribers who have not received it\n", p.Recipients)
+	fmt.Fprintf(w, "message:    %d bytes\n", p.Bytes)
+	for _, s := range p.Sample {
+		fmt.Fprintf(w, "  %s\n", s)
+	}
+	if p.Recipients > len(p.Sample) {
+		fmt.Fprintf(w, "  … and %d more\n", p.Recipients-len(p.Sample))
+	}
+	fmt.Fprintln(w, "dry run: nothing was sent")
+}
+
+// seenPost is the state record of a post.
+func seenPost(p *feed.Post, now time.Time) state.SeenPost {
+	return state.SeenPost{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash, Date: p.Date, Due: p.Due(now)}
+}
+
+// runStatus prints what is due next, the last scan and the deliveries.
+func (m *Main) runStatus(ctx context.Context) error {
+	if len(m.Args) > 0 {
+		return &usageError{"status takes no arguments"}
+	}
+	e, err := m.openEnv(ctx, false)
+	if err != nil {
+		return err
+	}
+	rep, err := schedule.Status(ctx, schedule.StatusOptions{Site: &m.Config.Site, Schedule: m.Config.Schedule, Loader: e.loader, Store: e.db})
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteText(m.Stdout); err != nil {
+		return err
+	}
+	subs, err := e.db.CountSubscribers(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nSubscribers: %d confirmed, %d pending, %d unsubscribed\n", subs.Confirmed, subs.Pending, subs.Unsubscribed)
+	stats, err := e.db.DeliveryStats(ctx, 10)
+	if err != nil {
+		return err
+	}
+	if len(stats) > 0 {
+		fmt.Fprintln(m.Stdout, "\nDeliveries (newest mailings):")
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MAILING\tPOSTS\tSENT\tPENDING\tRETRYING\tFAILED")
+		for _, s := range stats {
+			titles := make([]string, 0, len(s.Posts))
+			for _, p := range s.Posts {
+				titles = append(titles, p.Title)
+			}
+			label := strings.Join(titles, "; ")
+			if s.Skipped != "" {
+				label += " (skipped: " + s.Skipped + ")"
+			}
+			fmt.Fprintf(tw, "  #%d %s\t%s\t%d\t%d\t%d\t%d\n", s.MailingID, s.Kind, label, s.Sent, s.Pending, s.Retrying, s.Failed)
+		}
+		tw.Flush()
+	}
+	failed, err := e.db.FailedDeliveries(ctx, 20)
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(m.Stdout, "\nFailed recipients (re-queue with: herald send -retry-failed POST):")
+		for _, f := range failed {
+			fmt.Fprintf(m.Stdout, "  %s  %s  after %d attempts: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), f.Attempts, f.Code, f.Error)
+		}
+	}
+	return nil
+}
+
+// htmlPart returns the decoded text/html part of a message.
+func htmlPart(raw []byte) ([]byte, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	var find func(h func(string) string, body io.Reader) ([]byte, error)
+	find = func(h func(string) string, body io.Reader) ([]byte, error) {
+		mt, params, err := mime.ParseMediaType(h("Content-Type"))
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(mt, "multipart/") {
+			r := multipart.NewReader(body, params["boundary"])
+			for {
+				part, err := r.NextRawPart()
+				if err != nil {
+					return nil, err
+				}
+				if b, err := find(part.Header.Get, part); err == nil && b != nil {
+					return b, nil
+				}
+			}
+		}
+		if mt != "text/html" {
+			return nil, nil
+		}
+		switch strings.ToLower(h("Content-Transfer-Encoding")) {
+		case "quoted-printable":
+			body = quotedprintable.NewReader(body)
+		case "base64":
+			body = base64.NewDecoder(base64.StdEncoding, body)
+		}
+		return io.ReadAll(body)
+	}
+	b, err := find(msg.Header.Get, msg.Body)
+	if err != nil || b == nil {
+		return nil, fmt.Errorf("preview: the message has no HTML part: %v", err)
+	}
+	return b, nil
+}

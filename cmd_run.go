@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"herald/feed"
+	"herald/mailer"
+	"herald/schedule"
+	"herald/schedule/server"
+	"herald/schedule/state"
+)
+
+// runDaemon runs the daemon until ctx is cancelled. A value on m.Reload
+// re-reads the configuration: when it is valid the daemon restarts its parts
+// with it, otherwise it keeps running with the old one and logs why.
+func (m *Main) runDaemon(ctx context.Context) error {
+	if len(m.Args) > 0 {
+		return &usageError{"run takes no arguments"}
+	}
+	if err := m.loadConfig(); err != nil {
+		return err
+	}
+	for {
+		reloaded, err := m.serveOnce(ctx)
+		if err != nil || !reloaded {
+			return err
+		}
+	}
+}
+
+// serveOnce runs one generation of the daemon with m.Config. It returns
+// reloaded=true when a valid new configuration arrived and is now in m.Config.
+func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
+	c := &m.Config
+	log := m.Logger
+	db, err := state.Open(ctx, c.State.Database)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+
+	loader := feed.NewLoader(&c.Site, c.Posts.Dir, log)
+	handler := feed.NewHandler(c.Feeds.MaxAge.Duration)
+	ml, err := m.newMailer(ctx, db, loader, log)
+	if err != nil {
+		return false, err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr := "" // the HTTP server's address, known before the daemon runs
+	readyOnce := sync.Once{}
+	d, err := schedule.New(schedule.Options{
+		Site:       &c.Site,
+		Feeds:      &c.Feeds,
+		Schedule:   c.Schedule,
+		Backfill:   c.Mail.Backfill,
+		Loader:     loader,
+		Store:      db,
+		Handler:    handler,
+		Newsletter: ml,
+		Clock:      schedule.SystemClock(),
+		Logger:     log,
+		Notify: func(st string) {
+			_ = schedule.SDNotify(st)
+			if strings.Contains(st, "READY=1") {
+				readyOnce.Do(func() {
+					log.Info("herald is running", "feeds", c.Feeds.Dir, "http", httpURL(addr), "mail", m.mailDestination())
+					if m.Ready != nil {
+						m.Ready(addr)
+					}
+				})
+			}
+		},
+	})
+	if err != nil {
+		return false, err
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	var httpSrv *server.Server
+	if c.Server.Listen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.Handle("/healthz", d.HealthHandler())
+		mux.Handle("/metrics", d.MetricsHandler(ml.Metrics))
+		web, err := m.newWeb(ctx, db)
+		if err != nil {
+			return false, err
+		}
+		web.Register(mux)
+		defer web.Wait()
+		start("subscriptions", web.Run)
+		if httpSrv, err = server.Listen(ctx, c.Server.Listen, mux, log); err != nil {
+			return false, err
+		}
+		addr = httpSrv.Addr()
+	}
+
+	start("daemon", d.Run)
+	start("mailer", ml.Run)
+	if httpSrv != nil {
+		start("http", httpSrv.Serve)
+	}
+
+	for {
+		select {
+		case <-runCtx.Done():
+			_ = schedule.SDNotify("STOPPING=1")
+			wg.Wait()
+			select {
+			case err := <-errc:
+				return false, err
+			default:
+			}
+			return false, nil
+		case <-m.Reload:
+			_ = schedule.SDNotify("RELOADING=1")
+			path := c.Path
+			next, err := LoadConfig(path)
+			if err != nil {
+				log.Error("reload: keeping the running configuration", "err", err)
+				_ = schedule.SDNotify("READY=1\nSTATUS=reload failed: keeping the running configuration")
+				continue
+			}
+			log.Info("reload: configuration is valid, restarting with it", "config", path)
+			cancel()
+			wg.Wait()
+			select {
+			case err := <-errc:
+				return false, err
+			default:
+			}
+			m.Config = next
+			return true, nil
+		}
+	}
+}
+
+func httpURL(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return "http://" + addr + "/feed.xml"
+}
+
+func (m *Main) mailDestination() string {
+	if m.Config.Mail.Transport == "smtp" {
+		return fmt.Sprintf("smtp://%s:%d", m.Config.Mail.SMTP.Host, m.Config.Mail.SMTP.Port)
+	}
+	return "maildir " + m.Config.Mail.Maildir
+}
+
+// newMailer assembles the newsletter sender from the configuration.
+func (m *Main) newMailer(ctx context.Context, db *state.DB, loader *feed.Loader, log *slog.Logger) (*mailer.Mailer, error) {
+	c := &m.Config
+	comp, err := mailer.NewComposer(&c.Mail, &c.Site)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := mailer.NewTransport(&c.Mail, log)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	return mailer.New(mailer.Options{
+		Config:    &c.Mail,
+		Site:      &c.Site,
+		PublicURL: c.Server.PublicURL,
+		Secret:    secret,
+		Digest:    c.Schedule.Digest != "",
+		DB:        db,
+		Posts:     loader,
+		Composer:  comp,
+		Transport: tr,
+		Logger:    log,
+	})
+}
+
+// newWeb assembles the subscription pages from the [server] and [site] sections.
+func (m *Main) newWeb(ctx context.Context, db *state.DB) (*mailer.Web, error) {
+	c := &m.Config
+	comp, err := mailer.NewComposer(&c.Mail, &c.Site)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := mailer.NewTransport(&c.Mail, m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	rl := c.Server.RateLimit
+	return mailer.NewWeb(mailer.WebOptions{
+		PublicURL:      c.Server.PublicURL,
+		SiteTitle:      c.Site.Title,
+		SiteURL:        c.Site.URL + c.Site.BaseURL + "/",
+		Language:       c.Site.Language,
+		Secret:         secret,
+		PendingTTL:     c.Server.PendingTTL.Duration,
+		PerIP:          rl.PerIP,
+		PerAddress:     rl.PerAddress,
+		PendingPerHour: rl.PendingPerHour,
+		MaxBodyBytes:   int64(rl.MaxBodyBytes),
+		TrustProxy:     c.Server.TrustProxy,
+		Store:          db,
+		Composer:       comp,
+		Transport:      tr,
+		Logger:         m.Logger,
+	})
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"herald/feed"
+	"herald/mailer"
+	"herald/schedule"
+	"herald/schedule/server"
+	"herald/schedule/state"
+)
+
+// Config is Herald's whole configuration, assembled from each package's own
+// section. It is decoded strictly (an unknown key is an error naming it and
+// its line) and validated at load.
+type Config struct {
+	Site     feed.Site        `toml:"site"`
+	Posts    feed.PostsConfig `toml:"posts"`
+	Feeds    feed.FeedsConfig `toml:"feeds"`
+	Schedule schedule.Config  `toml:"schedule"`
+	Mail     mailer.Config    `toml:"mail"`
+	Server   server.Config    `toml:"server"`
+	State    state.Config     `toml:"state"`
+
+	// Path is the file the configuration was read from ("" for none).
+	Path string `toml:"-"`
+}
+
+// DefaultConfig returns the embedded defaults. Site title and URL have no
+// default: they must be configured.
+func DefaultConfig() Config {
+	return Config{
+		Site:     feed.DefaultSite(),
+		Posts:    feed.DefaultPosts(),
+		Feeds:    feed.DefaultFeeds(),
+		Schedule: schedule.Default(),
+		Mail:     mailer.Default(),
+		Server:   server.Default(),
+		State:    state.Default(),
+	}
+}
+
+// configError is a bad configuration: exit code 2.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// findConfig returns the configuration file to use: the one named, else
+// config.toml in the working directory, else /etc/herald/config.toml.
+func findConfig(named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	for _, p := range []string{"config.toml", "/etc/herald/config.toml"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", &configError{errors.New("no configuration: config.toml not found in the working directory nor /etc/herald (use -config FILE)")}
+}
+
+// LoadConfig reads, strictly decodes and validates the file at path.
+// Relative paths in it are resolved against the file's folder.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, &configError{fmt.Errorf("config: %w", err)}
+	}
+	if err := decodeConfig(path, data, &cfg); err != nil {
+		return cfg, err
+	}
+	cfg.Path = path
+	cfg.resolvePaths(filepath.Dir(path))
+	if err := cfg.Validate(); err != nil {
+		return cfg, &configError{fmt.Errorf("%s: %w", path, err)}
+	}
+	return cfg, nil
+}
+
+func decodeConfig(path string, data []byte, cfg *Config) error {
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(cfg)
+	if err == nil {
+		return nil
+	}
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		msgs := make([]string, 0, len(strict.Errors))
+		for _, e := range strict.Errors {
+			row, col := e.Position()
+			msgs = append(msgs, fmt.Sprintf("%s:%d:%d: unknown key %s", path, row, col, strings.Join(e.Key(), ".")))
+		}
+		return &configError{errors.New(strings.Join(msgs, "\n"))}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		key := strings.Join(de.Key(), ".")
+		if key != "" {
+			return &configError{fmt.Errorf("%s:%d:%d: %s: %s", path, row, col, key, de.Error())}
+		}
+		return &configError{fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())}
+	}
+	return &configError{fmt.Errorf("%s: %w", path, err)}
+}
+
+// resolvePaths makes the relative paths of the configuration relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	for _, p := range []*string{&c.Posts.Dir, &c.Feeds.Dir, &c.Mail.Maildir, &c.Mail.Templates, &c.State.Database, &c.Mail.SMTP.PasswordFile, &c.Mail.DKIM.KeyFile, &c.Server.SecretFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// Validate checks every section, in file order, and fills derived defaults.
+func (c *Config) Validate() error {
+	if err := c.Site.Validate(); err != nil {
+		return err
+	}
+	if err := c.Posts.Validate(); err != nil {
+		return err
+	}
+	if err := c.Feeds.Validate(&c.Site); err != nil {
+		return err
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return err
+	}
+	if err := c.Mail.Validate(); err != nil {
+		return err
+	}
+	if err := c.Server.Validate(c.Site.URL + c.Site.BaseURL + "/herald"); err != nil {
+		return err
+	}
+	return c.State.Validate()
+}

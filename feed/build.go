@@ -1,0 +1,444 @@
+package feed
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Feed file names and content types.
+const (
+	RSSName  = "feed.xml"
+	AtomName = "atom.xml"
+	JSONName = "feed.json"
+
+	RSSType  = "application/rss+xml; charset=utf-8"
+	AtomType = "application/atom+xml; charset=utf-8"
+	JSONType = "application/feed+json; charset=utf-8"
+
+	// Generator is written in every feed's generator element. It carries no
+	// version so that upgrading Herald does not change the bytes of feeds.
+	Generator = "Herald"
+)
+
+// errBuild is the prefix of Build's argument errors.
+var errBuild = errors.New("feed: build")
+
+// item is one entry with everything the three writers need computed once:
+// the XML-safe strings are shared by RSS, Atom and every tag feed.
+type item struct {
+	post  *Post
+	r     *Rendered
+	id    string
+	terms []string // tags then categories, deduplicated
+
+	xTitle, xSummary, xHTML, xAuthor string // XML-safe; xHTML only with full content
+	xTerms                           []string
+}
+
+func newItem(e Entry, full bool) *item {
+	it := &item{
+		post:     e.Post,
+		r:        e.Rendered,
+		id:       postID(e.Post),
+		terms:    postTerms(e.Post),
+		xTitle:   xmlSafe(e.Post.Title),
+		xSummary: xmlSafe(e.Rendered.SummaryHTML),
+		xAuthor:  xmlSafe(e.Post.Author),
+	}
+	if full {
+		it.xHTML = xmlSafe(e.Rendered.HTML)
+	}
+	it.xTerms = make([]string, len(it.terms))
+	for i, t := range it.terms {
+		it.xTerms[i] = xmlSafe(t)
+	}
+	return it
+}
+
+// size is a rough upper estimate of the bytes the item takes in one feed.
+func (it *item) size() int {
+	return 1024 + len(it.xTitle) + 2*len(it.xSummary) + len(it.r.SummaryText) + len(it.xHTML) + len(it.xHTML)/8
+}
+
+// feedDoc is everything one set of three feed files (the main feeds or one
+// tag's feeds) needs, computed once and shared by the RSS, Atom and JSON
+// writers.
+type feedDoc struct {
+	site      *Site
+	cfg       *FeedsConfig
+	loc       *time.Location
+	title     string
+	desc      string
+	home      string // site home page, with a trailing slash
+	id        string // Atom feed id; never changes
+	prefix    string // "" or "tags/<slug>/"
+	selfBase  string // feeds URL + "/" + prefix, URL-escaped
+	items     []*item
+	updated   time.Time // newest entry's Modified(), in loc; epoch when empty
+	published time.Time // newest entry's Date, in loc; epoch when empty
+	estimate  int       // rough size of one file, to size its buffer once
+}
+
+func (d *feedDoc) selfURL(name string) string { return d.selfBase + name }
+
+// authorName is the feed-level author: site.author, else the site title.
+func (d *feedDoc) authorName() string {
+	if d.site.Author != "" {
+		return d.site.Author
+	}
+	return d.site.Title
+}
+
+// Build turns entries into the feed files: feed.xml (RSS 2.0), atom.xml
+// (Atom 1.0) and feed.json (JSON Feed 1.1), plus tags/<slug>/… for every tag
+// when cfg.Tags is set. Entries are ordered by date (newest first), then
+// path; only the newest cfg.Limit go in each feed (0 = all). The result
+// depends only on its arguments: the same entries in any order give the same
+// bytes. Entries with a duplicate Post.ID are dropped (the newest is kept).
+// The files are written on up to GOMAXPROCS goroutines.
+func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
+	if site == nil || cfg == nil {
+		return nil, fmt.Errorf("%w: nil site or feeds config", errBuild)
+	}
+	if cfg.Limit < 0 {
+		return nil, fmt.Errorf("%w: feeds.limit: must be 0 or more, got %d", errBuild, cfg.Limit)
+	}
+	sorted := make([]Entry, 0, len(entries))
+	for i, e := range entries {
+		if e.Post == nil || e.Rendered == nil {
+			return nil, fmt.Errorf("%w: entry %d has no post or no rendered body", errBuild, i)
+		}
+		sorted = append(sorted, e)
+	}
+	slices.SortFunc(sorted, compareEntries)
+	sorted = dedupeIDs(sorted)
+	if !cfg.Tags {
+		sorted = limit(sorted, cfg.Limit) // tag feeds may reach further back
+	}
+	items := make([]*item, len(sorted))
+	for i, e := range sorted {
+		items[i] = newItem(e, cfg.FullContent)
+	}
+
+	loc := site.Location()
+	home := homeURL(site)
+	feedsURL := strings.TrimRight(cfg.URL, "/")
+	if feedsURL == "" {
+		feedsURL = strings.TrimRight(site.URL+site.BaseURL, "/")
+	}
+	desc := site.Description
+	if desc == "" {
+		desc = site.Title
+	}
+
+	docs := []*feedDoc{{
+		site: site, cfg: cfg, loc: loc,
+		title: site.Title, desc: desc, home: home, id: home,
+		selfBase: feedsURL + "/",
+		items:    limit(items, cfg.Limit),
+	}}
+	if cfg.Tags {
+		for _, t := range collectTags(items) {
+			docs = append(docs, &feedDoc{
+				site: site, cfg: cfg, loc: loc,
+				title:    fmt.Sprintf("%s: posts tagged %s", site.Title, t.name),
+				desc:     fmt.Sprintf("Posts tagged %s on %s", t.name, site.Title),
+				home:     home,
+				id:       home + "tags/" + url.PathEscape(t.slug) + "/",
+				prefix:   "tags/" + t.slug + "/",
+				selfBase: feedsURL + "/tags/" + url.PathEscape(t.slug) + "/",
+				items:    limit(t.items, cfg.Limit),
+			})
+		}
+	}
+
+	type job struct {
+		d           *feedDoc
+		name, ctype string
+		write       func(*bytes.Buffer, *feedDoc) error
+	}
+	jobs := make([]job, 0, 3*len(docs))
+	for _, d := range docs {
+		d.updated, d.published = time.Unix(0, 0).In(loc), time.Unix(0, 0).In(loc)
+		if len(d.items) > 0 {
+			d.published = d.items[0].post.Date.In(loc)
+			d.updated = d.published
+			for _, it := range d.items {
+				if m := it.post.Modified(); m.After(d.updated) {
+					d.updated = m.In(loc)
+				}
+			}
+		}
+		d.estimate = 4096
+		for _, it := range d.items {
+			d.estimate += it.size()
+		}
+		jobs = append(jobs,
+			job{d, RSSName, RSSType, writeRSS},
+			job{d, AtomName, AtomType, writeAtom},
+			job{d, JSONName, JSONType, writeJSON})
+	}
+
+	out := &Output{Files: make([]File, len(jobs))}
+	errs := make([]error, len(jobs))
+	parallel(len(jobs), func(i int) {
+		j := jobs[i]
+		buf := bytes.NewBuffer(make([]byte, 0, j.d.estimate))
+		if err := j.write(buf, j.d); err != nil {
+			errs[i] = fmt.Errorf("feed: build %s%s: %w", j.d.prefix, j.name, err)
+			return
+		}
+		out.Files[i] = newFile(j.d.prefix+j.name, j.ctype, buf.Bytes(), lastModified(j.d))
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and waits.
+// Larger jobs should come first: they are taken in index order.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// lastModified is the File.Modified of a feed: zero when it has no entries.
+func lastModified(d *feedDoc) time.Time {
+	if len(d.items) == 0 {
+		return time.Time{}
+	}
+	return d.updated
+}
+
+// newFile wraps data with its content type, a strong ETag and a
+// modification time.
+func newFile(name, ctype string, data []byte, modified time.Time) File {
+	sum := sha256.Sum256(data)
+	return File{
+		Name:        name,
+		Data:        data,
+		ContentType: ctype,
+		ETag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
+		Modified:    modified,
+	}
+}
+
+// File returns the file called name ("feed.xml", "tags/go/atom.xml").
+func (o *Output) File(name string) (File, bool) {
+	if o == nil {
+		return File{}, false
+	}
+	i, ok := slices.BinarySearchFunc(o.Files, name, func(f File, n string) int { return strings.Compare(f.Name, n) })
+	if ok {
+		return o.Files[i], true
+	}
+	for _, f := range o.Files { // in case Files was not sorted by its maker
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return File{}, false
+}
+
+// compareEntries orders entries newest first, then by path, then by id.
+func compareEntries(a, b Entry) int {
+	if c := b.Post.Date.Compare(a.Post.Date); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Post.Path, b.Post.Path); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Post.ID, b.Post.ID)
+}
+
+// dedupeIDs drops every entry whose id an earlier entry already has.
+func dedupeIDs(sorted []Entry) []Entry {
+	seen := make(map[string]bool, len(sorted))
+	out := sorted[:0]
+	for _, e := range sorted {
+		id := postID(e.Post)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+func limit[T any](list []T, n int) []T {
+	if n > 0 && len(list) > n {
+		return list[:n]
+	}
+	return list
+}
+
+// postID is the post's stable id: Post.ID, else its URL.
+func postID(p *Post) string {
+	if p.ID != "" {
+		return p.ID
+	}
+	return p.URL
+}
+
+// homeURL is the site's home page with a trailing slash.
+func homeURL(site *Site) string {
+	return strings.TrimRight(site.URL+site.BaseURL, "/") + "/"
+}
+
+type tagFeed struct {
+	slug, name string
+	items      []*item
+}
+
+// collectTags groups sorted items by tag slug. The display name of a slug
+// is the smallest of its spellings, so that it does not depend on order.
+func collectTags(sorted []*item) []tagFeed {
+	bySlug := map[string]*tagFeed{}
+	for _, e := range sorted {
+		seen := map[string]bool{}
+		for _, t := range e.post.Tags {
+			s := TagSlug(t)
+			if s == "" || seen[s] {
+				continue
+			}
+			seen[s] = true
+			tf := bySlug[s]
+			if tf == nil {
+				tf = &tagFeed{slug: s, name: t}
+				bySlug[s] = tf
+			} else if t < tf.name {
+				tf.name = t
+			}
+			tf.items = append(tf.items, e)
+		}
+	}
+	out := make([]tagFeed, 0, len(bySlug))
+	for _, tf := range bySlug {
+		out = append(out, *tf)
+	}
+	slices.SortFunc(out, func(a, b tagFeed) int { return cmp.Compare(a.slug, b.slug) })
+	return out
+}
+
+// TagSlug is the folder name of a tag's feeds: lowercase, every run of
+// characters other than letters and digits turned into one '-', no leading
+// or trailing '-'. It is "" for a tag with no letter or digit.
+func TagSlug(tag string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(tag) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	return b.String()
+}
+
+// postTerms is the post's tags then its categories, without duplicates
+// (compared without case; the first spelling is kept).
+func postTerms(p *Post) []string {
+	if len(p.Tags)+len(p.Categories) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(p.Tags)+len(p.Categories))
+	for _, list := range [][]string{p.Tags, p.Categories} {
+		for _, t := range list {
+			t = strings.TrimSpace(t)
+			if t != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, t) }) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// xmlSafe removes the characters XML 1.0 does not allow (most C0 controls,
+// U+FFFE, U+FFFF) and invalid UTF-8, which encoding/xml would otherwise
+// write as-is inside CDATA and make the document unparseable. It returns s
+// itself, without copying, when s is already safe.
+func xmlSafe(s string) string {
+	i := xmlSafePrefix(s)
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if xmlChar(r) && !(r == utf8.RuneError && n == 1) {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// xmlSafePrefix is the length of the longest prefix of s that is valid
+// UTF-8 made of XML characters.
+func xmlSafePrefix(s string) int {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !xmlChar(r) || (r == utf8.RuneError && n == 1) {
+			return i
+		}
+		i += n
+	}
+	return len(s)
+}
+
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}

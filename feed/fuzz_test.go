@@ -1,0 +1,85 @@
+package feed
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParsePost feeds arbitrary bytes to the post parser (front matter,
+// dates, permalinks) and to the body splitter: no input may panic, an
+// error is always a *postError with a line inside the file, and a parsed
+// post always has a title, an absolute URL and an id.
+//
+//	go test ./feed -run '^$' -fuzz FuzzParsePost -fuzztime 30s
+func FuzzParsePost(f *testing.F) {
+	f.Add(seedPost)
+	for _, s := range []string{
+		"",
+		"---",
+		"---\n---\n",
+		"---\ntitle: T\n---\nbody",
+		"\uFEFF---\r\ntitle: T\r\ntags: a b\r\n---\r\nbody\r\n",
+		"---\ntitle: T\ntags: [a, b\n---\n",
+		"---\ntitle: T\ndate: 2024-02-30\n---\n",
+		"---\ntitle: T\ndate: 2024-03-31 02:30:00 +02:00\nupdated: 2024-03-31T02:30:00Z\n---\n",
+		"---\ntitle: caf\xe9\n---\n",
+		"---\ntitle: &a [*a]\n---\n",
+		"---\ntitle: T\nauthor: &a [*a, {name: *a}]\ntags: &b [*b]\n---\n",
+		"---\nx: &a b\ntitle: *a\ntags: *a\nimage: {path: *a}\n---\n",
+		"---\ntitle: T\npermalink: /:categories/:year/:nope/:title:output_ext\ncategories: [A b, 'c/d']\n---\n",
+		"---\ntitle: T\nimage: {url: //cdn/x.png}\nauthor: {name: A}\nid: urn:x\n---\n",
+		"---\ntitle: T\npublished: no\ndraft: maybe\nnewsletter: 'false'\n---\n",
+		"---\n- a\n---\n",
+		"---\ntitle: |\n  multi\n  line\n...\nbody",
+		"---\n\ttitle: T\n---\n",
+		"# no front matter\n",
+	} {
+		f.Add([]byte(s))
+	}
+	site := DefaultSite()
+	site.Title = "Fuzz"
+	site.URL = "https://example.com"
+	site.BaseURL = "/blog"
+	site.Timezone = "Europe/Berlin"
+	site.Permalink = "/:categories/:year/:month/:day/:title/"
+	if err := site.Validate(); err != nil {
+		f.Fatal(err)
+	}
+	pp := newPostParser(&site)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := strings.Count(string(data), "\n") + 1
+		out, err := pp.parse("sub/2024-03-31-fuzz.md", data)
+		if err != nil {
+			var perr *postError
+			if !errors.As(err, &perr) {
+				t.Fatalf("error %T %v is not a *postError", err, err)
+			}
+			if perr.line < 0 || perr.line > lines+1 {
+				t.Fatalf("error line %d outside a file of %d lines: %v", perr.line, lines, err)
+			}
+			return
+		}
+		p := out.post
+		if p.Title == "" || !strings.HasPrefix(p.URL, "https://example.com/blog/") || p.ID == "" {
+			t.Fatalf("parsed post without title, URL or id: %+v", p)
+		}
+		if !utf8.ValidString(p.Title) || strings.Contains(strings.TrimPrefix(p.URL, "https://"), "//") {
+			t.Fatalf("bad title or URL: %q %q", p.Title, p.URL)
+		}
+		if p.Date.Location() != site.Location() {
+			t.Fatalf("date %v not in the site's zone", p.Date)
+		}
+		for _, w := range out.warnings {
+			if w.line < 0 || w.line > lines+1 {
+				t.Fatalf("warning line %d outside the file: %s", w.line, w.msg)
+			}
+		}
+		// The body splitter agrees with the parser on where the body starts.
+		_, _, bodyLine, perr := splitFrontMatter(data)
+		if perr != nil || bodyLine != p.BodyLine {
+			t.Fatalf("splitFrontMatter: line %d, %v; parse: BodyLine %d", bodyLine, perr, p.BodyLine)
+		}
+	})
+}

@@ -1,0 +1,849 @@
+package feed
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"strings"
+)
+
+// liquid resolves the Liquid tags Jekyll posts use, on the Markdown source,
+// before goldmark sees it; the result is appended to dst. It works line by
+// line so that it can leave code alone: fenced code blocks, indented code
+// blocks and inline code spans are copied verbatim (only `{% raw %}` and
+// `{% endraw %}` markers are dropped there, since their one purpose in
+// Jekyll is to show Liquid inside code). Outside code:
+//
+//   - {% include figure.html path=… caption=… %} (any attribute order,
+//     spaces around "=", quoted or bare values, over several lines) becomes
+//     a one-line <figure> with an absolute <img> src, which goldmark keeps
+//     as raw HTML (an HTML block of its own, or part of the surrounding
+//     <div> block);
+//   - {{ site.url }}, {{ site.baseurl }} (and title, description, author,
+//     email), string literals, and the relative_url, absolute_url, append
+//     and prepend filters are substituted;
+//   - {% post_url NAME %} and {% link PATH %} become absolute URLs through
+//     in.Resolve; an unknown target is warned about and becomes "#" (which
+//     the URL pass turns into the post's own URL);
+//   - {% raw %}…{% endraw %} is copied literally, {% comment %}…
+//     {% endcomment %} dropped, {% highlight LANG %}…{% endhighlight %}
+//     turned into a fenced code block;
+//   - kramdown attribute lists ({: .lead }, {:toc}) are removed; a line
+//     holding only one is removed whole, and {:toc} also removes the list
+//     item line just before it (kramdown's "* TOC" placeholder);
+//   - any other tag or output is removed with a warning naming the file
+//     line (in.Line plus the offset in src).
+func (r *renderer) liquid(dst, src []byte, in *renderInput) []byte {
+	p := liquidParser{site: r.site, in: in, src: src, out: dst}
+	p.run()
+	return p.out
+}
+
+type liquidParser struct {
+	site *Site
+	in   *renderInput
+	src  []byte
+	out  []byte
+}
+
+// warn reports msg at the file line of src offset pos.
+func (p *liquidParser) warn(pos int, format string, args ...any) {
+	if p.in.Warn == nil {
+		return
+	}
+	line := p.in.Line
+	if line < 1 {
+		line = 1
+	}
+	line += bytes.Count(p.src[:pos], []byte{'\n'})
+	p.in.Warn(line, fmt.Sprintf(format, args...))
+}
+
+func (p *liquidParser) run() {
+	src := p.src
+	var (
+		fence       byte // '`' or '~' while inside a fenced code block
+		fenceLen    int
+		prevBlank   = true
+		prevCode    bool
+		inList      bool
+		listContent int
+		prevItemOut = -1 // offset in out of the previous line when it was a list item
+	)
+	for pos := 0; pos < len(src); {
+		end := bytes.IndexByte(src[pos:], '\n')
+		next := len(src)
+		if end < 0 {
+			end = len(src)
+		} else {
+			end += pos
+			next = end + 1
+		}
+		line := src[pos:end]
+		indent, off := indentOf(line)
+		rest := line[off:]
+
+		if fence != 0 {
+			if c, n := fenceRun(rest); c == fence && n >= fenceLen && isBlank(rest[n:]) {
+				fence = 0
+			}
+			p.code(src[pos:next])
+			pos = next
+			continue
+		}
+		if isBlank(rest) {
+			p.out = append(p.out, src[pos:next]...)
+			prevBlank, prevItemOut = true, -1
+			pos = next
+			continue
+		}
+		codeIndent := 4
+		if inList {
+			codeIndent = listContent + 4
+		}
+		if indent >= codeIndent && (prevBlank || prevCode) {
+			prevCode, prevBlank = true, false
+			p.code(src[pos:next])
+			pos = next
+			continue
+		}
+		prevCode = false
+		if c, n := fenceRun(rest); n >= 3 && (c == '~' || bytes.IndexByte(rest[n:], '`') < 0) {
+			fence, fenceLen = c, n
+			prevBlank, prevItemOut = false, -1
+			p.code(src[pos:next])
+			pos = next
+			continue
+		}
+		if isIALLine(rest) {
+			if isTOCMarker(rest) && prevItemOut >= 0 {
+				p.out = p.out[:prevItemOut]
+			}
+			prevItemOut = -1
+			pos = next
+			continue
+		}
+		if indent <= 3 && len(rest) > 2 && rest[0] == '<' {
+			if e := htmlBlockEnd(src, pos+off); e > 0 {
+				// A block element written as raw HTML is raw HTML up to its
+				// end tag for kramdown (parse_block_html is off in Jekyll),
+				// blank lines included; for CommonMark a blank line ends the
+				// HTML block and what follows becomes Markdown (an indented
+				// line a code block). Dropping the blank lines inside the
+				// element keeps it one HTML block, as kramdown sees it.
+				outStart, start := len(p.out), pos
+				pos = p.inline(pos, lineEndAt(src, e))
+				if !containsFold(src[start:e], "<pre") && !containsFold(src[start:e], "<textarea") {
+					p.out = dropBlankLines(p.out, outStart)
+				}
+				if !inList && pos < len(src) && !isBlankLineAt(src, pos) {
+					p.out = append(p.out, '\n') // end the HTML block, as kramdown does
+				}
+				prevBlank, prevItemOut = false, -1
+				continue
+			}
+		}
+		item, content := listItem(line)
+		if item {
+			inList, listContent = true, content
+		} else if inList && prevBlank && indent < listContent {
+			inList = false
+		}
+		prevBlank = false
+		lineOut := len(p.out)
+		pos = p.inline(pos, end)
+		prevItemOut = -1
+		if item {
+			prevItemOut = lineOut
+		}
+	}
+}
+
+// inline processes src from pos to the end of its line (or further, when a
+// tag or code span starting on the line spans several lines) and returns
+// the offset of the next line.
+func (p *liquidParser) inline(pos, end int) int {
+	src := p.src
+	for pos < end {
+		i := bytes.IndexAny(src[pos:end], "`{<")
+		if i < 0 {
+			break
+		}
+		p.out = append(p.out, src[pos:pos+i]...)
+		pos += i
+		switch src[pos] {
+		case '`':
+			pos = p.codeSpan(pos)
+		case '<':
+			pos = p.dropElement(pos)
+		default:
+			pos = p.brace(pos)
+		}
+		if pos > end {
+			if src[pos-1] == '\n' {
+				return pos // the construct ended a line: the caller classifies the next one
+			}
+			end = lineEndAt(src, pos)
+		}
+	}
+	next := end
+	if next < len(src) {
+		next++ // the newline
+	}
+	if pos < next {
+		p.out = append(p.out, src[pos:next]...)
+	}
+	return next
+}
+
+// dropElement drops a <style> or <script> element starting at pos (feeds
+// and mail must not carry them, and a <style> with blank lines inside would
+// otherwise turn into paragraphs and code blocks); when the element fills
+// whole lines they go too. Any other "<" is copied.
+func (p *liquidParser) dropElement(pos int) int {
+	src := p.src
+	var name string
+	switch {
+	case startsTag(src[pos:], "style"):
+		name = "style"
+	case startsTag(src[pos:], "script"):
+		name = "script"
+	default:
+		p.out = append(p.out, '<')
+		return pos + 1
+	}
+	i := indexFold(src[pos:], "</"+name)
+	if i < 0 {
+		k := bytes.IndexByte(src[pos:], '>')
+		if k < 0 {
+			p.out = append(p.out, '<')
+			return pos + 1
+		}
+		p.warn(pos, "<%s> without </%s>: the start tag is removed", name, name)
+		return pos + k + 1
+	}
+	j := bytes.IndexByte(src[pos+i:], '>')
+	if j < 0 {
+		return len(src)
+	}
+	end := pos + i + j + 1
+	le := lineEndAt(src, end)
+	if isBlank(src[end:le]) && isBlank(src[lineStartAt(src, pos):pos]) {
+		p.out = bytes.TrimRight(p.out, " \t")
+		if le < len(src) {
+			le++
+		}
+		return le
+	}
+	return end
+}
+
+// blockTags are the elements that start a CommonMark HTML block of type 6
+// (and that kramdown reads as block HTML), plus video.
+var blockTags = map[string]bool{
+	"address": true, "article": true, "aside": true, "base": true, "basefont": true,
+	"blockquote": true, "body": true, "caption": true, "center": true, "col": true,
+	"colgroup": true, "dd": true, "details": true, "dialog": true, "dir": true,
+	"div": true, "dl": true, "dt": true, "fieldset": true, "figcaption": true,
+	"figure": true, "footer": true, "form": true, "frame": true, "frameset": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
+	"head": true, "header": true, "hr": true, "html": true, "iframe": true,
+	"legend": true, "li": true, "link": true, "main": true, "menu": true,
+	"menuitem": true, "nav": true, "noframes": true, "ol": true, "optgroup": true,
+	"option": true, "p": true, "param": true, "search": true, "section": true,
+	"summary": true, "table": true, "tbody": true, "td": true, "tfoot": true,
+	"th": true, "thead": true, "title": true, "tr": true, "track": true, "ul": true,
+	"video": true,
+}
+
+// htmlBlockEnd returns the offset just after the end tag matching the
+// block element that starts at pos, or -1 when src[pos:] does not start a
+// block element, the element has no end tag, or it asks kramdown to parse
+// its content as Markdown (markdown="1").
+func htmlBlockEnd(src []byte, pos int) int {
+	n := 1
+	for pos+n < len(src) && (isASCIILetter(src[pos+n]) || (n > 1 && src[pos+n] >= '0' && src[pos+n] <= '9')) {
+		n++
+	}
+	name := strings.ToLower(string(src[pos+1 : pos+n]))
+	if !blockTags[name] || !startsTag(src[pos:], name) {
+		return -1
+	}
+	gt := bytes.IndexByte(src[pos:], '>')
+	if gt < 0 || containsFold(src[pos:pos+gt], "markdown=") {
+		return -1
+	}
+	depth := 0
+	for i := pos; i < len(src); {
+		j := bytes.IndexByte(src[i:], '<')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		switch {
+		case startsTag(src[i:], name):
+			depth++
+		case len(src) > i+1 && src[i+1] == '/' && startsTag(src[i+1:], name):
+			depth--
+			if depth == 0 {
+				k := bytes.IndexByte(src[i:], '>')
+				if k < 0 {
+					return -1
+				}
+				return i + k + 1
+			}
+		}
+		i++
+	}
+	return -1
+}
+
+// dropBlankLines removes the blank lines of out[from:].
+func dropBlankLines(out []byte, from int) []byte {
+	w := from
+	for r := from; r < len(out); {
+		e := bytes.IndexByte(out[r:], '\n')
+		if e < 0 {
+			e = len(out)
+		} else {
+			e += r + 1
+		}
+		if !isBlank(bytes.TrimRight(out[r:e], "\n")) {
+			w += copy(out[w:], out[r:e])
+		}
+		r = e
+	}
+	return out[:w]
+}
+
+// indexFold is bytes.Index ignoring ASCII case; sub must be lower case.
+func indexFold(b []byte, sub string) int {
+	first := sub[0]
+	letter := isASCIILetter(first)
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if !letter {
+			j := bytes.IndexByte(b[i:], first)
+			if j < 0 {
+				return -1
+			}
+			i += j
+			if i+len(sub) > len(b) {
+				return -1
+			}
+		} else if b[i]|0x20 != first {
+			continue
+		}
+		if strings.EqualFold(string(b[i:i+len(sub)]), sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func containsFold(b []byte, sub string) bool { return indexFold(b, sub) >= 0 }
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func lineStartAt(src []byte, pos int) int { return bytes.LastIndexByte(src[:pos], '\n') + 1 }
+
+// codeSpan copies an inline code span starting at pos verbatim and returns
+// the offset after it; an unmatched backtick run is copied as text.
+func (p *liquidParser) codeSpan(pos int) int {
+	src := p.src
+	n := 0
+	for pos+n < len(src) && src[pos+n] == '`' {
+		n++
+	}
+	for i := pos + n; i < len(src); {
+		c := src[i]
+		if c == '\n' && isBlankLineAt(src, i+1) {
+			break // a code span does not cross a paragraph end
+		}
+		if c != '`' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(src) && src[j] == '`' {
+			j++
+		}
+		if j-i == n {
+			p.code(src[pos:j])
+			return j
+		}
+		i = j
+	}
+	p.out = append(p.out, src[pos:pos+n]...)
+	return pos + n
+}
+
+// brace handles "{" at pos: a Liquid tag, a Liquid output or a kramdown
+// attribute list; anything else is copied.
+func (p *liquidParser) brace(pos int) int {
+	src := p.src
+	if pos+1 >= len(src) {
+		p.out = append(p.out, '{')
+		return pos + 1
+	}
+	switch src[pos+1] {
+	case '%':
+		return p.tag(pos)
+	case '{':
+		return p.output(pos)
+	case ':':
+		// An inline attribute list such as ![x](a.png){: width="50%"}.
+		if j := bytes.IndexByte(src[pos:lineEndAt(src, pos)], '}'); j > 0 {
+			return pos + j + 1
+		}
+	}
+	p.out = append(p.out, '{')
+	return pos + 1
+}
+
+// tagAt parses the Liquid tag starting at pos ("{%"): its name, arguments
+// and end offset; ok is false when it is not closed.
+func tagAt(src []byte, pos int) (name, args string, end int, ok bool) {
+	c := bytes.Index(src[pos+2:], []byte("%}"))
+	if c < 0 {
+		return "", "", 0, false
+	}
+	body := src[pos+2 : pos+2+c]
+	end = pos + 2 + c + 2
+	body = bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(bytes.TrimPrefix(body, []byte("-"))), []byte("-")))
+	i := bytes.IndexFunc(body, isSpaceRune)
+	if i < 0 {
+		return string(body), "", end, true
+	}
+	return string(body[:i]), string(bytes.TrimSpace(body[i:])), end, true
+}
+
+// findEndTag finds the tag {% name %} at or after pos and returns its start
+// and end offsets, or -1.
+func findEndTag(src []byte, pos int, name string) (start, end int) {
+	for {
+		i := bytes.Index(src[pos:], []byte("{%"))
+		if i < 0 {
+			return -1, -1
+		}
+		start = pos + i
+		n, _, e, ok := tagAt(src, start)
+		if !ok {
+			return -1, -1
+		}
+		if n == name {
+			return start, e
+		}
+		pos = start + 2
+	}
+}
+
+func (p *liquidParser) tag(pos int) int {
+	src := p.src
+	name, args, end, ok := tagAt(src, pos)
+	if !ok {
+		p.warn(pos, "unclosed Liquid tag \"{%%\" left as text")
+		p.out = append(p.out, "{%"...)
+		return pos + 2
+	}
+	switch name {
+	case "raw":
+		s, e := findEndTag(src, end, "endraw")
+		if s < 0 {
+			p.warn(pos, "{%% raw %%} without {%% endraw %%}: the rest of the post is kept literally")
+			p.out = append(p.out, src[end:]...)
+			return len(src)
+		}
+		p.out = append(p.out, src[end:s]...)
+		return e
+	case "comment":
+		_, e := findEndTag(src, end, "endcomment")
+		if e < 0 {
+			p.warn(pos, "{%% comment %%} without {%% endcomment %%}: the rest of the post is dropped")
+			return len(src)
+		}
+		return e
+	case "highlight":
+		return p.highlight(pos, args, end)
+	case "include":
+		p.include(pos, args)
+	case "post_url", "link":
+		target := strings.TrimSpace(args)
+		u, ok := "", false
+		if p.in.Resolve != nil && target != "" {
+			u, ok = p.in.Resolve(name, target)
+		}
+		switch {
+		case !ok && u != "" && name == "link":
+			p.warn(pos, "{%% link %s %%}: not a post; linked as a site path", target)
+		case !ok:
+			p.warn(pos, "{%% %s %s %%}: no such post or page; the link points to the post itself", name, target)
+			u = "#"
+		}
+		p.out = append(p.out, u...)
+	case "endraw", "endcomment", "endhighlight":
+		p.warn(pos, "{%% %s %%} without its opening tag removed", name)
+	default:
+		p.warn(pos, "unsupported Liquid tag {%% %s %%} removed", name)
+	}
+	return end
+}
+
+// highlight turns {% highlight LANG [linenos] %}…{% endhighlight %} into a
+// fenced code block.
+func (p *liquidParser) highlight(pos int, args string, end int) int {
+	src := p.src
+	s, e := findEndTag(src, end, "endhighlight")
+	if s < 0 {
+		p.warn(pos, "{%% highlight %%} without {%% endhighlight %%} removed")
+		return end
+	}
+	body := bytes.TrimRight(bytes.TrimLeft(src[end:s], "\n"), " \t\n")
+	lang, _, _ := strings.Cut(args, " ")
+	fence := 3
+	for run, i := 0, 0; i < len(body); i++ {
+		if body[i] == '`' {
+			run++
+			fence = max(fence, run+1)
+		} else {
+			run = 0
+		}
+	}
+	if len(p.out) > 0 && p.out[len(p.out)-1] != '\n' {
+		p.out = append(p.out, '\n')
+	}
+	p.out = append(p.out, strings.Repeat("`", fence)...)
+	p.out = append(p.out, lang...)
+	p.out = append(p.out, '\n')
+	p.code(body)
+	p.out = append(p.out, '\n')
+	p.out = append(p.out, strings.Repeat("`", fence)...)
+	p.out = append(p.out, '\n')
+	return e
+}
+
+// include handles {% include FILE key=value … %}: figure.html becomes a
+// <figure>; every other include is removed with a warning.
+func (p *liquidParser) include(pos int, args string) {
+	file, attrs := parseIncludeArgs(args)
+	if file != "figure.html" {
+		p.warn(pos, "unsupported {%% include %s %%} removed", file)
+		return
+	}
+	src := attrs["path"]
+	if src != "" {
+		src = p.siteAbs(src)
+	} else {
+		src = attrs["url"]
+	}
+	if src == "" {
+		p.warn(pos, "{%% include figure.html %%} without path or url removed")
+		return
+	}
+	caption := attrs["caption"]
+	alt := attrs["alt"]
+	if alt == "" {
+		alt = caption
+	}
+	o := append(p.out, `<figure><img src="`...)
+	o = append(o, html.EscapeString(src)...)
+	o = append(o, `" alt="`...)
+	o = append(o, html.EscapeString(alt)...)
+	o = append(o, '"')
+	for _, k := range [...]string{"class", "width", "height"} {
+		if v := attrs[k]; v != "" {
+			o = append(o, ' ')
+			o = append(o, k...)
+			o = append(o, `="`...)
+			o = append(o, html.EscapeString(v)...)
+			o = append(o, '"')
+		}
+	}
+	o = append(o, '>')
+	if caption != "" {
+		o = append(o, "<figcaption>"...)
+		o = append(o, html.EscapeString(caption)...)
+		o = append(o, "</figcaption>"...)
+	}
+	p.out = append(o, "</figure>"...)
+}
+
+// siteAbs makes a site path absolute the way Jekyll's relative_url filter
+// and al-folio's figure.html do: site.url + site.baseurl + "/" + path.
+// URLs with a scheme (or scheme-relative) are kept.
+func (p *liquidParser) siteAbs(path string) string {
+	if hasScheme(path) || strings.HasPrefix(path, "//") {
+		return path
+	}
+	return p.site.URL + relativeURL(p.site.BaseURL, path)
+}
+
+// relativeURL is Jekyll's relative_url filter: baseurl joined with path.
+func relativeURL(baseurl, path string) string {
+	if hasScheme(path) || strings.HasPrefix(path, "//") {
+		return path
+	}
+	return strings.TrimRight(baseurl, "/") + "/" + strings.TrimLeft(path, "/")
+}
+
+// parseIncludeArgs parses "figure.html path=\"a\" caption = 'b' zoomable=true".
+func parseIncludeArgs(s string) (file string, attrs map[string]string) {
+	attrs = make(map[string]string)
+	i := 0
+	skip := func() {
+		for i < len(s) && isSpaceByte(s[i]) {
+			i++
+		}
+	}
+	for {
+		skip()
+		if i >= len(s) {
+			return file, attrs
+		}
+		st := i
+		for i < len(s) && !isSpaceByte(s[i]) && s[i] != '=' {
+			i++
+		}
+		key := s[st:i]
+		skip()
+		if i >= len(s) || s[i] != '=' {
+			if file == "" {
+				file = key
+			}
+			continue
+		}
+		i++ // '='
+		skip()
+		var val string
+		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+			q := s[i]
+			j := strings.IndexByte(s[i+1:], q)
+			if j < 0 {
+				val, i = s[i+1:], len(s)
+			} else {
+				val, i = s[i+1:i+1+j], i+1+j+1
+			}
+		} else {
+			st := i
+			for i < len(s) && !isSpaceByte(s[i]) {
+				i++
+			}
+			val = s[st:i]
+		}
+		attrs[key] = val
+	}
+}
+
+// output handles "{{ … }}" at pos.
+func (p *liquidParser) output(pos int) int {
+	src := p.src
+	c := bytes.Index(src[pos+2:], []byte("}}"))
+	if c < 0 {
+		p.warn(pos, "unclosed Liquid output \"{{\" left as text")
+		p.out = append(p.out, "{{"...)
+		return pos + 2
+	}
+	end := pos + 2 + c + 2
+	expr := strings.TrimSpace(strings.Trim(strings.TrimSpace(string(src[pos+2:pos+2+c])), "-"))
+	v, ok := p.eval(pos, expr)
+	if !ok {
+		p.warn(pos, "unsupported Liquid output {{ %s }} removed", expr)
+		return end
+	}
+	p.out = append(p.out, v...)
+	return end
+}
+
+// eval evaluates the small subset of Liquid expressions posts use: site
+// variables and string literals through the relative_url, absolute_url,
+// append and prepend filters.
+func (p *liquidParser) eval(pos int, expr string) (string, bool) {
+	parts := strings.Split(expr, "|")
+	v, ok := p.value(strings.TrimSpace(parts[0]))
+	if !ok {
+		return "", false
+	}
+	for _, f := range parts[1:] {
+		name, arg, _ := strings.Cut(strings.TrimSpace(f), ":")
+		name = strings.TrimSpace(name)
+		switch name {
+		case "relative_url":
+			v = relativeURL(p.site.BaseURL, v)
+		case "absolute_url":
+			if !hasScheme(v) && !strings.HasPrefix(v, "//") {
+				v = p.site.URL + relativeURL(p.site.BaseURL, v)
+			}
+		case "append", "prepend":
+			a, ok := p.value(strings.TrimSpace(arg))
+			if !ok {
+				return "", false
+			}
+			if name == "append" {
+				v += a
+			} else {
+				v = a + v
+			}
+		default:
+			p.warn(pos, "unsupported Liquid filter %q ignored in {{ %s }}", name, expr)
+		}
+	}
+	return v, true
+}
+
+func (p *liquidParser) value(s string) (string, bool) {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1], true
+	}
+	switch s {
+	case "site.url":
+		return p.site.URL, true
+	case "site.baseurl":
+		return p.site.BaseURL, true
+	case "site.title":
+		return p.site.Title, true
+	case "site.description":
+		return p.site.Description, true
+	case "site.author":
+		return p.site.Author, true
+	case "site.email":
+		return p.site.Email, true
+	}
+	return "", false
+}
+
+// code copies code verbatim but for {% raw %} and {% endraw %} markers.
+func (p *liquidParser) code(b []byte) {
+	for {
+		i := bytes.Index(b, []byte("{%"))
+		if i < 0 {
+			break
+		}
+		name, _, end, ok := tagAt(b, i)
+		if !ok {
+			break
+		}
+		if name == "raw" || name == "endraw" {
+			p.out = append(p.out, b[:i]...)
+		} else {
+			p.out = append(p.out, b[:end]...)
+		}
+		b = b[end:]
+	}
+	p.out = append(p.out, b...)
+}
+
+// indentOf returns the indentation of line in columns (tabs to the next
+// multiple of 4) and the offset of its first non-blank byte.
+func indentOf(line []byte) (cols, off int) {
+	for off < len(line) {
+		switch line[off] {
+		case ' ':
+			cols++
+		case '\t':
+			cols += 4 - cols%4
+		default:
+			return cols, off
+		}
+		off++
+	}
+	return cols, off
+}
+
+// fenceRun returns the fence character and the length of the run of "`" or
+// "~" that b starts with.
+func fenceRun(b []byte) (byte, int) {
+	if len(b) == 0 || (b[0] != '`' && b[0] != '~') {
+		return 0, 0
+	}
+	n := 1
+	for n < len(b) && b[n] == b[0] {
+		n++
+	}
+	return b[0], n
+}
+
+// listItem reports whether line starts a list item and the column of its
+// content.
+func listItem(line []byte) (bool, int) {
+	ind, off := indentOf(line)
+	b := line[off:]
+	n := 0
+	switch {
+	case len(b) > 0 && (b[0] == '-' || b[0] == '*' || b[0] == '+'):
+		n = 1
+	default:
+		for n < len(b) && n < 9 && b[n] >= '0' && b[n] <= '9' {
+			n++
+		}
+		if n == 0 || n >= len(b) || (b[n] != '.' && b[n] != ')') {
+			return false, 0
+		}
+		n++
+	}
+	if n < len(b) && b[n] != ' ' && b[n] != '\t' {
+		return false, 0
+	}
+	sp := 0
+	for n+sp < len(b) && b[n+sp] == ' ' && sp < 4 {
+		sp++
+	}
+	if sp == 0 || n+sp >= len(b) {
+		sp = 1
+	}
+	return true, ind + n + sp
+}
+
+// isIALLine reports whether a (left-trimmed) line holds only a kramdown
+// attribute list or extension, such as "{: .lead }", "{:toc}", "{::options … /}".
+func isIALLine(b []byte) bool {
+	b = bytes.TrimRight(b, " \t")
+	return len(b) >= 3 && b[0] == '{' && b[1] == ':' && b[len(b)-1] == '}' && bytes.IndexByte(b[:len(b)-1], '}') < 0
+}
+
+// isTOCMarker reports whether an attribute-list line is kramdown's {:toc}.
+func isTOCMarker(b []byte) bool {
+	b = bytes.TrimSpace(bytes.Trim(bytes.TrimSpace(b), "{:}"))
+	return string(b) == "toc" || string(b) == ".toc" || string(b) == "#toc"
+}
+
+func lineEndAt(src []byte, pos int) int {
+	if i := bytes.IndexByte(src[pos:], '\n'); i >= 0 {
+		return pos + i
+	}
+	return len(src)
+}
+
+// isBlankLineAt reports whether the line starting at pos is blank (or the
+// end of the source).
+func isBlankLineAt(src []byte, pos int) bool {
+	return isBlank(src[pos:lineEndAt(src, pos)])
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isSpaceRune(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// hasScheme reports whether ref starts with a URL scheme ("https:",
+// "mailto:", "data:"…).
+func hasScheme(ref string) bool {
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case c == ':':
+			return i > 0
+		default:
+			return false
+		}
+	}
+	return false
+}

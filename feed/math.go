@@ -1,0 +1,96 @@
+package feed
+
+import (
+	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	grenderer "github.com/yuin/goldmark/renderer"
+	"github.com/yuin/goldmark/util"
+)
+
+// mathExtension returns the goldmark extension that keeps TeX math as
+// written: `$$…$$` and `$…$` are passed through the Markdown parser
+// untouched (no emphasis in `$a_1_b$`) and written HTML-escaped with their
+// delimiters, for MathJax or KaTeX on the reader's side.
+//
+// Every delimiter is registered as inline: with `$$` as a passthrough block
+// delimiter the extension splits `text $$x$$ text` into three blocks (see
+// LIBRARIES.md). A `$$` display block on its own lines is then a paragraph
+// holding one inline passthrough, which renders as `<p>$$…$$</p>`.
+func mathExtension() goldmark.Extender {
+	return passthrough.New(passthrough.Config{
+		// Order matters: "$$" must be tried before "$".
+		InlineDelimiters: []passthrough.Delimiters{
+			{Open: "$$", Close: "$$"},
+			{Open: "$", Close: "$"},
+		},
+	})
+}
+
+// mathRenderer writes passthrough nodes HTML-escaped; the extension's own
+// renderer writes them raw, so `$a<b$` would break the HTML.
+type mathRenderer struct{}
+
+// RegisterFuncs implements goldmark's renderer.NodeRenderer.
+func (mathRenderer) RegisterFuncs(reg grenderer.NodeRendererFuncRegisterer) {
+	reg.Register(passthrough.KindPassthroughInline, renderMathInline)
+	reg.Register(passthrough.KindPassthroughBlock, renderMathBlock)
+}
+
+func renderMathInline(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	if entering {
+		if m, ok := n.(*passthrough.PassthroughInline); ok {
+			writeEscaped(w, m.Segment.Value(source))
+		}
+	}
+	return ast.WalkSkipChildren, nil
+}
+
+func renderMathBlock(w util.BufWriter, source []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	if entering {
+		lines := n.Lines()
+		for i := range lines.Len() {
+			seg := lines.At(i)
+			writeEscaped(w, seg.Value(source))
+		}
+		_ = w.WriteByte('\n')
+	}
+	return ast.WalkSkipChildren, nil
+}
+
+// writeEscaped writes b with the five characters html.EscapeString escapes
+// replaced by entities, without allocating.
+func writeEscaped(w util.BufWriter, b []byte) {
+	last := 0
+	for i, c := range b {
+		var esc string
+		switch c {
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '&':
+			esc = "&amp;"
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		default:
+			continue
+		}
+		_, _ = w.Write(b[last:i])
+		_, _ = w.WriteString(esc)
+		last = i + 1
+	}
+	_, _ = w.Write(b[last:])
+}
+
+// mathText returns the TeX source of a passthrough node without its
+// delimiters, for heading ids (kramdown includes math text in them).
+func mathText(n *passthrough.PassthroughInline, source []byte) []byte {
+	v := n.Segment.Value(source)
+	if d := n.Delimiters; d != nil && len(v) >= len(d.Open)+len(d.Close) {
+		return v[len(d.Open) : len(v)-len(d.Close)]
+	}
+	return v
+}

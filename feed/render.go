@@ -1,0 +1,291 @@
+package feed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"strings"
+	"sync"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	grenderer "github.com/yuin/goldmark/renderer"
+	ghtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// renderCacheSize bounds the rendered-HTML cache: enough for every feed of
+// a usual configuration (feeds.limit = 20) and the posts being mailed,
+// small enough that 10,000 posts with full content are not all kept.
+const renderCacheSize = 256
+
+// renderer turns a post's Markdown body into feed HTML. It holds one
+// goldmark instance, built once, and is safe for concurrent use.
+type renderer struct {
+	site *Site
+	md   goldmark.Markdown
+
+	mu    sync.Mutex
+	cache map[string]*Rendered
+	order []string // cache keys, oldest first
+}
+
+// newRenderer builds the goldmark pipeline: GFM tables, strikethrough and
+// task lists, footnotes, raw HTML kept (html.WithUnsafe), no Linkify (Jekyll
+// does not autolink bare URLs, so extension.GFM is not used), no
+// typographer (text is kept as written: kramdown's smart quotes are a
+// display nicety, and readers get the author's characters), kramdown heading
+// ids, and math passed through escaped.
+func newRenderer(site *Site) *renderer {
+	md := goldmark.New(
+		goldmark.WithExtensions(
+			extension.Table,
+			extension.Strikethrough,
+			extension.TaskList,
+			extension.Footnote,
+			mathExtension(),
+		),
+		goldmark.WithParserOptions(
+			parser.WithASTTransformers(util.Prioritized(headingIDs{}, 1000)),
+		),
+		goldmark.WithRendererOptions(
+			ghtml.WithUnsafe(),
+			grenderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10)),
+		),
+	)
+	return &renderer{site: site, md: md, cache: make(map[string]*Rendered)}
+}
+
+// renderInput is everything the renderer needs about one post.
+type renderInput struct {
+	Src              []byte // Markdown body after the front matter, LF line endings
+	File             string // for messages
+	Line             int    // file line of Src's first line (1-based)
+	PostURL          string // absolute; "" means the site's home
+	Description      string
+	ExcerptSeparator string
+	Resolve          func(kind, arg string) (string, bool) // {% post_url %} and {% link %}; nil: none resolve
+	Warn             func(line int, msg string)            // file line; nil: warnings dropped
+}
+
+// parsed is a post after Liquid and goldmark parsing.
+type parsed struct {
+	src []byte // the Markdown after Liquid, which the AST's segments index
+	doc ast.Node
+	res *urlResolver
+}
+
+func (r *renderer) parse(in *renderInput) (*parsed, error) {
+	postURL := in.PostURL
+	if postURL == "" {
+		postURL = r.site.URL + r.site.BaseURL + "/"
+	}
+	res, err := newURLResolver(postURL)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %s: post URL %q: %w", in.File, postURL, err)
+	}
+	src := r.liquid(make([]byte, 0, len(in.Src)+len(in.Src)/16), in.Src, in)
+	doc := r.md.Parser().Parse(text.NewReader(src))
+	return &parsed{src: src, doc: doc, res: res}, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// renderNodes renders nodes (the document, or some of its blocks) to HTML
+// and cleans it: absolute URLs, no <style> or <script>.
+func (r *renderer) renderNodes(d *parsed, nodes []ast.Node) (string, error) {
+	raw := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(raw)
+	raw.Reset()
+	for _, n := range nodes {
+		if err := r.md.Renderer().Render(raw, d.src, n); err != nil {
+			return "", fmt.Errorf("feed: render: %w", err)
+		}
+	}
+	var out bytes.Buffer
+	out.Grow(raw.Len() + raw.Len()/8)
+	cleanHTML(&out, raw.Bytes(), d.res)
+	return out.String(), nil
+}
+
+// render renders a whole post: its HTML and its summary.
+func (r *renderer) render(in *renderInput) (*Rendered, error) {
+	d, err := r.parse(in)
+	if err != nil {
+		return nil, err
+	}
+	body, err := r.renderNodes(d, []ast.Node{d.doc})
+	if err != nil {
+		return nil, fmt.Errorf("feed: %s: %w", in.File, err)
+	}
+	out := &Rendered{HTML: body}
+	if desc := strings.TrimSpace(in.Description); desc != "" {
+		out.SummaryHTML = "<p>" + html.EscapeString(desc) + "</p>"
+		out.SummaryText = strings.Join(strings.Fields(desc), " ")
+		return out, nil
+	}
+	ex, err := r.excerpt(in, d)
+	if err != nil {
+		return nil, err
+	}
+	if ex != nil {
+		if out.SummaryHTML, err = r.renderNodes(ex.parsed, ex.nodes); err != nil {
+			return nil, fmt.Errorf("feed: %s: %w", in.File, err)
+		}
+		out.SummaryText = flatText(ex.nodes, ex.src)
+	}
+	return out, nil
+}
+
+// excerptNodes is a post's excerpt: blocks of a parsed document.
+type excerptNodes struct {
+	*parsed
+	nodes []ast.Node
+}
+
+// excerpt finds the excerpt as Jekyll does, with one difference: the text
+// before excerpt_separator when it is set and present; else the first
+// paragraph of the post. Jekyll takes the first block, whatever it is; a
+// table of contents, a heading or a figure makes a poor summary, so the
+// first top-level paragraph is taken instead. nil when there is none.
+func (r *renderer) excerpt(in *renderInput, d *parsed) (*excerptNodes, error) {
+	if sep := in.ExcerptSeparator; sep != "" {
+		if i := bytes.Index(in.Src, []byte(sep)); i >= 0 {
+			sub := *in
+			sub.Src = in.Src[:i]
+			sub.Warn = nil // already reported for the whole body
+			e, err := r.parse(&sub)
+			if err != nil {
+				return nil, err
+			}
+			var nodes []ast.Node
+			for c := e.doc.FirstChild(); c != nil; c = c.NextSibling() {
+				nodes = append(nodes, c)
+			}
+			if len(nodes) > 0 {
+				return &excerptNodes{parsed: e, nodes: nodes}, nil
+			}
+		}
+	}
+	for c := d.doc.FirstChild(); c != nil; c = c.NextSibling() {
+		if c.Kind() == ast.KindParagraph {
+			return &excerptNodes{parsed: d, nodes: []ast.Node{c}}, nil
+		}
+	}
+	return nil, nil
+}
+
+// cached returns the cached rendering for key.
+func (r *renderer) cached(key string) (*Rendered, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.cache[key]
+	return v, ok
+}
+
+// store caches v under key, evicting the oldest entry when full.
+func (r *renderer) store(key string, v *Rendered) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.cache[key]; ok {
+		return
+	}
+	if len(r.order) >= renderCacheSize {
+		delete(r.cache, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.cache[key] = v
+	r.order = append(r.order, key)
+}
+
+// input reads p's body and describes it for the renderer; warnings go to
+// warn.
+func (l *Loader) input(ctx context.Context, p *Post, warn func(line int, msg string)) (*renderInput, error) {
+	src, line, err := l.body(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &renderInput{
+		Src:              src,
+		File:             p.File,
+		Line:             line,
+		PostURL:          p.URL,
+		Description:      p.Description,
+		ExcerptSeparator: p.ExcerptSeparator,
+		Resolve:          l.resolve,
+		Warn:             warn,
+	}, nil
+}
+
+// logWarn returns a Warn function logging p's warnings with file and line.
+func (l *Loader) logWarn(p *Post) func(line int, msg string) {
+	return func(line int, msg string) {
+		if l.log != nil {
+			l.log.Warn(msg, "file", p.File, "line", line)
+		}
+	}
+}
+
+// Render renders p's body for feeds: HTML with Liquid resolved, absolute
+// URLs, no <style> or <script>, and the summary. Results are cached by
+// content hash and URL (a bounded cache), so an unchanged post is rendered,
+// and its warnings logged, once; the returned value is shared and must not
+// be modified. Safe for concurrent use.
+func (l *Loader) Render(ctx context.Context, p *Post) (*Rendered, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("feed: render %s: %w", p.File, err)
+	}
+	key := p.Hash + "\x00" + p.URL
+	if v, ok := l.r.cached(key); ok {
+		return v, nil
+	}
+	in, err := l.input(ctx, p, l.logWarn(p))
+	if err != nil {
+		return nil, err
+	}
+	out, err := l.r.render(in)
+	if err != nil {
+		return nil, err
+	}
+	l.r.store(key, out)
+	return out, nil
+}
+
+// Section returns the part of p under the heading called name (the
+// mail.section setting; "" means "TLDR"), rendered as HTML like Render's
+// and as plain text. "5. TLDR", "TL;DR" and "TL DR" headings match "TLDR"
+// at any level. Without such a heading it falls back to the description,
+// then to the excerpt (Fallback set); with neither it returns an error
+// wrapping ErrNoSection.
+func (l *Loader) Section(ctx context.Context, p *Post, name string) (*Section, error) {
+	in, err := l.input(ctx, p, nil) // Render reports the warnings
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.r.section(in, name)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %s: section %q: %w", p.File, name, err)
+	}
+	return s, nil
+}
+
+// Check renders p (uncached) and returns its warnings as Problems with
+// Warning set, for `herald check`; a post that cannot be read or rendered
+// gives one error Problem.
+func (l *Loader) Check(ctx context.Context, p *Post) []Problem {
+	var probs []Problem
+	in, err := l.input(ctx, p, func(line int, msg string) {
+		probs = append(probs, Problem{File: p.File, Line: line, Msg: msg, Warning: true})
+	})
+	if err == nil {
+		_, err = l.r.render(in)
+	}
+	if err != nil {
+		probs = append(probs, Problem{File: p.File, Msg: err.Error()})
+	}
+	return probs
+}

@@ -1,0 +1,128 @@
+package mailer
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"herald/feed"
+	"herald/schedule/state"
+)
+
+var benchSubscribers = flag.Int("bench.subscribers", 10000, "subscribers in BenchmarkDeliver (100000 checks that memory stays flat)")
+
+// BenchmarkDeliver is the whole path: ledger (expand, claim, record each
+// message in SQLite), render (Prepare once, Message per recipient), SMTP
+// over reused STARTTLS+AUTH connections to the in-process sink. Each
+// iteration mails one new post (a ~20 KB message) to every subscriber.
+// Compare with BenchmarkGoMailCeiling. Run with -benchtime=1x.
+func BenchmarkDeliver(b *testing.B) {
+	for _, conc := range []int{1, 4} {
+		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+			ctx := context.Background()
+			srv := newTestSMTP(b, testSMTPOptions{Discard: true})
+			db, err := state.Open(ctx, filepath.Join(b.TempDir(), "herald.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			now := time.Now().Add(-time.Hour)
+			if _, err := db.Record(ctx, now, nil, false); err != nil {
+				b.Fatal(err)
+			}
+			n := *benchSubscribers
+			var csv strings.Builder
+			for i := range n {
+				fmt.Fprintf(&csv, "subscriber%06d@example.org\n", i)
+			}
+			if res, err := Import(ctx, db, strings.NewReader(csv.String()), now, false); err != nil || res.Added != n {
+				b.Fatalf("import: %+v, %v", res, err)
+			}
+			csv = strings.Builder{}
+			posts := &fixedPosts{posts: map[string]*feed.Post{}, sections: map[string]*feed.Section{}}
+			cfg := srv.config(b)
+			cfg.SMTP.Concurrency = conc
+			m, err := New(Options{
+				Config: &cfg, Site: workerSite(), PublicURL: "https://blog.example.com/herald",
+				Secret: []byte("bench-secret-0123456789abcdef"), DB: db, Posts: posts,
+				Transport: srv.transport(b, cfg),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			peak := watchHeap()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				id := fmt.Sprintf("post-%d", i)
+				posts.posts[id] = &feed.Post{ID: id, Path: id + ".md", Title: "Finishing my Data Career Masterplan",
+					URL: "https://blog.example.com/" + id + "/", Date: now, Published: true, Newsletter: true}
+				posts.sections[id] = benchSection()
+				if _, err := db.Record(ctx, time.Now(), []state.SeenPost{{ID: id, Path: id + ".md", Slug: id,
+					Title: "t", URL: "u", Hash: "h", Date: now, Due: true}}, false); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				s, err := m.Drain(ctx)
+				if err != nil || s.Sent != int64(n) {
+					b.Fatalf("Drain = %+v, %v; want %d sent", s, err, n)
+				}
+			}
+			b.StopTimer()
+			heap := peak()
+			if got := srv.Delivered(); got != b.N*n {
+				b.Fatalf("sink got %d messages, want %d", got, b.N*n)
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MB")
+		})
+	}
+}
+
+// watchHeap samples the live heap (runtime/metrics: no stop-the-world) until
+// the returned function is called, which reports the peak in bytes.
+func watchHeap() func() uint64 {
+	const name = "/memory/classes/heap/objects:bytes"
+	sample := []metrics.Sample{{Name: name}}
+	var (
+		mu   sync.Mutex
+		peak uint64
+		stop = make(chan struct{})
+		done = make(chan struct{})
+	)
+	read := func() {
+		metrics.Read(sample)
+		mu.Lock()
+		peak = max(peak, sample[0].Value.Uint64())
+		mu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				read()
+				return
+			case <-t.C:
+				read()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}

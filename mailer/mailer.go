@@ -1,0 +1,365 @@
+package mailer
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"herald/feed"
+	"herald/schedule/state"
+)
+
+// Store is the part of the state database the newsletter worker uses
+// (implemented by *state.DB).
+type Store interface {
+	CreateMailings(ctx context.Context, now time.Time, digest bool) ([]int64, error)
+	CreateManualMailings(ctx context.Context, now time.Time) ([]int64, error)
+	UnexpandedMailings(ctx context.Context) ([]int64, error)
+	Mailing(ctx context.Context, id int64) (state.Mailing, error)
+	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
+	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]state.Delivery, error)
+	MarkSent(ctx context.Context, now time.Time, id int64) error
+	MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error
+	MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error
+	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
+	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
+	NextRetry(ctx context.Context) (time.Time, error)
+	WaitingDeliveries(ctx context.Context) (int64, error)
+	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []state.Subscriber, error)
+}
+
+// Posts gives the mailer the posts it mails, by the ID the state database
+// knows them by (feed.Post.ID). *feed.Loader implements it.
+type Posts interface {
+	// Post returns the post with that ID; an error wrapping
+	// feed.ErrNotFound when it no longer exists.
+	Post(ctx context.Context, id string) (*feed.Post, error)
+	// Section renders the mailed section (mail.section) of p.
+	Section(ctx context.Context, p *feed.Post, name string) (*feed.Section, error)
+}
+
+// Options configures a Mailer. Config, PublicURL, Secret, DB and Posts are
+// required; Composer and Transport are made from Config (and Site) when nil.
+type Options struct {
+	Config    *Config
+	Site      *feed.Site
+	PublicURL string // server.public_url: unsubscribe links are PublicURL + "/unsubscribe?token=…"
+	Secret    []byte // signs unsubscribe tokens and Message-IDs (LoadSecret)
+	Digest    bool   // schedule.digest is set: posts wait for Digest
+	DB        Store
+	Posts     Posts
+	Composer  *Composer
+	Transport Transport
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger     // default: discard
+}
+
+// Mailer is the newsletter's delivery worker and the commands around it
+// (preview, test send, dry run). Safe for concurrent use; run one Run per
+// process.
+type Mailer struct {
+	cfg       *Config
+	site      *feed.Site
+	publicURL string
+	secret    []byte
+	digest    bool
+	db        Store
+	posts     Posts
+	composer  *Composer
+	transport Transport
+	now       func() time.Time
+	log       *slog.Logger
+	idDomain  string // right-hand side of Message-IDs: the From domain
+
+	wake  chan struct{}
+	pacer *pacer
+	dbmu  sync.Mutex // serialises this process's ledger writes (no SQLite lock contention between workers)
+
+	// Tunables; tests shorten them.
+	backoff       func(attempt int) time.Duration // delay before retry number attempt (1-based)
+	shutdownGrace time.Duration                   // how long in-flight sends may finish after ctx is canceled
+	staleClaim    time.Duration                   // Drain takes over rows in flight for longer than this
+	idleRecheck   time.Duration                   // Run re-checks the queue this often when nothing is due
+
+	sent, failed, retries atomic.Int64 // metrics, since start
+	waiting               atomic.Int64 // last known unfinished deliveries
+	current               atomic.Pointer[tally]
+}
+
+// New checks opts and returns a Mailer.
+func New(opts Options) (*Mailer, error) {
+	switch {
+	case opts.Config == nil:
+		return nil, errors.New("mailer: new: no Config")
+	case opts.DB == nil:
+		return nil, errors.New("mailer: new: no DB")
+	case opts.Posts == nil:
+		return nil, errors.New("mailer: new: no Posts")
+	case len(opts.Secret) < minSecretLen:
+		return nil, fmt.Errorf("mailer: new: secret is %d bytes, want at least %d (LoadSecret)", len(opts.Secret), minSecretLen)
+	}
+	pub := strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/")
+	if _, err := checkUnsubscribeURL(pub + "/unsubscribe"); err != nil {
+		return nil, fmt.Errorf("mailer: server.public_url must be an absolute http(s) URL (every newsletter carries an unsubscribe link under it), got %q", opts.PublicURL)
+	}
+	m := &Mailer{
+		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, digest: opts.Digest,
+		db: opts.DB, posts: opts.Posts, composer: opts.Composer, transport: opts.Transport,
+		now: opts.Now, log: opts.Logger,
+		wake:          make(chan struct{}, 1),
+		backoff:       defaultBackoff,
+		shutdownGrace: 30 * time.Second,
+		staleClaim:    time.Hour,
+		idleRecheck:   5 * time.Minute,
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.composer == nil {
+		if opts.Site == nil {
+			return nil, errors.New("mailer: new: no Composer and no Site to make one")
+		}
+		c, err := NewComposer(opts.Config, opts.Site)
+		if err != nil {
+			return nil, err
+		}
+		m.composer = c
+	}
+	if m.transport == nil {
+		t, err := NewTransport(opts.Config, m.log)
+		if err != nil {
+			return nil, err
+		}
+		m.transport = t
+	}
+	from := m.composer.From().Address
+	m.idDomain = from[strings.LastIndexByte(from, '@')+1:]
+	m.pacer = newPacer(opts.Config.SMTP.Rate, 30*time.Second)
+	return m, nil
+}
+
+// Wake makes Run look at the queue now (the daemon calls it after recording
+// new announcements). It never blocks.
+func (m *Mailer) Wake() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Digest is the digest tick: it puts every announcement waiting for the
+// digest into one digest mailing (nothing when none waits: no empty mail)
+// and wakes Run to deliver it.
+func (m *Mailer) Digest(ctx context.Context, now time.Time) error {
+	ids, err := m.db.CreateMailings(ctx, now, true)
+	if err != nil {
+		return fmt.Errorf("mailer: digest: %w", err)
+	}
+	if len(ids) == 0 {
+		m.log.Debug("digest: no post waits, no mail")
+		return nil
+	}
+	m.log.Info("digest mailing created", "mailings", ids)
+	m.Wake()
+	return nil
+}
+
+// unsubscribeURL is the per-subscriber one-click unsubscribe link. Its
+// token never expires.
+func (m *Mailer) unsubscribeURL(subscriberID int64) string {
+	return m.publicURL + "/unsubscribe?token=" + Token(m.secret, PurposeUnsubscribe, subscriberID, time.Time{})
+}
+
+// messageID is the Message-ID (without <>) of mailing's message to
+// subscriber: deterministic, so a message re-sent after a crash carries the
+// same Message-ID (and receivers may drop the duplicate), and keyed with the
+// secret so ids differ between installations.
+func (m *Mailer) messageID(kind string, a, b int64) string {
+	h := hmac.New(sha256.New, m.secret)
+	fmt.Fprintf(h, "message-id|%s|%d|%d", kind, a, b)
+	sum := hex.EncodeToString(h.Sum(nil)[:4])
+	if kind == "mailing" {
+		return "herald." + strconv.FormatInt(a, 10) + "." + strconv.FormatInt(b, 10) + "." + sum + "@" + m.idDomain
+	}
+	return "herald." + kind + "." + strconv.FormatInt(a, 10) + "." + sum + "@" + m.idDomain
+}
+
+// errSkip marks a mailing that sends nothing; its text is the reason.
+type errSkip string
+
+func (e errSkip) Error() string { return string(e) }
+
+// mailPosts loads the posts of a mailing and renders their sections, in the
+// mailing's (date) order. Posts with `newsletter: false` and posts that no
+// longer exist are left out; when none is left it returns an errSkip.
+func (m *Mailer) mailPosts(ctx context.Context, ml state.Mailing) ([]PostMail, error) {
+	var (
+		out     []PostMail
+		reasons []string
+	)
+	for _, mp := range ml.Posts {
+		p, err := m.posts.Post(ctx, mp.PostID)
+		if errors.Is(err, feed.ErrNotFound) {
+			m.log.Warn("mailing: post no longer exists, left out", "mailing", ml.ID, "post", mp.PostID, "path", mp.Path)
+			reasons = append(reasons, "post "+mp.PostID+" no longer exists")
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mailer: mailing %d: post %s: %w", ml.ID, mp.PostID, err)
+		}
+		if !p.Newsletter {
+			reasons = append(reasons, "newsletter: false in "+p.Path)
+			continue
+		}
+		sec, err := m.posts.Section(ctx, p, m.cfg.Section)
+		if err != nil {
+			return nil, fmt.Errorf("mailer: mailing %d: section of %s: %w", ml.ID, p.Path, err)
+		}
+		out = append(out, PostMail{Title: p.Title, URL: p.URL, Date: p.Date, Section: sec})
+	}
+	if len(out) == 0 {
+		if len(reasons) == 0 {
+			reasons = append(reasons, "no posts")
+		}
+		return nil, errSkip(strings.Join(reasons, "; "))
+	}
+	return out, nil
+}
+
+// preparePost renders the newsletter of one post, for Preview, SendTest and
+// DryRun (which ignore `newsletter: false`, reporting it instead).
+func (m *Mailer) preparePost(ctx context.Context, postID string) (*feed.Post, *Prepared, error) {
+	p, err := m.posts.Post(ctx, postID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mailer: post %s: %w", postID, err)
+	}
+	sec, err := m.posts.Section(ctx, p, m.cfg.Section)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mailer: section of %s: %w", p.Path, err)
+	}
+	prep, err := m.composer.Prepare([]PostMail{{Title: p.Title, URL: p.URL, Date: p.Date, Section: sec}})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, prep, nil
+}
+
+// postKey is a short stable number for a post id (Message-IDs of previews).
+func postKey(id string) int64 {
+	s := sha256.Sum256([]byte(id))
+	var n int64
+	for _, b := range s[:7] {
+		n = n<<8 | int64(b)
+	}
+	return n
+}
+
+// Preview returns the complete message a subscriber would get for post
+// postID, addressed to a sample subscriber (site.email, else
+// "subscriber@" the From domain) with a sample unsubscribe link. It ignores
+// `newsletter: false`.
+func (m *Mailer) Preview(ctx context.Context, postID string) (*Message, error) {
+	_, prep, err := m.preparePost(ctx, postID)
+	if err != nil {
+		return nil, err
+	}
+	to := "subscriber@" + m.idDomain
+	if m.site != nil && m.site.Email != "" {
+		if e, _, err := ParseAddress(m.site.Email); err == nil {
+			to = e
+		}
+	}
+	return prep.Message(Recipient{Email: to, UnsubscribeURL: m.unsubscribeURL(0)}, m.messageID("preview", postKey(postID), 0))
+}
+
+// SendTest sends post postID's newsletter to addr only, now, through the
+// configured transport. Nothing is recorded: it is not a delivery and addr
+// need not be a subscriber. Its unsubscribe link belongs to no subscriber.
+func (m *Mailer) SendTest(ctx context.Context, postID, addr string) error {
+	email, name, err := ParseAddress(addr)
+	if err != nil {
+		return err
+	}
+	_, prep, err := m.preparePost(ctx, postID)
+	if err != nil {
+		return err
+	}
+	msg, err := prep.Message(Recipient{Email: email, Name: name, UnsubscribeURL: m.unsubscribeURL(0)},
+		m.messageID("test", postKey(postID), m.now().UnixNano()))
+	if err != nil {
+		return err
+	}
+	conn, err := m.transport.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("mailer: test send to %s: %w", email, err)
+	}
+	if err := conn.Send(ctx, msg); err != nil {
+		conn.Close()
+		return fmt.Errorf("mailer: test send to %s: %w", email, err)
+	}
+	if err := conn.Close(); err != nil {
+		m.log.Warn("test send: closing connection", "err", err)
+	}
+	m.log.Info("test message sent", "post", postID, "to", email, "message_id", msg.ID())
+	return nil
+}
+
+// Plan is what `herald send -dry-run POST` prints.
+type Plan struct {
+	PostID, Path, Title string
+	Subject             string
+	Newsletter          bool     // false: the post has `newsletter: false` and would not be mailed
+	Recipients          int      // confirmed subscribers who have not received the post
+	Sample              []string // the first few of them
+	Bytes               int      // size of one message
+}
+
+// planSample is how many recipients a Plan lists.
+const planSample = 10
+
+// DryRun reports what sending post postID now would do, and sends nothing.
+func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
+	p, prep, err := m.preparePost(ctx, postID)
+	if err != nil {
+		return Plan{}, err
+	}
+	n, sample, err := m.db.PostRecipients(ctx, m.now(), postID, planSample)
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
+	}
+	plan := Plan{PostID: postID, Path: p.Path, Title: p.Title, Subject: prep.Subject(), Newsletter: p.Newsletter, Recipients: n}
+	for _, s := range sample {
+		plan.Sample = append(plan.Sample, s.Email)
+	}
+	if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
+		m.messageID("mailing", 1, 1)); err == nil {
+		plan.Bytes = msg.Len()
+	}
+	return plan, nil
+}
+
+// Metrics writes the mailer's counters in the Prometheus text format.
+func (m *Mailer) Metrics(w io.Writer) {
+	fmt.Fprintf(w, "# HELP herald_mail_sent_total Newsletter messages accepted by the mail server (or written to the maildir).\n"+
+		"# TYPE herald_mail_sent_total counter\nherald_mail_sent_total %d\n", m.sent.Load())
+	fmt.Fprintf(w, "# HELP herald_mail_failed_total Newsletter deliveries that failed for good.\n"+
+		"# TYPE herald_mail_failed_total counter\nherald_mail_failed_total %d\n", m.failed.Load())
+	fmt.Fprintf(w, "# HELP herald_mail_retries_total Newsletter deliveries scheduled for another attempt.\n"+
+		"# TYPE herald_mail_retries_total counter\nherald_mail_retries_total %d\n", m.retries.Load())
+	fmt.Fprintf(w, "# HELP herald_mail_pending Newsletter deliveries not finished yet (pending, sending or waiting to retry).\n"+
+		"# TYPE herald_mail_pending gauge\nherald_mail_pending %d\n", m.waiting.Load())
+}

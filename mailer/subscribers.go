@@ -1,0 +1,203 @@
+package mailer
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	"herald/schedule/state"
+)
+
+// maxAddressLen is the longest address accepted (RFC 5321's path limit
+// less the angle brackets).
+const maxAddressLen = 254
+
+// ParseAddress validates a subscriber address, "ann@example.com" or
+// "Ann <ann@example.com>", and returns the bare address and the display
+// name. It must parse with net/mail, be ASCII, at most 254 bytes, without CR
+// or LF, with a domain holding a dot (an address at a bare host name such as
+// "root@localhost" cannot receive mail from the Internet).
+func ParseAddress(s string) (email, name string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", errors.New("mailer: empty address")
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", "", fmt.Errorf("mailer: address %q contains a line break", s)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", "", fmt.Errorf("mailer: bad address %q: %w", s, err)
+	}
+	if len(a.Address) > maxAddressLen {
+		return "", "", fmt.Errorf("mailer: address is %d bytes long, at most %d allowed", len(a.Address), maxAddressLen)
+	}
+	if !isASCII(a.Address) {
+		return "", "", fmt.Errorf("mailer: address %q is not ASCII (internationalized addresses are not supported)", a.Address)
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	domain := a.Address[at+1:]
+	if !strings.Contains(strings.Trim(domain, "."), ".") || strings.Contains(domain, "..") {
+		return "", "", fmt.Errorf("mailer: address %q: domain %q is not a full domain name", a.Address, domain)
+	}
+	return a.Address, strings.TrimSpace(a.Name), nil
+}
+
+// ImportStore is what Import needs of the database.
+type ImportStore interface {
+	AddSubscriber(ctx context.Context, now time.Time, email, name string, status state.SubscriberStatus, source state.SubscriberSource) (state.Subscriber, bool, error)
+}
+
+// ImportResult reports what Import did.
+type ImportResult struct {
+	Added    int           // new subscribers
+	Existing int           // addresses already known: left as they were
+	Bad      []ImportError // rows not imported, in file order
+}
+
+// ImportError is one row Import rejected.
+type ImportError struct {
+	Line int    // 1-based line of the CSV input
+	Text string // the address as read
+	Err  error
+}
+
+// Error formats the problem as "line N: message".
+func (e ImportError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+// Unwrap returns the cause.
+func (e ImportError) Unwrap() error { return e.Err }
+
+// Import reads subscribers from CSV (email[,name]; a header row naming an
+// "email" column is optional and may place the columns anywhere, so a file
+// written by Export imports back) and adds each valid address at now,
+// confirmed (the blogger vouches for them) or pending when pending is set.
+// A "status" column, when present, is honoured for unsubscribed and pending
+// rows, so re-importing an export never re-subscribes anyone. Known
+// addresses are left untouched. Each bad row is reported in Bad with its
+// line; the good ones are imported. The error is for the input as a whole
+// (unreadable) or the database.
+func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pending bool) (ImportResult, error) {
+	var res ImportResult
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
+	colEmail, colName, colStatus := 0, 1, -1
+	first := true
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				res.Bad = append(res.Bad, ImportError{Line: pe.Line, Err: pe.Err})
+				continue
+			}
+			return res, fmt.Errorf("mailer: import: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if first {
+			first = false
+			if i := column(rec, "email"); i >= 0 {
+				colEmail, colName, colStatus = i, column(rec, "name"), column(rec, "status")
+				continue
+			}
+		}
+		field := func(i int) string {
+			if i < 0 || i >= len(rec) {
+				return ""
+			}
+			return strings.TrimSpace(rec[i])
+		}
+		text := field(colEmail)
+		if text == "" && len(rec) <= 1 {
+			continue // blank line
+		}
+		email, name, err := ParseAddress(text)
+		if err != nil {
+			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: err})
+			continue
+		}
+		if n := field(colName); n != "" {
+			name = n
+		}
+		if strings.ContainsAny(name, "\r\n") {
+			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: errors.New("mailer: name contains a line break")})
+			continue
+		}
+		status := state.StatusConfirmed
+		if pending {
+			status = state.StatusPending
+		}
+		switch st := state.SubscriberStatus(strings.ToLower(field(colStatus))); st {
+		case "", state.StatusConfirmed:
+		case state.StatusPending, state.StatusUnsubscribed:
+			status = st
+		default:
+			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: fmt.Errorf("mailer: unknown status %q", st)})
+			continue
+		}
+		_, created, err := db.AddSubscriber(ctx, now, email, name, status, state.SourceImport)
+		if err != nil {
+			return res, fmt.Errorf("mailer: import line %d: %w", line, err)
+		}
+		if created {
+			res.Added++
+		} else {
+			res.Existing++
+		}
+	}
+}
+
+// column returns the index of the header field named name
+// (case-insensitive), or -1.
+func column(header []string, name string) int {
+	for i, h := range header {
+		if strings.EqualFold(strings.TrimSpace(h), name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ExportStore is what Export needs of the database.
+type ExportStore interface {
+	EachSubscriber(ctx context.Context, status state.SubscriberStatus, fn func(state.Subscriber) error) error
+}
+
+// Export writes every subscriber as CSV with a header row: email, name,
+// status, source, created_at, confirmed_at, unsubscribed_at (RFC 3339 UTC;
+// empty for never). It streams: memory does not grow with the list.
+func Export(ctx context.Context, db ExportStore, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"email", "name", "status", "source", "created_at", "confirmed_at", "unsubscribed_at"}); err != nil {
+		return fmt.Errorf("mailer: export: %w", err)
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	err := db.EachSubscriber(ctx, "", func(s state.Subscriber) error {
+		return cw.Write([]string{s.Email, s.Name, string(s.Status), string(s.Source),
+			stamp(s.CreatedAt), stamp(s.ConfirmedAt), stamp(s.UnsubscribedAt)})
+	})
+	if err != nil {
+		return fmt.Errorf("mailer: export: %w", err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("mailer: export: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,684 @@
+package mailer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"herald/schedule/state"
+)
+
+// Confirmation tokens carry a generation (see confirmToken), so their
+// purpose is PurposeConfirm + ":" + generation; unsubscribe tokens use
+// PurposeUnsubscribe as the newsletters do.
+
+// Field and token size limits of the web handlers.
+const (
+	maxEmailLen = 254 // RFC 5321 path limit
+	maxNameLen  = 100
+	maxTokenLen = 512
+)
+
+// WebStore is what the web handlers need from the subscriber store
+// (*state.DB implements it).
+type WebStore interface {
+	AddSubscriber(ctx context.Context, now time.Time, email, name string, status state.SubscriberStatus, source state.SubscriberSource) (state.Subscriber, bool, error)
+	SubscriberByID(ctx context.Context, id int64) (state.Subscriber, error)
+	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status state.SubscriberStatus) (bool, error)
+}
+
+// PendingDeleter is implemented by a WebStore that can delete the pending
+// subscriptions created before a time; Web.Sweep uses it when the store
+// has it.
+type PendingDeleter interface {
+	DeletePending(ctx context.Context, olderThan time.Time) (int64, error)
+}
+
+// ConfirmationComposer builds the double opt-in mail (*Composer implements it).
+type ConfirmationComposer interface {
+	Confirmation(r Recipient, confirmURL string) (*Message, error)
+}
+
+// WebOptions configures the subscription pages. main copies them from the
+// [server] and [site] sections.
+type WebOptions struct {
+	// PublicURL is the absolute base of the links in mails, without a
+	// trailing slash ("https://blog.example.com/herald"). A reverse proxy
+	// may strip its path: the handlers are registered at the server root
+	// and their pages only use relative links.
+	PublicURL string
+	SiteTitle string // shown on every page
+	SiteURL   string // optional link back to the blog
+	Language  string // the pages' lang attribute, "en"
+	Secret    []byte // token secret, at least 16 bytes
+
+	ConfirmTTL time.Duration // validity of a confirmation link, 48h (at most PendingTTL)
+	PendingTTL time.Duration // unconfirmed subscriptions are deleted after this, 7 days
+
+	// Rate limits of POST /subscribe, per hour (token buckets: the whole
+	// allowance may be used at once). 0 takes the default (10, 3, 100).
+	PerIP          int   // requests per client IP (IPv6: per /64)
+	PerAddress     int   // requests per email address
+	PendingPerHour int   // confirmation mails per hour, all addresses together
+	MaxBodyBytes   int64 // request body limit, 8 KiB
+
+	// TrustProxy makes the client IP the last address of X-Forwarded-For
+	// when the connection comes from a loopback address (a reverse proxy on
+	// the same machine). Without it, or from any other peer, the header is
+	// ignored: clients could otherwise forge it to escape the per-IP limit.
+	// Behind a proxy without TrustProxy, every client shares the proxy's
+	// IP and the per-IP limit acts as a global one.
+	TrustProxy bool
+
+	Store     WebStore
+	Composer  ConfirmationComposer
+	Transport Transport
+	Now       func() time.Time // nil: time.Now
+	Logger    *slog.Logger     // nil: discard
+}
+
+// Web serves the subscribe, confirm and unsubscribe pages. Create it with
+// NewWeb, mount it with Register, and run its janitor with Run.
+type Web struct {
+	opts     WebOptions
+	now      func() time.Time
+	log      *slog.Logger
+	pages    *pages
+	perIP    *rateLimiter
+	perAddr  *rateLimiter
+	pending  *rateLimiter
+	sendSem  chan struct{}
+	wg       sync.WaitGroup
+	sendBase context.Context
+}
+
+// NewWeb checks opts, fills defaults and returns the handlers.
+func NewWeb(opts WebOptions) (*Web, error) {
+	u, err := url.Parse(opts.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("mailer: web: public URL must be an absolute http(s) URL, got %q", opts.PublicURL)
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	if len(opts.Secret) < 16 {
+		return nil, errors.New("mailer: web: token secret must be at least 16 bytes")
+	}
+	if opts.Store == nil || opts.Composer == nil || opts.Transport == nil {
+		return nil, errors.New("mailer: web: Store, Composer and Transport are required")
+	}
+	if opts.SiteTitle == "" {
+		opts.SiteTitle = u.Host
+	}
+	if opts.Language == "" {
+		opts.Language = "en"
+	}
+	if opts.ConfirmTTL <= 0 {
+		opts.ConfirmTTL = 48 * time.Hour
+	}
+	if opts.PendingTTL <= 0 {
+		opts.PendingTTL = 7 * 24 * time.Hour
+	}
+	if opts.ConfirmTTL > opts.PendingTTL {
+		// A link must not outlive the pending row it confirms.
+		opts.ConfirmTTL = opts.PendingTTL
+	}
+	if opts.PerIP <= 0 {
+		opts.PerIP = 10
+	}
+	if opts.PerAddress <= 0 {
+		opts.PerAddress = 3
+	}
+	if opts.PendingPerHour <= 0 {
+		opts.PendingPerHour = 100
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 8 << 10
+	}
+	w := &Web{
+		opts:     opts,
+		now:      opts.Now,
+		log:      opts.Logger,
+		perIP:    newRateLimiter(opts.PerIP, time.Hour, 1<<16),
+		perAddr:  newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
+		pending:  newRateLimiter(opts.PendingPerHour, time.Hour, 1),
+		sendSem:  make(chan struct{}, 4),
+		sendBase: context.Background(),
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.pages, err = newPages(opts.SiteTitle, opts.SiteURL, opts.Language); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Register mounts GET/POST /subscribe, GET /confirm and GET/POST
+// /unsubscribe on mux (GET patterns also answer HEAD).
+func (w *Web) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /subscribe", w.subscribeForm)
+	mux.HandleFunc("POST /subscribe", w.subscribe)
+	mux.HandleFunc("GET /confirm", w.confirm)
+	mux.HandleFunc("GET /unsubscribe", w.unsubscribeForm)
+	mux.HandleFunc("POST /unsubscribe", w.unsubscribe)
+}
+
+// Run deletes unconfirmed subscriptions older than PendingTTL and prunes the
+// rate-limit state, at once and then hourly, until ctx is cancelled; it then
+// waits for confirmation mails still being sent and returns nil.
+func (w *Web) Run(ctx context.Context) error {
+	if _, ok := w.opts.Store.(PendingDeleter); !ok {
+		w.log.Warn("web: the store cannot delete pending subscriptions; unconfirmed ones are kept")
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("web: sweeping pending subscriptions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			w.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep runs one pass of the janitor at Now: it deletes the pending
+// subscriptions created before Now-PendingTTL (when the store implements
+// PendingDeleter) and forgets idle rate-limit buckets.
+func (w *Web) Sweep(ctx context.Context) error {
+	now := w.now()
+	w.perIP.Prune(now)
+	w.perAddr.Prune(now)
+	w.pending.Prune(now)
+	d, ok := w.opts.Store.(PendingDeleter)
+	if !ok {
+		return nil
+	}
+	n, err := d.DeletePending(ctx, now.Add(-w.opts.PendingTTL))
+	if err != nil {
+		return fmt.Errorf("mailer: web: %w", err)
+	}
+	if n > 0 {
+		w.log.Info("web: deleted unconfirmed subscriptions", "count", n, "older_than", w.opts.PendingTTL)
+	}
+	return nil
+}
+
+// Wait blocks until the confirmation mails being sent in the background are
+// sent (or have failed).
+func (w *Web) Wait() { w.wg.Wait() }
+
+// ---- GET/POST /subscribe ----
+
+func (w *Web) subscribeForm(rw http.ResponseWriter, r *http.Request) {
+	w.render(rw, http.StatusOK, pageSubscribe, pageData{})
+}
+
+// subscribeRequest is the body of POST /subscribe (form fields or JSON).
+type subscribeRequest struct {
+	Email   string `json:"email"`
+	Name    string `json:"name"`
+	Website string `json:"website"` // the honeypot: people leave it empty
+}
+
+func (w *Web) subscribe(rw http.ResponseWriter, r *http.Request) {
+	now := w.now()
+	asJSON := wantsJSON(r)
+	ip := w.clientIP(r)
+	if ok, retry := w.perIP.Allow(ip, now); !ok {
+		w.log.Info("web: subscribe rate limit (IP)", "ip", ip)
+		w.tooMany(rw, asJSON, retry)
+		return
+	}
+	req, status, err := w.readSubscribe(rw, r)
+	if err != nil {
+		w.fail(rw, asJSON, status, err.Error(), req.Email)
+		return
+	}
+	if req.Website != "" {
+		// A bot filled the hidden field: answer as if all went well.
+		w.log.Info("web: subscribe honeypot filled", "ip", ip)
+		w.subscribed(rw, asJSON, req.Email)
+		return
+	}
+	email, name, err := checkSubscriber(req.Email, req.Name)
+	if err != nil {
+		w.fail(rw, asJSON, http.StatusBadRequest, err.Error(), req.Email)
+		return
+	}
+	if ok, retry := w.perAddr.Allow(strings.ToLower(email), now); !ok {
+		w.log.Info("web: subscribe rate limit (address)", "ip", ip)
+		w.tooMany(rw, asJSON, retry)
+		return
+	}
+	if ok, retry := w.pending.Allow("", now); !ok {
+		w.log.Warn("web: subscribe rate limit (confirmations per hour)", "limit", w.opts.PendingPerHour)
+		w.tooMany(rw, asJSON, retry)
+		return
+	}
+	// Storing and mailing happen in the background for every address, so
+	// the answer (status, body and timing) says nothing about whether the
+	// address was known.
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.sendSem <- struct{}{}
+		defer func() { <-w.sendSem }()
+		ctx, cancel := context.WithTimeout(w.sendBase, 2*time.Minute)
+		defer cancel()
+		if err := w.startSubscription(ctx, email, name); err != nil {
+			w.log.Error("web: subscribe", "err", err)
+		}
+	}()
+	w.subscribed(rw, asJSON, email)
+}
+
+// readSubscribe reads the form or JSON body under the size limit. The
+// status is that of the error: 413, 415 or 400.
+func (w *Web) readSubscribe(rw http.ResponseWriter, r *http.Request) (subscribeRequest, int, error) {
+	var req subscribeRequest
+	if r.ContentLength > w.opts.MaxBodyBytes {
+		return req, http.StatusRequestEntityTooLarge, errTooLarge
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, w.opts.MaxBodyBytes)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var err error
+	switch ct {
+	case "application/json":
+		dec := json.NewDecoder(r.Body)
+		err = dec.Decode(&req)
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		if ct == "multipart/form-data" {
+			err = r.ParseMultipartForm(w.opts.MaxBodyBytes)
+		} else {
+			err = r.ParseForm()
+		}
+		if err == nil {
+			req.Email, req.Name, req.Website = r.PostFormValue("email"), r.PostFormValue("name"), r.PostFormValue("website")
+		}
+	default:
+		return req, http.StatusUnsupportedMediaType, errors.New("Send the form (application/x-www-form-urlencoded or multipart/form-data) or JSON.")
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return subscribeRequest{}, http.StatusRequestEntityTooLarge, errTooLarge
+		}
+		return subscribeRequest{}, http.StatusBadRequest, errors.New("The request could not be read.")
+	}
+	if len(req.Email) > maxEmailLen || len(req.Name) > maxNameLen || len(req.Website) > maxEmailLen {
+		return subscribeRequest{Email: truncateRunes(req.Email, 60)}, http.StatusBadRequest, errBadAddress
+	}
+	return req, 0, nil
+}
+
+var (
+	errTooLarge   = errors.New("The request is too large.")
+	errBadAddress = errors.New("Please enter a valid email address, such as jane@example.com.")
+)
+
+// checkSubscriber validates the address (and optional name) a visitor
+// typed. Line breaks and other control characters, which could inject
+// headers, make the address invalid.
+func checkSubscriber(rawEmail, rawName string) (email, name string, err error) {
+	rawEmail = strings.TrimSpace(rawEmail)
+	rawName = strings.TrimSpace(rawName)
+	if rawEmail == "" || hasControl(rawEmail) || hasControl(rawName) || !utf8.ValidString(rawName) {
+		return "", "", errBadAddress
+	}
+	email, name, err = ParseAddress(rawEmail)
+	if err != nil || email == "" || hasControl(email) || strings.ContainsAny(email, "<>,; \t") {
+		return "", "", errBadAddress
+	}
+	if name == "" {
+		name = rawName
+	}
+	return email, truncateRunes(name, maxNameLen), nil
+}
+
+// hasControl reports whether s holds a C0 or C1 control character or DEL.
+func hasControl(s string) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f && c < 0xa0 || c == '\u2028' || c == '\u2029' {
+			return true
+		}
+	}
+	return false
+}
+
+// startSubscription stores email as a pending web subscriber (an address
+// already known keeps its status) and mails it a confirmation link. Every
+// state gets the mail: a pending address asks again, an unsubscribed one
+// must confirm again to come back, a confirmed one is reminded (confirming
+// again changes nothing).
+func (w *Web) startSubscription(ctx context.Context, email, name string) error {
+	now := w.now()
+	s, created, err := w.opts.Store.AddSubscriber(ctx, now, email, name, state.StatusPending, state.SourceWeb)
+	if err != nil {
+		return fmt.Errorf("mailer: web: storing subscriber: %w", err)
+	}
+	link := w.opts.PublicURL + "/confirm?token=" + url.QueryEscape(w.confirmToken(s, now))
+	msg, err := w.opts.Composer.Confirmation(Recipient{Email: s.Email, Name: s.Name}, link)
+	if err != nil {
+		return fmt.Errorf("mailer: web: confirmation for subscriber #%d: %w", s.ID, err)
+	}
+	if err := w.send(ctx, msg); err != nil {
+		return fmt.Errorf("mailer: web: confirmation for subscriber #%d: %w", s.ID, err)
+	}
+	w.log.Info("web: confirmation sent", "subscriber", s.ID, "status", s.Status, "new", created)
+	return nil
+}
+
+// send opens a connection, sends m and closes it; a broken connection is
+// re-opened once.
+func (w *Web) send(ctx context.Context, m *Message) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var c Conn
+		c, err = w.opts.Transport.Open(ctx)
+		if err != nil {
+			continue
+		}
+		err = c.Send(ctx, m)
+		cerr := c.Close()
+		if err == nil {
+			if cerr != nil {
+				w.log.Warn("web: closing mail connection", "err", cerr)
+			}
+			return nil
+		}
+		var se *SendError
+		if !errors.As(err, &se) || !se.ConnBroken() {
+			return err
+		}
+	}
+	return err
+}
+
+// confirmToken signs a confirmation link for s valid for ConfirmTTL. The
+// token is "<generation>~<signed token>"; the generation, which is also part
+// of the signed purpose, is the Unix time the row was created and the Unix
+// time it last unsubscribed (0: never). So once the subscriber unsubscribes,
+// links mailed before no longer confirm (coming back needs a new
+// confirmation), and a link never confirms a later row that reuses the id.
+func (w *Web) confirmToken(s state.Subscriber, now time.Time) string {
+	gen := generation(s)
+	return gen + "~" + Token(w.opts.Secret, PurposeConfirm+":"+gen, s.ID, now.Add(w.opts.ConfirmTTL))
+}
+
+func generation(s state.Subscriber) string {
+	var unsub int64
+	if !s.UnsubscribedAt.IsZero() {
+		unsub = s.UnsubscribedAt.Unix()
+	}
+	return strconv.FormatInt(s.CreatedAt.Unix(), 10) + "." + strconv.FormatInt(unsub, 10)
+}
+
+// ---- GET /confirm ----
+
+func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
+	ctx, now := r.Context(), w.now()
+	raw := r.URL.Query().Get("token")
+	gen, tok, ok := strings.Cut(raw, "~")
+	if !ok || len(raw) > maxTokenLen || len(gen) > 41 {
+		w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
+		return
+	}
+	id, err := ParseToken(w.opts.Secret, PurposeConfirm+":"+gen, tok, now)
+	if err != nil {
+		w.tokenProblem(rw, err)
+		return
+	}
+	s, err := w.opts.Store.SubscriberByID(ctx, id)
+	if errors.Is(err, state.ErrNotFound) || err == nil && generation(s) != gen {
+		// Deleted while pending, removed, or unsubscribed since the link
+		// was sent.
+		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
+		return
+	}
+	if err != nil {
+		w.internal(rw, "confirm", err)
+		return
+	}
+	changed, err := w.opts.Store.SetSubscriberStatus(ctx, now, id, state.StatusConfirmed)
+	if errors.Is(err, state.ErrNotFound) {
+		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
+		return
+	}
+	if err != nil {
+		w.internal(rw, "confirm", err)
+		return
+	}
+	if changed {
+		w.log.Info("web: subscription confirmed", "subscriber", id)
+	}
+	w.render(rw, http.StatusOK, pageConfirmed, pageData{Email: s.Email, Already: !changed})
+}
+
+// tokenProblem answers a token that did not parse: 410 when it expired, 400
+// otherwise.
+func (w *Web) tokenProblem(rw http.ResponseWriter, err error) {
+	if errors.Is(err, ErrTokenExpired) {
+		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
+		return
+	}
+	w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
+}
+
+// ---- GET/POST /unsubscribe ----
+
+// unsubscribeForm shows the button; it changes nothing, since mail
+// scanners and link previews fetch every link in a message.
+func (w *Web) unsubscribeForm(rw http.ResponseWriter, r *http.Request) {
+	raw := r.URL.Query().Get("token")
+	s, ok := w.unsubscriber(rw, r, raw)
+	if !ok {
+		return
+	}
+	d := pageData{Email: s.Email, Action: "unsubscribe?token=" + url.QueryEscape(raw)}
+	if s.ID == 0 || s.Status == state.StatusUnsubscribed {
+		w.render(rw, http.StatusOK, pageUnsubscribed, pageData{Email: s.Email, Already: true})
+		return
+	}
+	w.render(rw, http.StatusOK, pageUnsubscribe, d)
+}
+
+// unsubscribe unsubscribes at once: the button of unsubscribeForm and RFC
+// 8058's one-click POST (body "List-Unsubscribe=One-Click", form-urlencoded
+// or multipart), which carries no cookie and must not be redirected.
+func (w *Web) unsubscribe(rw http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > w.opts.MaxBodyBytes {
+		w.render(rw, http.StatusRequestEntityTooLarge, pageProblem, pageData{Heading: "Request too large", Message: errTooLarge.Error()})
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, w.opts.MaxBodyBytes)
+	// The body's content does not matter; reading it enforces the limit
+	// and gives the token when a form posts it as a field.
+	var err error
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		err = r.ParseMultipartForm(w.opts.MaxBodyBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		w.render(rw, http.StatusRequestEntityTooLarge, pageProblem, pageData{Heading: "Request too large", Message: errTooLarge.Error()})
+		return
+	}
+	raw := r.URL.Query().Get("token")
+	if raw == "" && err == nil {
+		raw = r.PostFormValue("token")
+	}
+	s, ok := w.unsubscriber(rw, r, raw)
+	if !ok {
+		return
+	}
+	if s.ID != 0 {
+		changed, err := w.opts.Store.SetSubscriberStatus(r.Context(), w.now(), s.ID, state.StatusUnsubscribed)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			w.internal(rw, "unsubscribe", err)
+			return
+		}
+		if changed {
+			w.log.Info("web: unsubscribed", "subscriber", s.ID, "one_click", r.PostFormValue("List-Unsubscribe") == "One-Click")
+		}
+	}
+	w.render(rw, http.StatusOK, pageUnsubscribed, pageData{Email: s.Email})
+}
+
+// unsubscriber checks an unsubscribe token and returns its subscriber; a
+// subscriber that no longer exists is returned with ID 0 (there is nothing
+// to unsubscribe). When ok is false the answer has been written.
+func (w *Web) unsubscriber(rw http.ResponseWriter, r *http.Request, raw string) (s state.Subscriber, ok bool) {
+	if raw == "" || len(raw) > maxTokenLen {
+		w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
+		return s, false
+	}
+	id, err := ParseToken(w.opts.Secret, PurposeUnsubscribe, raw, w.now())
+	if err != nil {
+		w.tokenProblem(rw, err)
+		return s, false
+	}
+	s, err = w.opts.Store.SubscriberByID(r.Context(), id)
+	if errors.Is(err, state.ErrNotFound) {
+		return state.Subscriber{}, true
+	}
+	if err != nil {
+		w.internal(rw, "unsubscribe", err)
+		return s, false
+	}
+	return s, true
+}
+
+// ---- answers ----
+
+func (w *Web) render(rw http.ResponseWriter, status int, page string, d pageData) {
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if err := w.pages.render(rw, status, page, d); err != nil {
+		w.log.Error("web: rendering page", "page", page, "err", err)
+	}
+}
+
+func (w *Web) writeJSON(rw http.ResponseWriter, status int, v any) {
+	h := rw.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	if err := json.NewEncoder(rw).Encode(v); err != nil {
+		w.log.Debug("web: writing answer", "err", err)
+	}
+}
+
+// jsonAnswer is the JSON answer of POST /subscribe.
+type jsonAnswer struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (w *Web) subscribed(rw http.ResponseWriter, asJSON bool, email string) {
+	if asJSON {
+		w.writeJSON(rw, http.StatusOK, jsonAnswer{OK: true, Message: "Check your inbox: a confirmation link is on its way."})
+		return
+	}
+	w.render(rw, http.StatusOK, pageCheckInbox, pageData{Email: email, TTL: humanDuration(w.opts.ConfirmTTL)})
+}
+
+func (w *Web) fail(rw http.ResponseWriter, asJSON bool, status int, msg, email string) {
+	if asJSON {
+		w.writeJSON(rw, status, jsonAnswer{Error: msg})
+		return
+	}
+	if status == http.StatusBadRequest {
+		w.render(rw, status, pageSubscribe, pageData{Error: msg, Email: email})
+		return
+	}
+	w.render(rw, status, pageProblem, pageData{Heading: http.StatusText(status), Message: msg})
+}
+
+func (w *Web) tooMany(rw http.ResponseWriter, asJSON bool, retry time.Duration) {
+	secs := int64(retry.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	rw.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	msg := "Too many requests. Please try again later."
+	if asJSON {
+		w.writeJSON(rw, http.StatusTooManyRequests, jsonAnswer{Error: msg})
+		return
+	}
+	w.render(rw, http.StatusTooManyRequests, pageProblem, pageData{Heading: "Please try again later", Message: msg})
+}
+
+func (w *Web) internal(rw http.ResponseWriter, what string, err error) {
+	w.log.Error("web: "+what, "err", err)
+	w.render(rw, http.StatusInternalServerError, pageProblem, pageData{
+		Heading: "Something went wrong",
+		Message: "Please try again in a few minutes.",
+	})
+}
+
+// wantsJSON reports whether the client posted JSON or asked for it.
+func wantsJSON(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "application/json" || strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// clientIP is the rate-limit key of the client: its IP address, an IPv6
+// address reduced to its /64 (one subscriber line usually owns a whole
+// /64). See WebOptions.TrustProxy for X-Forwarded-For.
+func (w *Web) clientIP(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	var ip netip.Addr
+	if err == nil {
+		ip = ap.Addr()
+	} else if ip, err = netip.ParseAddr(r.RemoteAddr); err != nil {
+		return r.RemoteAddr
+	}
+	ip = ip.Unmap()
+	if w.opts.TrustProxy && ip.IsLoopback() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if fwd, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+				ip = fwd.Unmap()
+			}
+		}
+	}
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}
+
+// humanDuration writes d as "48 hours" or "7 days".
+func humanDuration(d time.Duration) string {
+	switch h := int(d / time.Hour); {
+	case h >= 72 && h%24 == 0:
+		return strconv.Itoa(h/24) + " days"
+	case h == 1:
+		return "1 hour"
+	case h > 1:
+		return strconv.Itoa(h) + " hours"
+	}
+	return d.String()
+}

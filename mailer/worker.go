@@ -1,0 +1,601 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"herald/schedule/state"
+)
+
+// Summary counts what a Drain (or the latest pass of Run) did.
+type Summary struct {
+	Mailings int   // mailings expanded into deliveries
+	Queued   int64 // deliveries created
+	Total    int64 // deliveries due when sending started (sent + failed + retried + not reached)
+	Sent     int64
+	Failed   int64 // failed for good (5xx, or retries exhausted)
+	Retried  int64 // temporary failures scheduled for a later attempt
+	Waiting  int64 // deliveries still unfinished afterwards (retries not due yet)
+}
+
+// tally is a live Summary, updated by the workers.
+type tally struct {
+	mailings              atomic.Int64
+	queued, total         atomic.Int64
+	sent, failed, retried atomic.Int64
+	waiting               atomic.Int64
+}
+
+func (t *tally) summary() Summary {
+	return Summary{
+		Mailings: int(t.mailings.Load()), Queued: t.queued.Load(), Total: t.total.Load(),
+		Sent: t.sent.Load(), Failed: t.failed.Load(), Retried: t.retried.Load(), Waiting: t.waiting.Load(),
+	}
+}
+
+// Progress returns the counts of the delivery pass running now (or the last
+// one): `herald send` draws its progress bar from it.
+func (m *Mailer) Progress() Summary {
+	if t := m.current.Load(); t != nil {
+		return t.summary()
+	}
+	return Summary{}
+}
+
+// Run is the delivery worker; it returns nil when ctx is canceled, after the
+// sends in flight have finished (bounded by a grace period), or an error when
+// the ledger cannot be read at start.
+//
+// At start it requeues deliveries left in flight by a previous run (a crash:
+// those few may be sent twice, never lost). Then, in a loop: unless in digest
+// mode, it turns waiting announcements into mailings (in digest mode, Digest
+// does, except for `herald send POST`); expands new mailings into one
+// delivery per confirmed subscriber; claims due deliveries in batches and
+// sends them over mail.smtp.concurrency connections, each reused for many
+// messages, at most mail.smtp.rate messages per second overall; then sleeps
+// until Wake or the next retry is due.
+func (m *Mailer) Run(ctx context.Context) error {
+	now := m.now()
+	n, err := m.db.RequeueInFlight(ctx, now, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("mailer: run: %w", err)
+	}
+	if n > 0 {
+		m.log.Warn("requeued deliveries that were in flight when herald stopped; these may reach their subscriber twice", "count", n)
+	}
+	m.log.Info("mail worker started", "digest", m.digest, "concurrency", m.concurrency(), "rate", m.cfg.SMTP.Rate)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		t := new(tally)
+		m.current.Store(t)
+		if err := m.queue(ctx, t); err != nil && ctx.Err() == nil {
+			m.log.Error("mail queue", "err", err)
+		}
+		if err := m.deliverDue(ctx, t); err != nil && ctx.Err() == nil {
+			m.log.Error("mail delivery", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := m.idleRecheck
+		next, err := m.db.NextRetry(ctx)
+		switch {
+		case err == nil:
+			wait = min(max(next.Sub(m.now()), time.Second), wait)
+		case !errors.Is(err, state.ErrNotFound):
+			m.log.Error("mail: next retry", "err", err)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-m.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// Drain does now everything that is due (`herald send`): it takes over
+// deliveries abandoned in flight long ago, creates mailings from waiting
+// announcements (in digest mode only manual ones), expands them, and sends
+// every due delivery; retries that are not due yet are left for the daemon
+// (Summary.Waiting). Safe to run beside a running daemon: deliveries are
+// claimed atomically.
+func (m *Mailer) Drain(ctx context.Context) (Summary, error) {
+	t := new(tally)
+	m.current.Store(t)
+	now := m.now()
+	if n, err := m.db.RequeueInFlight(ctx, now, now.Add(-m.staleClaim)); err != nil {
+		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
+	} else if n > 0 {
+		m.log.Warn("requeued deliveries abandoned in flight", "count", n)
+	}
+	if err := m.queue(ctx, t); err != nil {
+		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
+	}
+	if err := m.deliverDue(ctx, t); err != nil {
+		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
+	}
+	return t.summary(), ctx.Err()
+}
+
+// queue creates mailings from waiting announcements and expands every
+// unexpanded mailing. A mailing that cannot be rendered now is logged and
+// left for the next pass; the others go ahead.
+func (m *Mailer) queue(ctx context.Context, t *tally) error {
+	now := m.now()
+	var err error
+	if m.digest {
+		_, err = m.db.CreateManualMailings(ctx, now)
+	} else {
+		_, err = m.db.CreateMailings(ctx, now, false)
+	}
+	if err != nil {
+		return err
+	}
+	ids, err := m.db.UnexpandedMailings(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := m.expand(ctx, id, t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// expand creates mailing id's deliveries, or skips it when none of its
+// posts is to be mailed.
+func (m *Mailer) expand(ctx context.Context, id int64, t *tally) error {
+	ml, err := m.db.Mailing(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = m.mailPosts(ctx, ml)
+	var skip errSkip
+	if errors.As(err, &skip) {
+		m.log.Info("mailing skipped", "mailing", id, "reason", string(skip))
+		return m.db.SkipMailing(ctx, m.now(), id, string(skip))
+	}
+	if err != nil {
+		return err
+	}
+	n, err := m.db.ExpandMailing(ctx, m.now(), id)
+	if err != nil {
+		return err
+	}
+	t.mailings.Add(1)
+	t.queued.Add(n)
+	var posts []string
+	for _, p := range ml.Posts {
+		posts = append(posts, p.PostID)
+	}
+	m.log.Info("mailing queued", "mailing", id, "kind", ml.Kind, "posts", posts, "deliveries", n)
+	return nil
+}
+
+func (m *Mailer) concurrency() int {
+	if c := m.cfg.SMTP.Concurrency; c > 0 {
+		return c
+	}
+	return 1
+}
+
+// claimLimit is how many deliveries one claim takes: mail.batch_size, fewer
+// when a rate limit would leave them waiting in state sending for long.
+func (m *Mailer) claimLimit() int {
+	n := m.cfg.BatchSize
+	if n <= 0 {
+		n = 100
+	}
+	if r := m.cfg.SMTP.Rate; r > 0 {
+		n = min(n, max(m.concurrency(), int(r*30)))
+	}
+	return n
+}
+
+// deliverDue claims and sends every delivery due now, over concurrency
+// workers that each keep one connection open for the whole pass. When ctx is
+// canceled it stops claiming, returns claimed-but-unsent deliveries to
+// pending and waits for the sends in flight (which may run shutdownGrace
+// longer).
+func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.NewTimer(m.shutdownGrace)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			cancelSends()
+		case <-sendCtx.Done():
+		}
+	})
+	defer stop()
+
+	if n, err := m.db.WaitingDeliveries(ctx); err == nil {
+		t.total.Store(n)
+	}
+	start := time.Now()
+	jobs := make(chan state.Delivery)
+	cache := &prepCache{m: m, entries: map[int64]*prepEntry{}}
+	var (
+		wg       sync.WaitGroup // workers
+		inflight sync.WaitGroup // deliveries handed out and not recorded yet
+	)
+	for i := range m.concurrency() {
+		wg.Go(func() { m.worker(ctx, sendCtx, i, jobs, &inflight, cache, t) })
+	}
+	var claimErr error
+	handedOut := false // since the last inflight.Wait
+claim:
+	for ctx.Err() == nil {
+		m.dbmu.Lock()
+		batch, err := m.db.ClaimDeliveries(ctx, m.now(), m.claimLimit())
+		m.dbmu.Unlock()
+		if err != nil {
+			claimErr = err
+			break
+		}
+		if len(batch) == 0 {
+			if !handedOut {
+				break
+			}
+			// Deliveries in flight may yet come back due (a retry
+			// without delay): wait for them, then look once more.
+			inflight.Wait()
+			handedOut = false
+			continue
+		}
+		m.log.Debug("claimed deliveries", "count", len(batch))
+		for i, d := range batch {
+			inflight.Add(1)
+			select {
+			case jobs <- d:
+				handedOut = true
+			case <-ctx.Done():
+				inflight.Done()
+				m.release(batch[i:])
+				break claim
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	bg := context.WithoutCancel(ctx)
+	if n, err := m.db.WaitingDeliveries(bg); err == nil {
+		m.waiting.Store(n)
+		t.waiting.Store(n)
+	}
+	if s := t.summary(); s.Sent+s.Failed+s.Retried > 0 {
+		el := time.Since(start)
+		m.log.Info("mail pass done", "sent", s.Sent, "failed", s.Failed, "retry_later", s.Retried,
+			"waiting", s.Waiting, "seconds", el.Seconds(), "msgs_per_s", float64(s.Sent)/max(el.Seconds(), 1e-9))
+	}
+	if claimErr != nil && ctx.Err() == nil {
+		return claimErr
+	}
+	return nil
+}
+
+// release returns claimed deliveries that were not sent to pending.
+func (m *Mailer) release(ds []state.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	m.dbmu.Lock()
+	defer m.dbmu.Unlock()
+	if err := m.db.ReleaseDeliveries(context.Background(), m.now(), ids); err != nil {
+		m.log.Error("releasing unsent deliveries (they are requeued at the next start)", "err", err)
+	}
+}
+
+// worker sends the deliveries it receives over one connection, opened on
+// first use and re-opened after it breaks.
+func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan state.Delivery, inflight *sync.WaitGroup, cache *prepCache, t *tally) {
+	w := &conn{m: m, n: n}
+	defer w.close()
+	for d := range jobs {
+		if ctx.Err() != nil {
+			m.release([]state.Delivery{d})
+		} else {
+			m.deliver(ctx, sendCtx, w, d, cache, t)
+		}
+		inflight.Done()
+	}
+}
+
+// conn is a worker's connection and what it knows about it.
+type conn struct {
+	m    *Mailer
+	n    int
+	c    Conn
+	sent int // messages sent over c
+}
+
+func (w *conn) open(ctx context.Context) error {
+	if w.c != nil {
+		return nil
+	}
+	c, err := w.m.transport.Open(ctx)
+	if err != nil {
+		return err
+	}
+	w.c, w.sent = c, 0
+	return nil
+}
+
+func (w *conn) close() {
+	if w.c != nil {
+		if err := w.c.Close(); err != nil {
+			w.m.log.Debug("closing mail connection", "worker", w.n, "err", err)
+		}
+		w.c = nil
+	}
+}
+
+// send sends msg, opening the connection when needed. When a connection
+// that already carried messages turns out broken (the server closed it
+// while idle, or after its per-connection limit: network error or 421), it
+// re-dials and tries once more at once: the message never reached the
+// server, so this costs no attempt. dialErr reports that the error came from
+// connecting, not from sending.
+func (w *conn) send(ctx context.Context, msg *Message) (err error, dialErr bool) {
+	for try := 0; ; try++ {
+		if err := w.open(ctx); err != nil {
+			return err, true
+		}
+		err := w.c.Send(ctx, msg)
+		if err == nil {
+			w.sent++
+			return nil, false
+		}
+		var se *SendError
+		broken := !errors.As(err, &se) || se.ConnBroken()
+		reused := w.sent > 0
+		if broken {
+			w.close()
+		}
+		if broken && reused && try == 0 && ctx.Err() == nil {
+			w.m.log.Debug("mail connection broke after reuse; re-dialling", "worker", w.n, "err", err)
+			continue
+		}
+		return err, false
+	}
+}
+
+// deliver sends one delivery and records its outcome.
+func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, d state.Delivery, cache *prepCache, t *tally) {
+	log := m.log.With("delivery", d.ID, "mailing", d.MailingID, "to", d.Email)
+	prep, err := cache.get(sendCtx, d.MailingID)
+	var msg *Message
+	if err == nil {
+		msg, err = prep.Message(Recipient{Email: d.Email, Name: d.Name, UnsubscribeURL: m.unsubscribeURL(d.SubscriberID)},
+			m.messageID("mailing", d.MailingID, d.SubscriberID))
+		if err != nil { // a bad address or name in the database: no retry helps
+			m.recordFailed(log, d, 0, err.Error(), t)
+			return
+		}
+	}
+	var skip errSkip
+	if errors.As(err, &skip) {
+		m.recordFailed(log, d, 0, "not sent: "+string(skip), t)
+		return
+	}
+	if err != nil { // rendering failed: perhaps a post being edited; try later
+		m.recordTemp(log, d, 0, err.Error(), t)
+		return
+	}
+	if err := m.pacer.wait(ctx); err != nil {
+		m.release([]state.Delivery{d})
+		return
+	}
+	err, dialErr := w.send(sendCtx, msg)
+	if err == nil {
+		m.recordSent(log, d, t)
+		return
+	}
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Text: err.Error(), Temporary: true, Err: err}
+	}
+	if se.Throttle {
+		m.pacer.throttle()
+		log.Warn("mail server asks to slow down", "code", se.Code, "text", se.Text)
+	}
+	text := se.Error()
+	switch {
+	case dialErr:
+		// Connecting failed (network, TLS, AUTH): a configuration or
+		// server problem, not this recipient's; retry (bounded by
+		// max_attempts and retry_for) rather than fail the whole list.
+		m.recordTemp(log, d, se.Code, text, t)
+	case se.Temporary || se.Code == 0:
+		m.recordTemp(log, d, se.Code, text, t)
+	default:
+		m.recordFailed(log, d, se.Code, text, t)
+	}
+}
+
+func (m *Mailer) recordSent(log *slog.Logger, d state.Delivery, t *tally) {
+	m.dbmu.Lock()
+	err := m.db.MarkSent(context.Background(), m.now(), d.ID)
+	m.dbmu.Unlock()
+	if err != nil {
+		m.log.Error("recording a sent delivery", "delivery", d.ID, "err", err)
+	}
+	t.sent.Add(1)
+	m.sent.Add(1)
+	log.Debug("sent")
+}
+
+// recordTemp schedules another attempt after a temporary failure, or fails
+// the delivery when mail.max_attempts or mail.retry_for is used up.
+func (m *Mailer) recordTemp(log *slog.Logger, d state.Delivery, code int, text string, t *tally) {
+	now := m.now()
+	next := now.Add(m.backoff(d.Attempts))
+	maxAttempts := m.cfg.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 10
+	}
+	retryFor := m.cfg.RetryFor.Duration
+	if retryFor <= 0 {
+		retryFor = 72 * time.Hour
+	}
+	if d.Attempts >= maxAttempts || next.After(d.QueuedAt.Add(retryFor)) {
+		m.recordFailed(log, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
+		return
+	}
+	m.dbmu.Lock()
+	err := m.db.MarkRetry(context.Background(), now, d.ID, next, code, text)
+	m.dbmu.Unlock()
+	if err != nil {
+		m.log.Error("recording a retry", "delivery", d.ID, "err", err)
+	}
+	t.retried.Add(1)
+	m.retries.Add(1)
+	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
+}
+
+func (m *Mailer) recordFailed(log *slog.Logger, d state.Delivery, code int, text string, t *tally) {
+	m.dbmu.Lock()
+	err := m.db.MarkFailed(context.Background(), m.now(), d.ID, code, text)
+	m.dbmu.Unlock()
+	if err != nil {
+		m.log.Error("recording a failed delivery", "delivery", d.ID, "err", err)
+	}
+	t.failed.Add(1)
+	m.failed.Add(1)
+	log.Warn("delivery failed", "code", code, "err", text)
+}
+
+// defaultBackoff is the delay before retry number attempt: 1m, 2m, 4m, …
+// capped at 1h, plus up to 25% jitter so that a list deferred together does
+// not come back all at once.
+func defaultBackoff(attempt int) time.Duration {
+	d := time.Minute << min(max(attempt-1, 0), 6)
+	d = min(d, time.Hour)
+	return d + rand.N(d/4+1)
+}
+
+// prepCache renders each mailing once per pass (section rendering and
+// Prepare); workers then only fill in the recipient.
+type prepCache struct {
+	m       *Mailer
+	mu      sync.Mutex
+	entries map[int64]*prepEntry
+}
+
+type prepEntry struct {
+	once sync.Once
+	p    *Prepared
+	err  error
+}
+
+func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, error) {
+	c.mu.Lock()
+	e := c.entries[mailingID]
+	if e == nil {
+		e = new(prepEntry)
+		c.entries[mailingID] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		ml, err := c.m.db.Mailing(ctx, mailingID)
+		if err != nil {
+			e.err = err
+			return
+		}
+		posts, err := c.m.mailPosts(ctx, ml)
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.p, e.err = c.m.composer.Prepare(posts)
+	})
+	return e.p, e.err
+}
+
+// pacer is the global send rate limit (mail.smtp.rate messages per second,
+// 0 = unlimited) and the brake applied when the server throttles (421,
+// 454): every worker pauses, and a configured rate is halved, recovering
+// step by step once the server stops complaining.
+type pacer struct {
+	mu           sync.Mutex
+	base, rate   float64 // configured and current messages per second; 0 = unlimited
+	next         time.Time
+	pausedUntil  time.Time
+	lastThrottle time.Time
+	pause        time.Duration
+}
+
+func newPacer(rate float64, pause time.Duration) *pacer {
+	return &pacer{base: rate, rate: rate, pause: pause}
+}
+
+// wait blocks until the caller may send one message.
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	if p.rate < p.base && now.Sub(p.lastThrottle) > time.Minute {
+		p.rate = min(p.base, p.rate*2)
+		p.lastThrottle = now
+	}
+	slot := now
+	if p.pausedUntil.After(slot) {
+		slot = p.pausedUntil
+	}
+	if p.rate > 0 {
+		if p.next.After(slot) {
+			slot = p.next
+		}
+		p.next = slot.Add(time.Duration(float64(time.Second) / p.rate))
+	}
+	p.mu.Unlock()
+	d := slot.Sub(now)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// throttle applies the brake.
+func (p *pacer) throttle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if until := now.Add(p.pause); until.After(p.pausedUntil) {
+		p.pausedUntil = until
+	}
+	if p.rate > 0 {
+		p.rate = max(p.rate/2, p.base/16)
+	}
+	p.lastThrottle = now
+}

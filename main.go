@@ -1,0 +1,241 @@
+// Command herald publishes a folder of Jekyll-style Markdown posts as RSS 2.0,
+// Atom 1.0 and JSON Feed 1.1, and emails each new post's TLDR section to the
+// confirmed subscribers, once, reliably. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=…"; otherwise
+// the module version from the build info is used.
+var Version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	m := NewMain()
+	m.Stdin, m.Stdout, m.Stderr = os.Stdin, os.Stdout, os.Stderr
+	m.Reload = make(chan struct{}, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			select {
+			case m.Reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	os.Exit(m.Main(ctx, os.Args[1:]))
+}
+
+// Main is the whole program, runnable in-process by tests.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Reload receives a value for each SIGHUP: the daemon re-reads its
+	// configuration and keeps the old one when the new one is invalid.
+	Reload chan struct{}
+	// Ready, when set, is called by the daemon after its first scan with the
+	// address its HTTP server listens on ("" without a server).
+	Ready func(httpAddr string)
+
+	ConfigPath string
+	LogFormat  string
+	LogLevel   slog.Level
+	Command    string
+	Args       []string
+
+	Config Config
+	Logger *slog.Logger
+
+	closers []func() error
+}
+
+// NewMain returns a Main writing to the discard writers until set.
+func NewMain() *Main {
+	return &Main{Stdin: eofReader{}, Stdout: io.Discard, Stderr: io.Discard}
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// usageError is bad usage: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// Main parses args, runs the command, closes everything and returns the exit
+// code: 0 ok, 1 runtime error, 2 bad usage or bad configuration.
+func (m *Main) Main(ctx context.Context, args []string) int {
+	err := m.ParseFlags(ctx, args)
+	if err == nil {
+		err = m.Run(ctx)
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return m.exitCode(err)
+}
+
+func (m *Main) exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue *usageError
+	var ce *configError
+	var se silentError
+	switch {
+	case errors.As(err, &se):
+		return int(se)
+	case errors.As(err, &ue):
+		fmt.Fprintf(m.Stderr, "herald: %v\n\n%s", err, usage)
+		return 2
+	case errors.As(err, &ce):
+		fmt.Fprintf(m.Stderr, "herald: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(m.Stderr, "herald: %v\n", err)
+		return 1
+	}
+}
+
+// silentError is an exit code whose reasons were already printed.
+type silentError int
+
+func (e silentError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const usage = `Usage: herald [-config FILE] [-log-format text|json] COMMAND [ARGS]
+
+Commands:
+  build                       write the feeds once and exit
+  run                         run the daemon
+  check                       validate the configuration and every post
+  preview [-html FILE] [POST] print the newsletter email (.eml) for a post
+  send [-to ADDR] [-dry-run] [-retry-failed] [POST]
+                              send a post's newsletter now
+  subscribers add|remove|list|import|export
+  status                      what is due next, last scan, deliveries
+  version                     print the version
+
+-config defaults to ./config.toml, then /etc/herald/config.toml.
+`
+
+// ParseFlags parses the global flags and the command name. The command's
+// own flags are parsed by the command.
+func (m *Main) ParseFlags(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, usage) }
+	fs.StringVar(&m.ConfigPath, "config", "", "configuration file")
+	fs.StringVar(&m.LogFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&m.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() == 0 {
+		return &usageError{"no command given"}
+	}
+	m.Command, m.Args = fs.Arg(0), fs.Args()[1:]
+	if m.LogFormat != "text" && m.LogFormat != "json" {
+		return &usageError{fmt.Sprintf("-log-format: want text or json, got %q", m.LogFormat)}
+	}
+	m.Logger = newLogger(m.Stderr, m.LogFormat, m.LogLevel)
+	return nil
+}
+
+// Run runs the command.
+func (m *Main) Run(ctx context.Context) error {
+	switch m.Command {
+	case "version":
+		fmt.Fprintln(m.Stdout, "herald", version())
+		return nil
+	case "build":
+		return m.runBuild(ctx)
+	case "check":
+		return m.runCheck(ctx)
+	case "run":
+		return m.runDaemon(ctx)
+	case "status":
+		return m.runStatus(ctx)
+	case "preview":
+		return m.runPreview(ctx)
+	case "send":
+		return m.runSend(ctx)
+	case "subscribers":
+		return m.runSubscribers(ctx)
+	}
+	return &usageError{fmt.Sprintf("unknown command %q", m.Command)}
+}
+
+// Close closes what the command opened, newest first.
+func (m *Main) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}
+
+func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
+
+// loadConfig finds, reads and validates the configuration.
+func (m *Main) loadConfig() error {
+	path, err := findConfig(m.ConfigPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	m.Config = cfg
+	return nil
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// newLogger logs text or JSON to w; without timestamps under journald,
+// which adds its own.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

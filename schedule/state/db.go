@@ -1,0 +1,415 @@
+// Package state is Herald's SQLite database: the posts seen in the posts
+// folder, their announcements and (in subscribers.go and deliveries.go) the
+// newsletter's subscribers and deliveries.
+//
+// It is the only package that imports the SQLite driver (modernc.org/sqlite,
+// pure Go) and the only one that writes SQL. The database is one file opened
+// in WAL mode, so the daemon and a second process (`herald status`, `herald
+// subscribers add`) can use it at the same time; a writer that finds the file
+// locked waits up to the busy timeout and then fails with ErrLocked.
+//
+// Conventions: times are stored as INTEGER Unix seconds and returned in UTC
+// (sub-second precision is dropped); the schema lives in embedded migrations
+// (migrations/NNNN_name.sql) applied by Open, one transaction each, and
+// recorded in schema_migrations; every error starts with "state: ".
+package state
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sentinel errors. Test with errors.Is; the returned errors carry a message
+// naming the database file.
+var (
+	// ErrNotFound: no such row (Meta key, subscriber, …). Always returned
+	// wrapped in a message naming what was missing: `state: meta "k": not found`.
+	ErrNotFound = errors.New("not found")
+	// ErrSchemaTooNew: the database was migrated by a newer herald.
+	ErrSchemaTooNew = errors.New("state: database schema is newer than this herald")
+	// ErrLocked: another connection held the database locked for longer
+	// than the busy timeout.
+	ErrLocked = errors.New("state: database is locked")
+	// ErrCorrupt: the file is not a SQLite database, or is damaged.
+	ErrCorrupt = errors.New("state: file is not a valid SQLite database")
+)
+
+// busyTimeout is how long a statement waits for a lock held by another
+// connection before failing with ErrLocked.
+const busyTimeout = 5 * time.Second
+
+// Config is the [state] section of config.toml.
+type Config struct {
+	// Database is the SQLite file; its folder is created when missing.
+	Database string `toml:"database"`
+}
+
+// Default returns the default [state] section.
+func Default() Config { return Config{Database: "var/herald.db"} }
+
+// Validate checks the section; messages name the key.
+func (c *Config) Validate() error {
+	c.Database = strings.TrimSpace(c.Database)
+	switch {
+	case c.Database == "":
+		return errors.New("state.database: must not be empty")
+	case strings.ContainsRune(c.Database, 0):
+		return fmt.Errorf("state.database: must not contain a NUL byte, got %q", c.Database)
+	case c.Database == ":memory:" || strings.HasPrefix(c.Database, "file:"):
+		return fmt.Errorf("state.database: must be a file path, got %q", c.Database)
+	}
+	return nil
+}
+
+// DB is an open Herald database. It is safe for concurrent use, also by
+// several processes on the same file.
+type DB struct {
+	sql  *sql.DB
+	path string // as given to Open, for messages
+	busy time.Duration
+
+	// seeded caches meta 'seeded' once seen: it is never unset, so a
+	// Record with nothing to do costs no query once it is true.
+	seeded atomic.Bool
+}
+
+// Open opens (creating when missing, with its folder) the database at path
+// and applies the embedded migrations it lacks. A database migrated by a
+// newer herald gives ErrSchemaTooNew, a file that is not a database
+// ErrCorrupt, a database locked by another process for longer than the busy
+// timeout ErrLocked; every error names the file.
+func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, busyTimeout)
+}
+
+// open is Open with a chosen busy timeout (tests use a short one).
+func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("state: open: empty database path")
+	}
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("state: database %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("state: database %s: create folder: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("state: database %s: is a directory", path)
+	}
+	sdb, err := sql.Open("sqlite", dsn(abs, busy))
+	if err != nil {
+		return nil, fmt.Errorf("state: database %s: %w", path, err)
+	}
+	db := &DB{sql: sdb, path: path, busy: busy}
+	if err := db.migrate(ctx, migs); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// dsn builds the driver's URI for the absolute path abs: WAL, busy timeout,
+// foreign keys and synchronous=NORMAL on every pooled connection, and BEGIN
+// IMMEDIATE for transactions (a writer takes the lock up front instead of
+// failing on upgrade).
+func dsn(abs string, busy time.Duration) string {
+	return "file:" + escapePath(filepath.ToSlash(abs)) +
+		"?_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)" +
+		"&_txlock=immediate"
+}
+
+// escapePath percent-encodes every byte of p that may not appear literally
+// in the path of a SQLite URI ('?', '#', '%', spaces, non-ASCII, …).
+func escapePath(p string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '/', c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("state: close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the database file as given to Open.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		return db.wrap("ping", err)
+	}
+	return nil
+}
+
+// Meta returns the value stored under key, or ErrNotFound.
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.sql.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("state: meta %q: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return "", db.wrap("meta "+strconv.Quote(key), err)
+	}
+	return v, nil
+}
+
+// SetMeta stores value under key, replacing any previous value.
+func (db *DB) SetMeta(ctx context.Context, key, value string) error {
+	_, err := db.sql.ExecContext(ctx,
+		"INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		key, value)
+	if err != nil {
+		return db.wrap("set meta "+strconv.Quote(key), err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest migration applied to the database.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := db.sql.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, db.wrap("schema version", err)
+	}
+	return v, nil
+}
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it,
+// or rolls it back when fn or the commit fails.
+func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return db.wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return db.wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return db.wrap(op, err)
+	}
+	return nil
+}
+
+// wrap prefixes err with "state: op" and classifies SQLite's busy and
+// corruption codes as ErrLocked and ErrCorrupt, naming the file. Errors
+// already prefixed (by a nested wrap) are returned as they are.
+func (db *DB) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *stateError
+	if errors.As(err, &se) {
+		return err
+	}
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return &stateError{
+				msg: fmt.Sprintf("state: %s: database %s is locked by another process (waited %v): %v", op, db.path, db.busy, err),
+				is:  ErrLocked, err: err,
+			}
+		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+			return &stateError{
+				msg: fmt.Sprintf("state: %s: %s is not a valid SQLite database (corrupt, or another kind of file): %v", op, db.path, err),
+				is:  ErrCorrupt, err: err,
+			}
+		}
+	}
+	if strings.HasPrefix(err.Error(), "state: ") {
+		return err
+	}
+	return &stateError{msg: fmt.Sprintf("state: %s: %s: %v", op, db.path, err), err: err}
+}
+
+// stateError is an error with a complete message that matches a sentinel
+// (is) and unwraps to its cause (err).
+type stateError struct {
+	msg string
+	is  error
+	err error
+}
+
+func (e *stateError) Error() string { return e.msg }
+
+func (e *stateError) Unwrap() []error {
+	if e.is == nil {
+		return []error{e.err}
+	}
+	return []error{e.is, e.err}
+}
+
+// Migrations.
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migration is one embedded migrations/NNNN_name.sql file.
+type migration struct {
+	version int
+	name    string // file name without .sql, e.g. "0001_posts"
+	sql     string
+}
+
+var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// loadMigrations reads the migrations from fsys, ordered by version. The
+// versions must run 1, 2, 3… without gaps or duplicates.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("state: migrations: %w", err)
+	}
+	var migs []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		m := migrationName.FindStringSubmatch(base)
+		if m == nil {
+			return nil, fmt.Errorf("state: migration %s: name must be NNNN_name.sql (lower case)", n)
+		}
+		v, _ := strconv.Atoi(m[1])
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("state: migration %s: %w", n, err)
+		}
+		migs = append(migs, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i, m := range migs {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("state: migration %s: version %d, want %d (versions run 1, 2, 3… without gaps or duplicates)", m.name, m.version, i+1)
+		}
+	}
+	if len(migs) == 0 {
+		return nil, errors.New("state: no migrations embedded")
+	}
+	return migs, nil
+}
+
+// migrate creates schema_migrations, refuses a database newer than migs, and
+// applies each missing migration in its own transaction with its row in
+// schema_migrations. Safe against another process migrating at the same
+// time: each transaction takes the write lock and re-checks its version.
+func (db *DB) migrate(ctx context.Context, migs []migration) error {
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+) STRICT`
+	// Reading first (no write lock) lets a second process open a database
+	// whose writer is busy, and recognises a garbage file early.
+	var exists int
+	err := db.sql.QueryRowContext(ctx,
+		"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").Scan(&exists)
+	if err != nil {
+		return db.wrap("open", err)
+	}
+	if exists == 0 {
+		if _, err := db.sql.ExecContext(ctx, create); err != nil {
+			return db.wrap("open: create schema_migrations", err)
+		}
+	}
+	current, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return db.wrap("open", err)
+	}
+	known := migs[len(migs)-1].version
+	if current > known {
+		return &stateError{
+			msg: fmt.Sprintf("state: database %s has schema version %d, this herald knows up to %d: upgrade herald", db.path, current, known),
+			is:  ErrSchemaTooNew, err: ErrSchemaTooNew,
+		}
+	}
+	for _, m := range migs {
+		if m.version <= current {
+			continue
+		}
+		err := db.inTx(ctx, "migration "+m.name, func(tx *sql.Tx) error {
+			var done int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil // another process applied it meanwhile
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx,
+				"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.version, m.name, unix(time.Now()))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Time conversions: every time column is INTEGER Unix seconds; NULL is the
+// zero time.
+
+// unix converts t for storage.
+func unix(t time.Time) int64 { return t.Unix() }
+
+// nullUnix converts t for a nullable column: the zero time is NULL.
+func nullUnix(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.Unix(), Valid: true}
+}
+
+// fromUnix converts a stored time back, in UTC.
+func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// fromNullUnix converts a nullable stored time back: NULL is the zero time.
+func fromNullUnix(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromUnix(n.Int64)
+}

@@ -1,0 +1,628 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mailPost is a due SeenPost named id dated date.
+func mailPost(id string, date time.Time) SeenPost {
+	return SeenPost{
+		ID: id, Path: "_posts/" + id + ".md", Slug: id, Title: "Title " + id,
+		URL: "https://example.com/" + id + "/", Hash: "h-" + id, Date: date, Due: true,
+	}
+}
+
+// announce queues an automatic announcement of each post id at now (dated
+// one hour before now, ids in date order), seeding the database first.
+func announce(t testing.TB, db *DB, now time.Time, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.Record(ctx, now, nil, false); err != nil { // first run: seed
+		t.Fatal(err)
+	}
+	var ps []SeenPost
+	for i, id := range ids {
+		ps = append(ps, mailPost(id, now.Add(-time.Hour+time.Duration(i)*time.Minute)))
+	}
+	res, err := db.Record(ctx, now, ps, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Announced) != len(ids) || (len(ids) > 0 && !res.Announced[0].Queued) {
+		t.Fatalf("Record announced %+v, want %d queued", res.Announced, len(ids))
+	}
+}
+
+func createMailings(t testing.TB, db *DB, now time.Time, digest bool) []int64 {
+	t.Helper()
+	ids, err := db.CreateMailings(context.Background(), now, digest)
+	if err != nil {
+		t.Fatalf("CreateMailings: %v", err)
+	}
+	return ids
+}
+
+// expand expands mailing id and checks it created want deliveries.
+func expand(t testing.TB, db *DB, now time.Time, id, want int64) {
+	t.Helper()
+	n, err := db.ExpandMailing(context.Background(), now, id)
+	if err != nil {
+		t.Fatalf("ExpandMailing(%d): %v", id, err)
+	}
+	if n != want {
+		t.Fatalf("ExpandMailing(%d) created %d deliveries, want %d", id, n, want)
+	}
+}
+
+func countDeliveries(t testing.TB, db *DB) DeliveryCounts {
+	t.Helper()
+	c, err := db.CountDeliveries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func claim(t testing.TB, db *DB, now time.Time, limit int) []Delivery {
+	t.Helper()
+	list, err := db.ClaimDeliveries(context.Background(), now, limit)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return list
+}
+
+func emails(ds []Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Email)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func postIDs(m Mailing) []string {
+	var out []string
+	for _, p := range m.Posts {
+		out = append(out, p.PostID)
+	}
+	return out
+}
+
+func TestCreateMailingsPerPost(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	if got := createMailings(t, db, t0, false); len(got) != 0 {
+		t.Errorf("CreateMailings on an empty queue = %v, want none", got)
+	}
+	announce(t, db, t0, "a", "b")
+	ids := createMailings(t, db, t0.Add(time.Minute), false)
+	if len(ids) != 2 {
+		t.Fatalf("CreateMailings = %v, want 2 mailings", ids)
+	}
+	for i, want := range []string{"a", "b"} {
+		m, err := db.Mailing(ctx, ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind != KindPost || !slices.Equal(postIDs(m), []string{want}) || !m.Cutoff.Equal(t0) ||
+			!m.CreatedAt.Equal(t0.Add(time.Minute)) || !m.ExpandedAt.IsZero() {
+			t.Errorf("mailing %d = %+v, want post %s, cutoff %v (the announcement's time)", ids[i], m, want, t0)
+		}
+		if p := m.Posts[0]; p.Title != "Title "+want || p.URL != "https://example.com/"+want+"/" {
+			t.Errorf("mailing post = %+v", p)
+		}
+	}
+	// Taken off the queue: a second call finds nothing; mailed_at is set.
+	if got := createMailings(t, db, t0.Add(2*time.Minute), false); len(got) != 0 {
+		t.Errorf("second CreateMailings = %v, want none", got)
+	}
+	for _, a := range announcements(t, db) {
+		if !a.MailedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("announcement %s MailedAt = %v, want %v", a.PostID, a.MailedAt, t0.Add(time.Minute))
+		}
+	}
+	if got, err := db.UnexpandedMailings(ctx); err != nil || !slices.Equal(got, ids) {
+		t.Errorf("UnexpandedMailings = %v, %v; want %v", got, err, ids)
+	}
+	if _, err := db.Mailing(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Mailing(999) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateMailingsDigest(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	// Announced in an order that is not date order.
+	if _, err := db.Record(ctx, t0, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []SeenPost{mailPost("late", t0.Add(-time.Hour)), mailPost("early", t0.Add(-3*time.Hour)), mailPost("mid", t0.Add(-2*time.Hour))} {
+		if _, err := db.Record(ctx, t0, []SeenPost{p}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := db.Announce(ctx, t0, mailPost("manual", t0.Add(-4*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker in digest mode takes only the manual announcement.
+	manual, err := db.CreateManualMailings(ctx, t0.Add(time.Minute))
+	if err != nil || len(manual) != 1 {
+		t.Fatalf("CreateManualMailings = %v, %v; want one mailing", manual, err)
+	}
+	if m, _ := db.Mailing(ctx, manual[0]); m.Kind != KindPost || !slices.Equal(postIDs(m), []string{"manual"}) {
+		t.Errorf("manual mailing = %+v", m)
+	}
+	if again, _ := db.CreateManualMailings(ctx, t0.Add(time.Minute)); len(again) != 0 {
+		t.Errorf("second CreateManualMailings = %v, want none", again)
+	}
+
+	tick := t0.Add(time.Hour)
+	ids := createMailings(t, db, tick, true)
+	if len(ids) != 1 {
+		t.Fatalf("digest CreateMailings = %v, want one mailing", ids)
+	}
+	m, err := db.Mailing(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != KindDigest || !m.Cutoff.Equal(tick) {
+		t.Errorf("digest = kind %s cutoff %v, want digest cutoff %v (its creation)", m.Kind, m.Cutoff, tick)
+	}
+	if got, want := postIDs(m), []string{"early", "mid", "late"}; !slices.Equal(got, want) {
+		t.Errorf("digest posts = %v, want date order %v", got, want)
+	}
+	if got := createMailings(t, db, tick.Add(time.Hour), true); len(got) != 0 {
+		t.Errorf("digest with nothing waiting = %v, want no mailing", got)
+	}
+}
+
+func TestExpandMailingRecipients(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	early := addSub(t, db, t0.Add(-time.Hour), "early@example.com", StatusConfirmed)
+	atTime := addSub(t, db, t0, "same-second@example.com", StatusConfirmed)
+	addSub(t, db, t0.Add(-time.Hour), "pending@example.com", StatusPending)
+	addSub(t, db, t0.Add(-time.Hour), "unsub@example.com", StatusUnsubscribed)
+	reconf := addSub(t, db, t0.Add(-time.Hour), "reconfirmed@example.com", StatusConfirmed)
+
+	announce(t, db, t0, "p")
+	// After the announcement: a new subscriber, and one who left and came
+	// back (confirmed_at moves), both miss this post.
+	addSub(t, db, t0.Add(time.Second), "late@example.com", StatusConfirmed)
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Second), reconf.ID, StatusUnsubscribed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(2*time.Second), reconf.ID, StatusConfirmed); err != nil {
+		t.Fatal(err)
+	}
+
+	ids := createMailings(t, db, t0.Add(time.Minute), false)
+	expand(t, db, t0.Add(time.Minute), ids[0], 2)
+	expand(t, db, t0.Add(time.Hour), ids[0], 0) // idempotent
+	m, _ := db.Mailing(ctx, ids[0])
+	if !m.ExpandedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("ExpandedAt = %v, want %v", m.ExpandedAt, t0.Add(time.Minute))
+	}
+	if got, _ := db.UnexpandedMailings(ctx); len(got) != 0 {
+		t.Errorf("UnexpandedMailings after expand = %v", got)
+	}
+	got := emails(claim(t, db, t0.Add(time.Minute), 100))
+	if want := []string{early.Email, atTime.Email}; !slices.Equal(got, want) {
+		t.Errorf("recipients = %v, want %v", got, want)
+	}
+	if _, err := db.ExpandMailing(ctx, t0, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ExpandMailing(999) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestExpandDigestCutoff(t *testing.T) {
+	db := openTest(t, tempDB(t))
+	announce(t, db, t0, "a", "b")
+	// Confirmed after the posts were announced but before the digest tick:
+	// the digest goes to everyone confirmed when it is made.
+	addSub(t, db, t0.Add(time.Minute), "before-tick@example.com", StatusConfirmed)
+	tick := t0.Add(time.Hour)
+	ids := createMailings(t, db, tick, true)
+	addSub(t, db, tick.Add(time.Second), "after-tick@example.com", StatusConfirmed)
+	expand(t, db, tick.Add(time.Minute), ids[0], 1)
+	if got := emails(claim(t, db, tick.Add(time.Minute), 10)); !slices.Equal(got, []string{"before-tick@example.com"}) {
+		t.Errorf("digest recipients = %v", got)
+	}
+}
+
+// A post announced again (herald send POST after the automatic mailing)
+// reaches only those who did not get it the first time.
+func TestExpandSkipsThoseWhoHaveThePost(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	addSub(t, db, t0.Add(-time.Hour), "first@example.com", StatusConfirmed)
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	expand(t, db, t0, ids[0], 1)
+	for _, d := range claim(t, db, t0, 10) {
+		if err := db.MarkSent(ctx, t0, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addSub(t, db, t0.Add(time.Hour), "second@example.com", StatusConfirmed)
+	// Announce returns the existing queued announcement: nothing new.
+	if _, created, err := db.Announce(ctx, t0.Add(2*time.Hour), mailPost("p", t0.Add(-time.Hour))); err != nil || created {
+		t.Fatalf("Announce = %v, %v; want the existing one", created, err)
+	}
+	// Force a second mailing of the same post, as a second announcement
+	// would make it.
+	if _, err := db.sql.ExecContext(ctx,
+		"INSERT INTO announcements (post_id, kind, created_at, queued) VALUES ('p', 'manual', ?, 1)", unix(t0.Add(2*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	again := createMailings(t, db, t0.Add(2*time.Hour), false)
+	n, total, _ := recipients(t, db, t0.Add(2*time.Hour), "p")
+	if n != 1 || total[0] != "second@example.com" {
+		t.Errorf("PostRecipients = %d %v, want only second@", n, total)
+	}
+	expand(t, db, t0.Add(2*time.Hour), again[0], 1)
+	if got := emails(claim(t, db, t0.Add(2*time.Hour), 10)); !slices.Equal(got, []string{"second@example.com"}) {
+		t.Errorf("second mailing recipients = %v, want only second@", got)
+	}
+}
+
+func recipients(t *testing.T, db *DB, now time.Time, postID string) (int, []string, error) {
+	t.Helper()
+	n, list, err := db.PostRecipients(context.Background(), now, postID, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range list {
+		out = append(out, s.Email)
+	}
+	return n, out, nil
+}
+
+func TestPostRecipients(t *testing.T) {
+	db := openTest(t, tempDB(t))
+	for i := range 8 {
+		addSub(t, db, t0, fmt.Sprintf("r%d@example.com", i), StatusConfirmed)
+	}
+	addSub(t, db, t0, "pending@example.com", StatusPending)
+	addSub(t, db, t0.Add(time.Hour), "future@example.com", StatusConfirmed)
+	n, sample, _ := recipients(t, db, t0.Add(time.Minute), "never-sent")
+	if n != 8 || len(sample) != 5 || sample[0] != "r0@example.com" {
+		t.Errorf("PostRecipients = %d %v, want 8 and a sample of 5 from r0@", n, sample)
+	}
+}
+
+func TestSkipMailing(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	addSub(t, db, t0.Add(-time.Hour), "s@example.com", StatusConfirmed)
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	if err := db.SkipMailing(ctx, t0, ids[0], "newsletter: false"); err != nil {
+		t.Fatal(err)
+	}
+	expand(t, db, t0, ids[0], 0)
+	if m, _ := db.Mailing(ctx, ids[0]); m.Skipped != "newsletter: false" || m.ExpandedAt.IsZero() {
+		t.Errorf("skipped mailing = %+v", m)
+	}
+	if got, _ := db.UnexpandedMailings(ctx); len(got) != 0 {
+		t.Errorf("UnexpandedMailings = %v, want none", got)
+	}
+	if err := db.SkipMailing(ctx, t0, 999, "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SkipMailing(999) error = %v, want ErrNotFound", err)
+	}
+}
+
+// setupDeliveries makes n confirmed subscribers and one expanded mailing of
+// post "p" to all of them, and returns the mailing id.
+func setupDeliveries(t testing.TB, db *DB, n int) int64 {
+	t.Helper()
+	for i := range n {
+		addSub(t, db, t0.Add(-time.Hour), fmt.Sprintf("s%03d@example.com", i), StatusConfirmed)
+	}
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	expand(t, db, t0, ids[0], int64(n))
+	return ids[0]
+}
+
+func TestDeliveryLifecycle(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	mid := setupDeliveries(t, db, 5)
+	now := t0.Add(time.Minute)
+
+	if next, err := db.NextRetry(ctx); err != nil || !next.Equal(t0) {
+		t.Errorf("NextRetry = %v, %v; want %v (pending rows are due)", next, err, t0)
+	}
+	first := claim(t, db, now, 3)
+	if len(first) != 3 || first[0].Email != "s000@example.com" || first[0].Attempts != 1 || first[0].MailingID != mid ||
+		!first[0].QueuedAt.Equal(t0) {
+		t.Fatalf("claim = %+v", first)
+	}
+	rest := claim(t, db, now, 10)
+	if len(rest) != 2 {
+		t.Fatalf("second claim = %d deliveries, want the other 2", len(rest))
+	}
+	if more := claim(t, db, now, 10); len(more) != 0 {
+		t.Fatalf("third claim = %+v, want none (all sending)", more)
+	}
+	if c := countDeliveries(t, db); c != (DeliveryCounts{Sending: 5}) {
+		t.Errorf("counts = %+v, want 5 sending", c)
+	}
+
+	retryAt := now.Add(10 * time.Minute)
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"sent", db.MarkSent(ctx, now, first[0].ID)},
+		{"retry", db.MarkRetry(ctx, now, first[1].ID, retryAt, 451, "4.3.0 try later")},
+		{"failed", db.MarkFailed(ctx, now, first[2].ID, 550, "5.1.1 no such user")},
+	}
+	for _, s := range steps {
+		if s.err != nil {
+			t.Errorf("mark %s: %v", s.name, s.err)
+		}
+	}
+	// Recording twice, or a delivery not in flight: ErrNotFound.
+	if err := db.MarkSent(ctx, now, first[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MarkSent twice error = %v, want ErrNotFound", err)
+	}
+	if err := db.MarkFailed(ctx, now, first[1].ID, 550, "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MarkFailed of a retry row error = %v, want ErrNotFound", err)
+	}
+
+	// In flight at a "crash": rest. One released (never sent), one requeued.
+	if err := db.ReleaseDeliveries(ctx, now, []int64{rest[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.RequeueInFlight(ctx, now, now.Add(-time.Second)); err != nil || n != 0 {
+		t.Errorf("RequeueInFlight(claimed before %v) = %d, %v; want 0 (claimed at %v)", now.Add(-time.Second), n, err, now)
+	}
+	if n, err := db.RequeueInFlight(ctx, now, now); err != nil || n != 1 {
+		t.Errorf("RequeueInFlight = %d, %v; want 1", n, err)
+	}
+	if c := countDeliveries(t, db); c != (DeliveryCounts{Pending: 2, Sent: 1, Retry: 1, Failed: 1}) {
+		t.Errorf("counts = %+v", c)
+	}
+	if n, _ := db.WaitingDeliveries(ctx); n != 3 {
+		t.Errorf("WaitingDeliveries = %d, want 3", n)
+	}
+
+	again := claim(t, db, now, 10)
+	if got := emails(again); !slices.Equal(got, emails(rest)) {
+		t.Errorf("claim after requeue = %v, want %v (not the retry row: not due)", got, emails(rest))
+	}
+	for _, d := range again {
+		want := 2 // requeued: the crashed attempt counts
+		if d.ID == rest[0].ID {
+			want = 1 // released: never attempted
+		}
+		if d.Attempts != want {
+			t.Errorf("%s attempts = %d, want %d", d.Email, d.Attempts, want)
+		}
+		if err := db.MarkSent(ctx, now, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next, err := db.NextRetry(ctx); err != nil || !next.Equal(retryAt) {
+		t.Errorf("NextRetry = %v, %v; want %v", next, err, retryAt)
+	}
+	if got := claim(t, db, retryAt.Add(-time.Second), 10); len(got) != 0 {
+		t.Errorf("claim before the retry time = %+v", got)
+	}
+	r := claim(t, db, retryAt, 10)
+	if len(r) != 1 || r[0].ID != first[1].ID || r[0].Attempts != 2 {
+		t.Fatalf("claim at the retry time = %+v", r)
+	}
+	if err := db.MarkSent(ctx, retryAt, r[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NextRetry(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("NextRetry with nothing waiting error = %v, want ErrNotFound", err)
+	}
+
+	stats, err := db.DeliveryStats(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 1 || stats[0].MailingID != mid || stats[0].Sent != 4 || stats[0].Failed != 1 ||
+		stats[0].Total() != 5 || len(stats[0].Posts) != 1 || stats[0].Posts[0].PostID != "p" {
+		t.Errorf("DeliveryStats = %+v", stats)
+	}
+	failed, err := db.FailedDeliveries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Email != first[2].Email || failed[0].Code != 550 ||
+		failed[0].Error != "5.1.1 no such user" || !slices.Equal(failed[0].PostIDs, []string{"p"}) {
+		t.Errorf("FailedDeliveries = %+v", failed)
+	}
+
+	later := now.Add(100 * time.Hour)
+	if n, err := db.RequeueFailed(ctx, later, "other-post"); err != nil || n != 0 {
+		t.Errorf("RequeueFailed(other) = %d, %v; want 0", n, err)
+	}
+	if n, err := db.RequeueFailed(ctx, later, "p"); err != nil || n != 1 {
+		t.Errorf("RequeueFailed(p) = %d, %v; want 1", n, err)
+	}
+	r = claim(t, db, later, 10)
+	if len(r) != 1 || r[0].Attempts != 1 || !r[0].QueuedAt.Equal(later) {
+		t.Errorf("claim after RequeueFailed = %+v, want a fresh attempt count and window", r)
+	}
+}
+
+func TestUnsubscribeDropsWaitingDeliveries(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	setupDeliveries(t, db, 3)
+	s, err := db.Subscriber(ctx, "s001@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Minute), s.ID, StatusUnsubscribed); err != nil {
+		t.Fatal(err)
+	}
+	got := emails(claim(t, db, t0.Add(time.Minute), 10))
+	if want := []string{"s000@example.com", "s002@example.com"}; !slices.Equal(got, want) {
+		t.Errorf("after unsubscribe, claimed %v, want %v", got, want)
+	}
+}
+
+// Two workers (or processes) claiming at once never get the same delivery.
+func TestClaimConcurrent(t *testing.T) {
+	path := tempDB(t)
+	db := openTest(t, path)
+	const n = 300
+	setupDeliveries(t, db, n)
+	other, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	var (
+		mu   sync.Mutex
+		seen = map[int64]int{}
+		wg   sync.WaitGroup
+	)
+	for _, h := range []*DB{db, other, db, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				list, err := h.ClaimDeliveries(context.Background(), t0.Add(time.Minute), 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(list) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range list {
+					seen[d.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("claimed %d distinct deliveries, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("delivery %d claimed %d times", id, c)
+		}
+	}
+}
+
+// The hot queries use their indexes, not a scan of the deliveries table.
+func TestQueryPlans(t *testing.T) {
+	db := openTest(t, tempDB(t))
+	setupDeliveries(t, db, 3)
+	tests := []struct{ name, query, want string }{
+		{"claim", `SELECT d.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+WHERE d.state IN ('pending', 'retry') AND d.next_attempt_at <= 1 ORDER BY d.next_attempt_at, d.id LIMIT 10`, "deliveries_due"},
+		{"requeue", "UPDATE deliveries SET state = 'pending' WHERE state = 'sending' AND updated_at <= 5", "deliveries_sending"},
+		{"failed", "SELECT id FROM deliveries WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 5", "deliveries_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := db.sql.Query("EXPLAIN QUERY PLAN " + tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if got := strings.Join(plan, "; "); !strings.Contains(got, tt.want) {
+				t.Errorf("plan = %s, want it to use %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// Expanding a mailing to many subscribers is one statement; claiming stays
+// fast. A coarse guard against accidental quadratic SQL.
+func TestExpandLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	const n = 20000
+	if _, err := db.sql.ExecContext(ctx, `
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+INSERT INTO subscribers (email, email_key, status, source, created_at, confirmed_at)
+SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'import', ?2, ?2 FROM k`,
+		n, unix(t0.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	start := time.Now()
+	expand(t, db, t0, ids[0], n)
+	var claimed int
+	for {
+		list := claim(t, db, t0, 500)
+		if len(list) == 0 {
+			break
+		}
+		claimed += len(list)
+	}
+	if claimed != n {
+		t.Errorf("claimed %d, want %d", claimed, n)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("expanding and claiming %d deliveries took %v", n, d)
+	}
+}
+
+// BenchmarkClaimAndMarkSent is the ledger's cost per message: claims in
+// batches of 100, one MarkSent transaction per message.
+func BenchmarkClaimAndMarkSent(b *testing.B) {
+	ctx := context.Background()
+	db := openTest(b, tempDB(b))
+	if _, err := db.sql.ExecContext(ctx, `
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+INSERT INTO subscribers (email, email_key, status, source, created_at, confirmed_at)
+SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'import', ?2, ?2 FROM k`,
+		b.N, unix(t0.Add(-time.Hour))); err != nil {
+		b.Fatal(err)
+	}
+	announce(b, db, t0, "p")
+	ids := createMailings(b, db, t0, false)
+	expand(b, db, t0, ids[0], int64(b.N))
+	b.ResetTimer()
+	for {
+		list := claim(b, db, t0, 100)
+		if len(list) == 0 {
+			break
+		}
+		for _, d := range list {
+			if err := db.MarkSent(ctx, t0, d.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

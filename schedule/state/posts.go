@@ -1,0 +1,298 @@
+package state
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// PostState is a post as the database remembers it.
+type PostState struct {
+	ID, Path, Slug, Title, URL, Hash string
+	// Date is the publication date; FirstSeen the first time the post was
+	// recorded; AnnouncedAt when it was announced, zero: never. UTC, seconds.
+	Date, FirstSeen, AnnouncedAt time.Time
+}
+
+// SeenPost is a post as the daemon sees it in the posts folder.
+type SeenPost struct {
+	ID, Path, Slug, Title, URL, Hash string
+	Date                             time.Time
+	Due                              bool // published and date <= now
+}
+
+// Announcement is one announcement of a post: a row of the newsletter's queue.
+type Announcement struct {
+	ID                       int64
+	PostID, Path, Title, URL string
+	Date, CreatedAt          time.Time // UTC, seconds
+	// Queued false: recorded as announced without mail (first-run seeding).
+	Queued bool
+	// Manual: made by Announce (`herald send POST`) rather than by Record.
+	Manual bool
+	// MailedAt is when the mailer took the announcement off the queue
+	// (set by the mail code); zero: not yet.
+	MailedAt time.Time
+}
+
+// RecordResult is what one Record call did.
+type RecordResult struct {
+	Announced []Announcement // newly announced by this call, date order
+	Seeded    bool           // this call was the first run: due posts were recorded without queueing mail (unless backfill)
+}
+
+// metaSeeded is the meta key holding the time of the first Record (RFC 3339).
+const metaSeeded = "seeded"
+
+// upsertPost inserts a post, or updates the columns that describe it when
+// they changed (updated_at moves only then). first_seen and announced_at of
+// an existing row are kept.
+const upsertPost = `
+INSERT INTO posts (id, path, slug, title, url, hash, date, first_seen, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+ON CONFLICT (id) DO UPDATE SET
+    path = excluded.path, slug = excluded.slug, title = excluded.title,
+    url = excluded.url, hash = excluded.hash, date = excluded.date,
+    updated_at = excluded.updated_at
+WHERE posts.path <> excluded.path OR posts.slug <> excluded.slug
+   OR posts.title <> excluded.title OR posts.url <> excluded.url
+   OR posts.hash <> excluded.hash OR posts.date <> excluded.date`
+
+func upsertArgs(p *SeenPost, now time.Time) []any {
+	return []any{p.ID, p.Path, p.Slug, p.Title, p.URL, p.Hash, unix(p.Date), unix(now)}
+}
+
+// Record upserts the given posts (callers pass new or changed posts and due,
+// unannounced ones) and, in ONE transaction, marks each Due post that was never
+// announced as announced and inserts its announcement row (queued for mail,
+// or not when seeding). Idempotent: a post is announced at most once, ever
+// (rows are never deleted, so a deleted and re-added post is not re-announced).
+//
+// The first Record on a database (meta key "seeded" absent) is the first
+// run: it sets "seeded" and records every due post with Queued = backfill.
+// Once the database is seeded, a Record with no posts runs no query.
+func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error) {
+	if len(posts) == 0 && db.seeded.Load() {
+		return RecordResult{}, nil
+	}
+	for i := range posts {
+		if posts[i].ID == "" {
+			return RecordResult{}, fmt.Errorf("state: record: post %q: empty ID", posts[i].Path)
+		}
+	}
+	now = now.UTC().Truncate(time.Second)
+	var res RecordResult
+	err := db.inTx(ctx, "record", func(tx *sql.Tx) error {
+		res = RecordResult{}
+		if !db.seeded.Load() {
+			var v string
+			err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", metaSeeded).Scan(&v)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)",
+					metaSeeded, now.Format(time.RFC3339)); err != nil {
+					return err
+				}
+				res.Seeded = true
+			case err != nil:
+				return err
+			}
+		}
+		if len(posts) == 0 {
+			return nil
+		}
+		queued := backfill || !res.Seeded
+
+		upsert, err := tx.PrepareContext(ctx, upsertPost)
+		if err != nil {
+			return err
+		}
+		defer upsert.Close()
+		var mark, insert *sql.Stmt
+		for i := range posts {
+			p := &posts[i]
+			if _, err := upsert.ExecContext(ctx, upsertArgs(p, now)...); err != nil {
+				return fmt.Errorf("post %s: %w", p.ID, err)
+			}
+			if !p.Due {
+				continue
+			}
+			if mark == nil {
+				if mark, err = tx.PrepareContext(ctx,
+					"UPDATE posts SET announced_at = ? WHERE id = ? AND announced_at IS NULL"); err != nil {
+					return err
+				}
+				defer mark.Close()
+				if insert, err = tx.PrepareContext(ctx, `
+INSERT INTO announcements (post_id, kind, created_at, queued) VALUES (?, 'auto', ?, ?)
+ON CONFLICT (post_id, kind) DO NOTHING`); err != nil {
+					return err
+				}
+				defer insert.Close()
+			}
+			r, err := mark.ExecContext(ctx, unix(now), p.ID)
+			if err != nil {
+				return fmt.Errorf("post %s: %w", p.ID, err)
+			}
+			if n, err := r.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue // announced before
+			}
+			r, err = insert.ExecContext(ctx, p.ID, unix(now), queued)
+			if err != nil {
+				return fmt.Errorf("post %s: %w", p.ID, err)
+			}
+			if n, err := r.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue // an 'auto' row already exists (announced_at was cleared by hand)
+			}
+			id, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			res.Announced = append(res.Announced, Announcement{
+				ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
+				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return RecordResult{}, err
+	}
+	db.seeded.Store(true)
+	slices.SortStableFunc(res.Announced, func(a, b Announcement) int {
+		return cmp.Or(a.Date.Compare(b.Date), cmp.Compare(a.PostID, b.PostID))
+	})
+	return res, nil
+}
+
+// Announce is `herald send POST`: it upserts p and queues a manual
+// announcement of it, unless a queued announcement of p already exists; then
+// it returns that one and false. The post counts as announced from then on
+// (Record will not announce it again), whether or not it is due.
+func (db *DB) Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error) {
+	if p.ID == "" {
+		return Announcement{}, false, fmt.Errorf("state: announce: post %q: empty ID", p.Path)
+	}
+	now = now.UTC().Truncate(time.Second)
+	var (
+		a       Announcement
+		created bool
+	)
+	err := db.inTx(ctx, "announce "+p.ID, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsertPost, upsertArgs(&p, now)...); err != nil {
+			return err
+		}
+		row := tx.QueryRowContext(ctx, selectAnnouncements+`
+WHERE a.post_id = ? AND a.queued = 1 ORDER BY a.id LIMIT 1`, p.ID)
+		var err error
+		a, err = scanAnnouncement(row)
+		if err == nil {
+			return nil // already queued
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, `
+INSERT INTO announcements (post_id, kind, created_at, queued) VALUES (?, 'manual', ?, 1)
+RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			"UPDATE posts SET announced_at = ? WHERE id = ? AND announced_at IS NULL", unix(now), p.ID); err != nil {
+			return err
+		}
+		a = Announcement{
+			ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
+			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true,
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return Announcement{}, false, err
+	}
+	return a, created, nil
+}
+
+// Posts returns every post the database has seen, keyed by ID.
+func (db *DB) Posts(ctx context.Context) (map[string]PostState, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM posts`)
+	if err != nil {
+		return nil, db.wrap("posts", err)
+	}
+	defer rows.Close()
+	m := make(map[string]PostState)
+	for rows.Next() {
+		var (
+			p               PostState
+			date, firstSeen int64
+			announced       sql.NullInt64
+		)
+		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced); err != nil {
+			return nil, db.wrap("posts", err)
+		}
+		p.Date, p.FirstSeen, p.AnnouncedAt = fromUnix(date), fromUnix(firstSeen), fromNullUnix(announced)
+		m[p.ID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("posts", err)
+	}
+	return m, nil
+}
+
+// Announcements returns the newest limit announcements, newest first
+// (limit <= 0: all of them).
+func (db *DB) Announcements(ctx context.Context, limit int) ([]Announcement, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.sql.QueryContext(ctx, selectAnnouncements+`
+ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, db.wrap("announcements", err)
+	}
+	defer rows.Close()
+	list := []Announcement{}
+	for rows.Next() {
+		a, err := scanAnnouncement(rows)
+		if err != nil {
+			return nil, db.wrap("announcements", err)
+		}
+		list = append(list, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("announcements", err)
+	}
+	return list, nil
+}
+
+// selectAnnouncements is the SELECT that scanAnnouncement reads.
+const selectAnnouncements = `
+SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at
+FROM announcements a JOIN posts p ON p.id = a.post_id`
+
+// scanAnnouncement scans one row of selectAnnouncements.
+func scanAnnouncement(row interface{ Scan(...any) error }) (Announcement, error) {
+	var (
+		a             Announcement
+		date, created int64
+		kind          string
+		mailed        sql.NullInt64
+	)
+	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed); err != nil {
+		return Announcement{}, err
+	}
+	a.Date, a.CreatedAt, a.MailedAt = fromUnix(date), fromUnix(created), fromNullUnix(mailed)
+	a.Manual = kind == "manual"
+	return a, nil
+}

@@ -1,0 +1,326 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SubscriberStatus is a subscriber's state.
+type SubscriberStatus string
+
+// Subscriber states. Only confirmed subscribers receive newsletters.
+const (
+	StatusPending      SubscriberStatus = "pending"
+	StatusConfirmed    SubscriberStatus = "confirmed"
+	StatusUnsubscribed SubscriberStatus = "unsubscribed"
+)
+
+// valid reports whether s is one of the three states.
+func (s SubscriberStatus) valid() bool {
+	return s == StatusPending || s == StatusConfirmed || s == StatusUnsubscribed
+}
+
+// SubscriberSource records how a subscriber was added.
+type SubscriberSource string
+
+// Subscriber sources.
+const (
+	SourceCLI    SubscriberSource = "cli"    // herald subscribers add
+	SourceImport SubscriberSource = "import" // herald subscribers import
+	SourceWeb    SubscriberSource = "web"    // the subscribe form
+)
+
+func (s SubscriberSource) valid() bool {
+	return s == SourceCLI || s == SourceImport || s == SourceWeb
+}
+
+// Subscriber is one subscriber row. Times are UTC, seconds; a zero time is
+// "never".
+type Subscriber struct {
+	ID             int64
+	Email          string // as given
+	Name           string
+	Status         SubscriberStatus
+	Source         SubscriberSource
+	CreatedAt      time.Time
+	ConfirmedAt    time.Time // last time the status became confirmed
+	UnsubscribedAt time.Time // last time the status became unsubscribed
+}
+
+// SubscriberCounts counts subscribers by status.
+type SubscriberCounts struct {
+	Pending, Confirmed, Unsubscribed int
+}
+
+// Total is the number of subscribers in any state.
+func (c SubscriberCounts) Total() int { return c.Pending + c.Confirmed + c.Unsubscribed }
+
+// EmailKey returns the de-duplication key of an address: the local part as
+// given, "@", and the domain in lower case (only the domain is
+// case-insensitive, RFC 5321). It does not validate the address (package
+// mailer does); an address without "@" is returned lower-cased.
+func EmailKey(email string) string {
+	email = strings.TrimSpace(email)
+	i := strings.LastIndexByte(email, '@')
+	if i < 0 {
+		return strings.ToLower(email)
+	}
+	return email[:i] + "@" + strings.ToLower(email[i+1:])
+}
+
+// selectSubscribers is the SELECT that scanSubscriber reads.
+const selectSubscribers = `
+SELECT id, email, name, status, source, created_at, confirmed_at, unsubscribed_at FROM subscribers`
+
+func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
+	var (
+		s                   Subscriber
+		created             int64
+		confirmed, unsubbed sql.NullInt64
+	)
+	if err := row.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.Source, &created, &confirmed, &unsubbed); err != nil {
+		return Subscriber{}, err
+	}
+	s.CreatedAt, s.ConfirmedAt, s.UnsubscribedAt = fromUnix(created), fromNullUnix(confirmed), fromNullUnix(unsubbed)
+	return s, nil
+}
+
+// AddSubscriber adds the address email with name, status and source at now
+// and returns the row and true. When the address is already known (same
+// EmailKey) it changes nothing and returns the existing row and false:
+// adding or importing never re-subscribes someone who unsubscribed, nor
+// downgrades a confirmed subscriber to pending; SetSubscriberStatus does that
+// on purpose.
+func (db *DB) AddSubscriber(ctx context.Context, now time.Time, email, name string, status SubscriberStatus, source SubscriberSource) (Subscriber, bool, error) {
+	email = strings.TrimSpace(email)
+	op := "add subscriber " + email
+	if !strings.Contains(email, "@") {
+		return Subscriber{}, false, fmt.Errorf("state: %s: not an email address", op)
+	}
+	if !status.valid() {
+		return Subscriber{}, false, fmt.Errorf("state: %s: invalid status %q", op, status)
+	}
+	if !source.valid() {
+		return Subscriber{}, false, fmt.Errorf("state: %s: invalid source %q", op, source)
+	}
+	now = now.UTC().Truncate(time.Second)
+	var confirmed, unsubbed sql.NullInt64
+	switch status {
+	case StatusConfirmed:
+		confirmed = nullUnix(now)
+	case StatusUnsubscribed:
+		unsubbed = nullUnix(now)
+	}
+	var (
+		s       Subscriber
+		created bool
+	)
+	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `
+INSERT INTO subscribers (email, email_key, name, status, source, created_at, confirmed_at, unsubscribed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (email_key) DO NOTHING RETURNING id`,
+			email, EmailKey(email), name, status, source, unix(now), confirmed, unsubbed).Scan(&id)
+		created = err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		s, err = scanSubscriber(tx.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(email)))
+		return err
+	})
+	if err != nil {
+		return Subscriber{}, false, err
+	}
+	return s, created, nil
+}
+
+// Subscriber returns the subscriber with the address email (matched by
+// EmailKey), or ErrNotFound.
+func (db *DB) Subscriber(ctx context.Context, email string) (Subscriber, error) {
+	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, fmt.Errorf("state: subscriber %s: %w", email, ErrNotFound)
+	}
+	if err != nil {
+		return Subscriber{}, db.wrap("subscriber "+email, err)
+	}
+	return s, nil
+}
+
+// SubscriberByID returns the subscriber with the given id, or ErrNotFound.
+func (db *DB) SubscriberByID(ctx context.Context, id int64) (Subscriber, error) {
+	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, fmt.Errorf("state: subscriber #%d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Subscriber{}, db.wrap(fmt.Sprintf("subscriber #%d", id), err)
+	}
+	return s, nil
+}
+
+// SetSubscriberStatus moves subscriber id to status at now and reports
+// whether it changed (false: it already had that status; nothing is
+// written). Becoming confirmed sets confirmed_at (so the subscriber receives
+// posts announced from now on, not earlier ones); becoming unsubscribed sets
+// unsubscribed_at. Leaving confirmed also drops the subscriber's deliveries
+// that were not sent yet (pending or retry), in the same transaction.
+// ErrNotFound when there is no such subscriber.
+func (db *DB) SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status SubscriberStatus) (bool, error) {
+	op := fmt.Sprintf("set subscriber #%d status %s", id, status)
+	if !status.valid() {
+		return false, fmt.Errorf("state: %s: invalid status", op)
+	}
+	now = now.UTC().Truncate(time.Second)
+	var changed bool
+	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
+		var cur SubscriberStatus
+		err := tx.QueryRowContext(ctx, "SELECT status FROM subscribers WHERE id = ?", id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("state: subscriber #%d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if cur == status {
+			return nil
+		}
+		changed = true
+		// ?2 is the time; it is written only to the column of the new state.
+		if _, err := tx.ExecContext(ctx, `
+UPDATE subscribers SET status = ?1,
+    confirmed_at    = CASE WHEN ?1 = 'confirmed'    THEN ?2 ELSE confirmed_at END,
+    unsubscribed_at = CASE WHEN ?1 = 'unsubscribed' THEN ?2 ELSE unsubscribed_at END
+WHERE id = ?3`, status, unix(now), id); err != nil {
+			return err
+		}
+		if cur == StatusConfirmed {
+			_, err := tx.ExecContext(ctx,
+				"DELETE FROM deliveries WHERE subscriber_id = ? AND state IN ('pending', 'retry')", id)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return changed, nil
+}
+
+// RemoveSubscriber erases the subscriber with the address email and its
+// delivery history (the address is then unknown, as if never added; to keep
+// a record that someone unsubscribed, use SetSubscriberStatus instead).
+// ErrNotFound when there is no such subscriber.
+func (db *DB) RemoveSubscriber(ctx context.Context, email string) error {
+	op := "remove subscriber " + email
+	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE email_key = ?", EmailKey(email))
+	if err != nil {
+		return db.wrap(op, err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return db.wrap(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("state: subscriber %s: %w", email, ErrNotFound)
+	}
+	return nil
+}
+
+// subscriberBatch is how many subscribers EachSubscriber reads per query.
+const subscriberBatch = 500
+
+// EachSubscriber calls fn for every subscriber with the given status ("" =
+// every status), in id order. It reads the table in keyset-paginated batches,
+// so memory does not grow with the list and no read transaction is held
+// while fn runs (fn may write to the database). An error from fn stops the
+// walk and is returned as it is.
+func (db *DB) EachSubscriber(ctx context.Context, status SubscriberStatus, fn func(Subscriber) error) error {
+	if status != "" && !status.valid() {
+		return fmt.Errorf("state: each subscriber: invalid status %q", status)
+	}
+	var after int64
+	batch := make([]Subscriber, 0, subscriberBatch)
+	for {
+		batch = batch[:0]
+		rows, err := db.sql.QueryContext(ctx, selectSubscribers+`
+WHERE id > ?1 AND (?2 = '' OR status = ?2) ORDER BY id LIMIT ?3`, after, status, subscriberBatch)
+		if err != nil {
+			return db.wrap("each subscriber", err)
+		}
+		for rows.Next() {
+			s, err := scanSubscriber(rows)
+			if err != nil {
+				rows.Close()
+				return db.wrap("each subscriber", err)
+			}
+			batch = append(batch, s)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return db.wrap("each subscriber", err)
+		}
+		for _, s := range batch {
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+		if len(batch) < subscriberBatch {
+			return nil
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
+// CountSubscribers counts subscribers by status.
+func (db *DB) CountSubscribers(ctx context.Context) (SubscriberCounts, error) {
+	rows, err := db.sql.QueryContext(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	if err != nil {
+		return SubscriberCounts{}, db.wrap("count subscribers", err)
+	}
+	defer rows.Close()
+	var c SubscriberCounts
+	for rows.Next() {
+		var (
+			st SubscriberStatus
+			n  int
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return SubscriberCounts{}, db.wrap("count subscribers", err)
+		}
+		switch st {
+		case StatusPending:
+			c.Pending = n
+		case StatusConfirmed:
+			c.Confirmed = n
+		case StatusUnsubscribed:
+			c.Unsubscribed = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return SubscriberCounts{}, db.wrap("count subscribers", err)
+	}
+	return c, nil
+}
+
+// InitMeta stores value under key unless the key already has a value, and
+// returns the stored value: two processes initialising the same key at once
+// both get the one that won. Used for generated secrets.
+func (db *DB) InitMeta(ctx context.Context, key, value string) (string, error) {
+	var v string
+	err := db.inTx(ctx, "init meta "+key, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", key, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	})
+	if err != nil {
+		return "", err
+	}
+	return v, nil
+}

@@ -1,0 +1,270 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// addSub adds a subscriber and fails the test on error.
+func addSub(t testing.TB, db *DB, now time.Time, email string, status SubscriberStatus) Subscriber {
+	t.Helper()
+	s, _, err := db.AddSubscriber(context.Background(), now, email, "", status, SourceCLI)
+	if err != nil {
+		t.Fatalf("AddSubscriber(%s): %v", email, err)
+	}
+	return s
+}
+
+func TestEmailKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Ann@Example.COM", "Ann@example.com"},
+		{"ann@example.com", "ann@example.com"},
+		{" a.b+c@Sub.Example.org ", "a.b+c@sub.example.org"},
+		{`"we@ird"@EXAMPLE.com`, `"we@ird"@example.com`},
+		{"no-at-sign", "no-at-sign"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := EmailKey(tt.in); got != tt.want {
+				t.Errorf("EmailKey(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAddSubscriber(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+
+	s, created, err := db.AddSubscriber(ctx, t0, "Ann@Example.com", "Ann", StatusConfirmed, SourceCLI)
+	if err != nil || !created {
+		t.Fatalf("AddSubscriber = %v, %v; want created", created, err)
+	}
+	want := Subscriber{ID: s.ID, Email: "Ann@Example.com", Name: "Ann", Status: StatusConfirmed,
+		Source: SourceCLI, CreatedAt: t0, ConfirmedAt: t0}
+	if s != want {
+		t.Errorf("AddSubscriber = %+v, want %+v", s, want)
+	}
+
+	// The domain is case-insensitive: the same subscriber, unchanged.
+	again, created, err := db.AddSubscriber(ctx, t0.Add(time.Hour), "Ann@EXAMPLE.COM", "Other", StatusPending, SourceImport)
+	if err != nil || created {
+		t.Fatalf("AddSubscriber again = %v, %v; want not created", created, err)
+	}
+	if again != want {
+		t.Errorf("AddSubscriber again = %+v, want the existing %+v", again, want)
+	}
+	// The local part is not.
+	if _, created, _ := db.AddSubscriber(ctx, t0, "ann@example.com", "", StatusPending, SourceWeb); !created {
+		t.Errorf("ann@ (lower-case local part) was not created as a new subscriber")
+	}
+
+	for _, bad := range []struct {
+		email  string
+		status SubscriberStatus
+		source SubscriberSource
+	}{
+		{"no-at", StatusConfirmed, SourceCLI},
+		{"x@example.com", "active", SourceCLI},
+		{"x@example.com", StatusConfirmed, "api"},
+	} {
+		if _, _, err := db.AddSubscriber(ctx, t0, bad.email, "", bad.status, bad.source); err == nil {
+			t.Errorf("AddSubscriber(%q, %q, %q): no error", bad.email, bad.status, bad.source)
+		}
+	}
+}
+
+func TestAddSubscriberNeverResubscribes(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	s := addSub(t, db, t0, "gone@example.com", StatusConfirmed)
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, StatusUnsubscribed); err != nil {
+		t.Fatal(err)
+	}
+	got, created, err := db.AddSubscriber(ctx, t0.Add(2*time.Hour), "gone@example.com", "", StatusConfirmed, SourceImport)
+	if err != nil || created {
+		t.Fatalf("AddSubscriber = %v, %v", created, err)
+	}
+	if got.Status != StatusUnsubscribed {
+		t.Errorf("status after re-import = %s, want unsubscribed", got.Status)
+	}
+}
+
+func TestSubscriberLookup(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	s := addSub(t, db, t0, "bob@Example.org", StatusPending)
+
+	got, err := db.Subscriber(ctx, "bob@example.ORG")
+	if err != nil || got.ID != s.ID {
+		t.Errorf("Subscriber = %+v, %v; want #%d", got, err, s.ID)
+	}
+	if got, err := db.SubscriberByID(ctx, s.ID); err != nil || got != s {
+		t.Errorf("SubscriberByID = %+v, %v; want %+v", got, err, s)
+	}
+	if _, err := db.Subscriber(ctx, "BOB@example.org"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Subscriber(other local part) error = %v, want ErrNotFound", err)
+	}
+	if _, err := db.SubscriberByID(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SubscriberByID(999) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSetSubscriberStatus(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	s := addSub(t, db, t0, "c@example.com", StatusPending)
+
+	steps := []struct {
+		at          time.Time
+		status      SubscriberStatus
+		wantChanged bool
+		wantConf    time.Time
+		wantUnsub   time.Time
+	}{
+		{t0.Add(1 * time.Hour), StatusConfirmed, true, t0.Add(time.Hour), time.Time{}},
+		{t0.Add(2 * time.Hour), StatusConfirmed, false, t0.Add(time.Hour), time.Time{}},
+		{t0.Add(3 * time.Hour), StatusUnsubscribed, true, t0.Add(time.Hour), t0.Add(3 * time.Hour)},
+		{t0.Add(4 * time.Hour), StatusConfirmed, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
+		{t0.Add(5 * time.Hour), StatusPending, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
+	}
+	for i, st := range steps {
+		changed, err := db.SetSubscriberStatus(ctx, st.at, s.ID, st.status)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		got, _ := db.SubscriberByID(ctx, s.ID)
+		if changed != st.wantChanged || got.Status != st.status || !got.ConfirmedAt.Equal(st.wantConf) || !got.UnsubscribedAt.Equal(st.wantUnsub) {
+			t.Errorf("step %d (%s): changed=%v status=%s confirmed=%v unsubscribed=%v; want %v %s %v %v",
+				i, st.status, changed, got.Status, got.ConfirmedAt, got.UnsubscribedAt,
+				st.wantChanged, st.status, st.wantConf, st.wantUnsub)
+		}
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0, 999, StatusConfirmed); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetSubscriberStatus(999) error = %v, want ErrNotFound", err)
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0, s.ID, "gone"); err == nil {
+		t.Errorf("SetSubscriberStatus(invalid): no error")
+	}
+}
+
+func TestRemoveSubscriber(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	addSub(t, db, t0, "d@example.com", StatusConfirmed)
+	// With a delivery: the cascade removes it too.
+	announce(t, db, t0.Add(time.Minute), "p1")
+	ids := createMailings(t, db, t0.Add(time.Minute), false)
+	expand(t, db, t0.Add(time.Minute), ids[0], 1)
+
+	if err := db.RemoveSubscriber(ctx, "d@EXAMPLE.com"); err != nil {
+		t.Fatalf("RemoveSubscriber: %v", err)
+	}
+	if _, err := db.Subscriber(ctx, "d@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after remove: Subscriber error = %v, want ErrNotFound", err)
+	}
+	if c := countDeliveries(t, db); c != (DeliveryCounts{}) {
+		t.Errorf("after remove: deliveries %+v, want none", c)
+	}
+	if err := db.RemoveSubscriber(ctx, "d@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second RemoveSubscriber error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestEachSubscriberAndCount(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	const n = 2*subscriberBatch + 7 // three batches, the last one partial
+	want := map[SubscriberStatus]int{}
+	for i := range n {
+		st := []SubscriberStatus{StatusConfirmed, StatusConfirmed, StatusPending, StatusUnsubscribed}[i%4]
+		addSub(t, db, t0, fmt.Sprintf("u%04d@example.com", i), st)
+		want[st]++
+	}
+	for _, st := range []SubscriberStatus{"", StatusConfirmed, StatusPending, StatusUnsubscribed} {
+		t.Run(string(st), func(t *testing.T) {
+			var got int
+			var last int64
+			err := db.EachSubscriber(ctx, st, func(s Subscriber) error {
+				if s.ID <= last {
+					t.Fatalf("ids not increasing: %d after %d", s.ID, last)
+				}
+				if st != "" && s.Status != st {
+					t.Fatalf("got %s subscriber %s", s.Status, s.Email)
+				}
+				last = s.ID
+				got++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want[st]
+			if st == "" {
+				w = n
+			}
+			if got != w {
+				t.Errorf("EachSubscriber(%q) visited %d, want %d", st, got, w)
+			}
+		})
+	}
+	stop := errors.New("stop")
+	var visited int
+	err := db.EachSubscriber(ctx, "", func(Subscriber) error {
+		visited++
+		if visited == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || visited != 3 {
+		t.Errorf("EachSubscriber with fn error = %v after %d, want stop after 3", err, visited)
+	}
+	if err := db.EachSubscriber(ctx, "bogus", func(Subscriber) error { return nil }); err == nil {
+		t.Errorf("EachSubscriber(bogus): no error")
+	}
+
+	c, err := db.CountSubscribers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := SubscriberCounts{Pending: want[StatusPending], Confirmed: want[StatusConfirmed], Unsubscribed: want[StatusUnsubscribed]}
+	if c != wc || c.Total() != n {
+		t.Errorf("CountSubscribers = %+v, want %+v (total %d)", c, wc, n)
+	}
+}
+
+// EachSubscriber holds no read transaction while fn runs: fn can write.
+func TestEachSubscriberFnWrites(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	for i := range subscriberBatch + 3 {
+		addSub(t, db, t0, fmt.Sprintf("w%04d@example.com", i), StatusPending)
+	}
+	err := db.EachSubscriber(ctx, StatusPending, func(s Subscriber) error {
+		_, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, StatusConfirmed)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := db.CountSubscribers(ctx); c.Confirmed != subscriberBatch+3 {
+		t.Errorf("confirmed = %d, want %d", c.Confirmed, subscriberBatch+3)
+	}
+}
+
+func TestInitMeta(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	v, err := db.InitMeta(ctx, "token_secret", "first")
+	if err != nil || v != "first" {
+		t.Fatalf("InitMeta = %q, %v; want first", v, err)
+	}
+	v, err = db.InitMeta(ctx, "token_secret", "second")
+	if err != nil || v != "first" {
+		t.Errorf("second InitMeta = %q, %v; want the stored first", v, err)
+	}
+}
