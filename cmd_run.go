@@ -63,6 +63,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		Backfill:   c.Mail.Backfill,
 		Loader:     loader,
 		Store:      db,
+		PostsDir:   c.Posts.Dir,
 		Handler:    handler,
 		Newsletter: ml,
 		Clock:      schedule.SystemClock(),

@@ -29,9 +29,7 @@ type Store interface {
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]state.Delivery, error)
-	MarkSent(ctx context.Context, now time.Time, id int64) error
-	MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error
-	MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error
+	RecordOutcomes(ctx context.Context, now time.Time, outcomes []state.Outcome) (int, error)
 	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
 	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
 	NextRetry(ctx context.Context) (time.Time, error)

@@ -86,7 +86,14 @@ func (t *SMTPTransport) Open(ctx context.Context) (Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.mu.Lock()
 		c.raw = raw
+		canceled := c.openCanceled
+		c.mu.Unlock()
+		if canceled {
+			raw.Close()
+			return nil, context.Canceled
+		}
 		if s.TLS != "tls" {
 			return raw, nil
 		}
@@ -134,7 +141,23 @@ func (t *SMTPTransport) Open(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, &SendError{Text: "configuring SMTP client", Err: err}
 	}
+	// go-mail bounds the greeting, EHLO, STARTTLS and AUTH by the timeout
+	// only; abort them when ctx ends.
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.openCanceled = true
+		if c.raw != nil {
+			c.raw.SetDeadline(time.Unix(1, 0))
+		}
+	})
 	sc, err := client.DialToSMTPClientWithContext(ctx)
+	stopped := stop()
+	if err == nil && !stopped {
+		// ctx ended while the dial was finishing: the deadline may be in the past.
+		sc.Close()
+		return nil, &SendError{Text: "connect canceled", Temporary: true, Err: ctx.Err()}
+	}
 	if err != nil {
 		if c.raw != nil {
 			c.raw.Close()
@@ -165,6 +188,9 @@ type smtpConn struct {
 	mu      sync.Mutex
 	broken  bool
 	closed  bool
+
+	openCanceled bool // Open's ctx ended
+
 }
 
 // Send runs MAIL FROM (the message's From address), RCPT TO (its one

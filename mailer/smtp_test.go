@@ -366,3 +366,46 @@ func TestSendToExternalSMTP(t *testing.T) {
 		}
 	}
 }
+
+func TestSMTPOpenHonoursContext(t *testing.T) {
+	// A server that accepts and never greets.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cfg := Default()
+	cfg.Transport, cfg.From = TransportSMTP, "a@example.com"
+	cfg.SMTP.Host = "127.0.0.1"
+	cfg.SMTP.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.SMTP.Timeout.Duration = time.Minute
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewSMTPTransport(&cfg, nil, SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = tr.Open(ctx)
+	if err == nil {
+		t.Fatal("Open succeeded without a greeting")
+	}
+	if !sendError(t, err).Temporary {
+		t.Errorf("got %v, want a temporary error", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open took %v despite a 200ms context", d)
+	}
+}

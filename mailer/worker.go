@@ -238,8 +238,9 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 		wg       sync.WaitGroup // workers
 		inflight sync.WaitGroup // deliveries handed out and not recorded yet
 	)
+	rec := m.newRecorder()
 	for i := range m.concurrency() {
-		wg.Go(func() { m.worker(ctx, sendCtx, i, jobs, &inflight, cache, t) })
+		wg.Go(func() { m.worker(ctx, sendCtx, i, jobs, &inflight, rec, cache, t) })
 	}
 	var claimErr error
 	handedOut := false // since the last inflight.Wait
@@ -277,6 +278,7 @@ claim:
 	}
 	close(jobs)
 	wg.Wait()
+	rec.close()
 
 	bg := context.WithoutCancel(ctx)
 	if n, err := m.db.WaitingDeliveries(bg); err == nil {
@@ -312,14 +314,14 @@ func (m *Mailer) release(ds []state.Delivery) {
 
 // worker sends the deliveries it receives over one connection, opened on
 // first use and re-opened after it breaks.
-func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan state.Delivery, inflight *sync.WaitGroup, cache *prepCache, t *tally) {
+func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan state.Delivery, inflight *sync.WaitGroup, rec *recorder, cache *prepCache, t *tally) {
 	w := &conn{m: m, n: n}
 	defer w.close()
 	for d := range jobs {
 		if ctx.Err() != nil {
 			m.release([]state.Delivery{d})
 		} else {
-			m.deliver(ctx, sendCtx, w, d, cache, t)
+			m.deliver(ctx, sendCtx, w, rec, d, cache, t)
 		}
 		inflight.Done()
 	}
@@ -385,7 +387,7 @@ func (w *conn) send(ctx context.Context, msg *Message) (err error, dialErr bool)
 }
 
 // deliver sends one delivery and records its outcome.
-func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, d state.Delivery, cache *prepCache, t *tally) {
+func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d state.Delivery, cache *prepCache, t *tally) {
 	log := m.log.With("delivery", d.ID, "mailing", d.MailingID, "to", d.Email)
 	prep, err := cache.get(sendCtx, d.MailingID)
 	var msg *Message
@@ -393,17 +395,17 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, d state.Delivery
 		msg, err = prep.Message(Recipient{Email: d.Email, Name: d.Name, UnsubscribeURL: m.unsubscribeURL(d.SubscriberID)},
 			m.messageID("mailing", d.MailingID, d.SubscriberID))
 		if err != nil { // a bad address or name in the database: no retry helps
-			m.recordFailed(log, d, 0, err.Error(), t)
+			m.recordFailed(log, rec, d, 0, err.Error(), t)
 			return
 		}
 	}
 	var skip errSkip
 	if errors.As(err, &skip) {
-		m.recordFailed(log, d, 0, "not sent: "+string(skip), t)
+		m.recordFailed(log, rec, d, 0, "not sent: "+string(skip), t)
 		return
 	}
 	if err != nil { // rendering failed: perhaps a post being edited; try later
-		m.recordTemp(log, d, 0, err.Error(), t)
+		m.recordTemp(log, rec, d, 0, err.Error(), t)
 		return
 	}
 	if err := m.pacer.wait(ctx); err != nil {
@@ -412,7 +414,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, d state.Delivery
 	}
 	err, dialErr := w.send(sendCtx, msg)
 	if err == nil {
-		m.recordSent(log, d, t)
+		m.recordSent(log, rec, d, t)
 		return
 	}
 	var se *SendError
@@ -429,19 +431,16 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, d state.Delivery
 		// Connecting failed (network, TLS, AUTH): a configuration or
 		// server problem, not this recipient's; retry (bounded by
 		// max_attempts and retry_for) rather than fail the whole list.
-		m.recordTemp(log, d, se.Code, text, t)
+		m.recordTemp(log, rec, d, se.Code, text, t)
 	case se.Temporary || se.Code == 0:
-		m.recordTemp(log, d, se.Code, text, t)
+		m.recordTemp(log, rec, d, se.Code, text, t)
 	default:
-		m.recordFailed(log, d, se.Code, text, t)
+		m.recordFailed(log, rec, d, se.Code, text, t)
 	}
 }
 
-func (m *Mailer) recordSent(log *slog.Logger, d state.Delivery, t *tally) {
-	m.dbmu.Lock()
-	err := m.db.MarkSent(context.Background(), m.now(), d.ID)
-	m.dbmu.Unlock()
-	if err != nil {
+func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d state.Delivery, t *tally) {
+	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliverySent}); err != nil {
 		m.log.Error("recording a sent delivery", "delivery", d.ID, "err", err)
 	}
 	t.sent.Add(1)
@@ -451,7 +450,7 @@ func (m *Mailer) recordSent(log *slog.Logger, d state.Delivery, t *tally) {
 
 // recordTemp schedules another attempt after a temporary failure, or fails
 // the delivery when mail.max_attempts or mail.retry_for is used up.
-func (m *Mailer) recordTemp(log *slog.Logger, d state.Delivery, code int, text string, t *tally) {
+func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d state.Delivery, code int, text string, t *tally) {
 	now := m.now()
 	next := now.Add(m.backoff(d.Attempts))
 	maxAttempts := m.cfg.MaxAttempts
@@ -463,13 +462,10 @@ func (m *Mailer) recordTemp(log *slog.Logger, d state.Delivery, code int, text s
 		retryFor = 72 * time.Hour
 	}
 	if d.Attempts >= maxAttempts || next.After(d.QueuedAt.Add(retryFor)) {
-		m.recordFailed(log, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
+		m.recordFailed(log, rec, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
 		return
 	}
-	m.dbmu.Lock()
-	err := m.db.MarkRetry(context.Background(), now, d.ID, next, code, text)
-	m.dbmu.Unlock()
-	if err != nil {
+	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliveryRetry, Next: next, Code: code, Text: text}); err != nil {
 		m.log.Error("recording a retry", "delivery", d.ID, "err", err)
 	}
 	t.retried.Add(1)
@@ -477,16 +473,84 @@ func (m *Mailer) recordTemp(log *slog.Logger, d state.Delivery, code int, text s
 	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
 }
 
-func (m *Mailer) recordFailed(log *slog.Logger, d state.Delivery, code int, text string, t *tally) {
-	m.dbmu.Lock()
-	err := m.db.MarkFailed(context.Background(), m.now(), d.ID, code, text)
-	m.dbmu.Unlock()
-	if err != nil {
+func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d state.Delivery, code int, text string, t *tally) {
+	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliveryFailed, Code: code, Text: text}); err != nil {
 		m.log.Error("recording a failed delivery", "delivery", d.ID, "err", err)
 	}
 	t.failed.Add(1)
 	m.failed.Add(1)
 	log.Warn("delivery failed", "code", code, "err", text)
+}
+
+// recorder writes the outcomes of sends to the ledger with group commit:
+// each sender hands over its outcome and waits until it is committed
+// (before it sends again, so at most one uncommitted send per worker: the
+// crash bound), while the outcomes that arrive during one commit go
+// together into the next.
+type recorder struct {
+	m    *Mailer
+	reqs chan recordReq
+	done chan struct{}
+}
+
+type recordReq struct {
+	o    state.Outcome
+	errc chan error
+}
+
+// maxGroup bounds the outcomes committed together.
+const maxGroup = 256
+
+func (m *Mailer) newRecorder() *recorder {
+	r := &recorder{m: m, reqs: make(chan recordReq, maxGroup), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+// record commits o and returns when it is durable in the ledger.
+func (r *recorder) record(o state.Outcome) error {
+	errc := make(chan error, 1)
+	r.reqs <- recordReq{o: o, errc: errc}
+	return <-errc
+}
+
+// close stops the recorder after the outcomes handed over are committed.
+func (r *recorder) close() {
+	close(r.reqs)
+	<-r.done
+}
+
+func (r *recorder) loop() {
+	defer close(r.done)
+	group := make([]recordReq, 0, maxGroup)
+	outs := make([]state.Outcome, 0, maxGroup)
+	for req := range r.reqs {
+		group = append(group[:0], req)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case q, ok := <-r.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, q)
+			default:
+				break more
+			}
+		}
+		outs = outs[:0]
+		for _, q := range group {
+			outs = append(outs, q.o)
+		}
+		r.m.dbmu.Lock()
+		// Not the caller's context: an outcome must be recorded even
+		// during shutdown.
+		_, err := r.m.db.RecordOutcomes(context.Background(), r.m.now(), outs)
+		r.m.dbmu.Unlock()
+		for _, q := range group {
+			q.errc <- err
+		}
+	}
 }
 
 // defaultBackoff is the delay before retry number attempt: 1m, 2m, 4m, …

@@ -317,15 +317,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		events = w.events
 	}
 
-	now := d.clock.Now()
-	cronNext := d.NextRun(now)
-	d.setNextRun(cronNext)
+	// The first scan, at once; the schedule starts when it is done.
 	res, err := d.runScan(ctx)
 	if w != nil {
 		w.ensure()
 	}
+	now := d.clock.Now()
+	cronNext := d.NextRun(now)
+	d.setNextRun(cronNext)
 	d.notify("READY=1\n" + statusLine(res, err))
-	d.log.Info("schedule: running", "cron", d.cron.text, "next_run", cronNext.Format(time.RFC3339))
+	d.log.Info("daemon running", "cron", d.cron.text, "next_run", cronNext.Format(time.RFC3339))
 
 	var digestNext time.Time
 	if d.digest != nil {
@@ -411,7 +412,7 @@ func (d *Daemon) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), d.grace)
 	defer cancel()
 	if err := d.Flush(ctx); err != nil {
-		d.log.Warn("schedule: WebSub pings cancelled at shutdown", "err", err)
+		d.log.Warn("WebSub pings cancelled at shutdown", "err", err)
 	}
 }
 
@@ -457,11 +458,11 @@ func (d *Daemon) runDigest(ctx context.Context, now time.Time) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				d.log.Error("schedule: digest panicked", "panic", r, "stack", string(debug.Stack()))
+				d.log.Error("digest panicked", "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
 		if err := d.opts.Newsletter.Digest(dctx, now); err != nil {
-			d.log.Error("schedule: digest failed", "err", err)
+			d.log.Error("digest failed", "err", err)
 		}
 	}()
 }
@@ -485,7 +486,7 @@ func (d *Daemon) Scan(ctx context.Context) (res ScanResult, err error) {
 	d.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			d.log.Error("schedule: scan panicked", "panic", r, "stack", string(debug.Stack()))
+			d.log.Error("scan panicked", "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("schedule: scan panicked: %v", r)
 		}
 		res.Duration = time.Since(started)
@@ -587,7 +588,7 @@ func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 		}
 		if gerr != nil {
 			res.RenderError = gerr
-			d.log.Warn("schedule: some posts failed to render and are left out of the feeds", "err", gerr)
+			d.log.Warn("some posts failed to render and are left out of the feeds", "err", gerr)
 		}
 		res.Generated = true
 		res.feeds = out.Files
@@ -809,7 +810,7 @@ func (d *Daemon) writeMeta(ctx context.Context, st status, now time.Time) {
 		}
 		changed = true
 		if err := d.opts.Store.SetMeta(ctx, kv.k, kv.v); err != nil {
-			d.log.Warn("schedule: saving scan status failed", "err", err)
+			d.log.Warn("saving scan status failed", "err", err)
 			delete(d.metaSent, kv.k)
 			return
 		}
@@ -817,7 +818,7 @@ func (d *Daemon) writeMeta(ctx context.Context, st status, now time.Time) {
 	}
 	if changed || d.metaAt.IsZero() || now.Sub(d.metaAt) >= metaHeartbeat || now.Before(d.metaAt) {
 		if err := d.opts.Store.SetMeta(ctx, MetaLastScanAt, now.UTC().Format(time.RFC3339)); err != nil {
-			d.log.Warn("schedule: saving scan status failed", "err", err)
+			d.log.Warn("saving scan status failed", "err", err)
 			return
 		}
 		d.metaAt = now

@@ -626,3 +626,76 @@ SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'imp
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+func TestRecordOutcomes(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	setupDeliveries(t, db, 4)
+	now := t0.Add(time.Minute)
+	ds := claim(t, db, now, 3)
+	next := now.Add(time.Hour)
+	n, err := db.RecordOutcomes(ctx, now, []Outcome{
+		{ID: ds[0].ID, State: DeliverySent},
+		{ID: ds[1].ID, State: DeliveryRetry, Next: next, Code: 451, Text: "later"},
+		{ID: ds[2].ID, State: DeliveryFailed, Code: 550, Text: "no"},
+		{ID: ds[0].ID, State: DeliverySent}, // not in flight any more: ignored
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("RecordOutcomes = %d, %v; want 3", n, err)
+	}
+	if c := countDeliveries(t, db); c != (DeliveryCounts{Pending: 1, Sent: 1, Retry: 1, Failed: 1}) {
+		t.Errorf("counts = %+v", c)
+	}
+	if got, _ := db.NextRetry(ctx); !got.Equal(t0) {
+		t.Errorf("NextRetry = %v, want the pending row's %v", got, t0)
+	}
+	f, _ := db.FailedDeliveries(ctx, 5)
+	if len(f) != 1 || f[0].Code != 550 || f[0].Error != "no" {
+		t.Errorf("failed = %+v", f)
+	}
+	// A bad state rolls the whole group back.
+	rest := claim(t, db, now, 5)
+	if _, err := db.RecordOutcomes(ctx, now, []Outcome{{ID: rest[0].ID, State: DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
+		t.Errorf("RecordOutcomes with a bad state: no error")
+	}
+	if c := countDeliveries(t, db); c.Sending != 1 || c.Sent != 1 {
+		t.Errorf("after a failed group: %+v, want it rolled back", c)
+	}
+	if n, err := db.RecordOutcomes(ctx, now, nil); n != 0 || err != nil {
+		t.Errorf("RecordOutcomes(nil) = %d, %v", n, err)
+	}
+}
+
+// BenchmarkRecordOutcomes is the ledger's cost per message with group
+// commit of 4 outcomes (concurrency 4).
+func BenchmarkRecordOutcomes(b *testing.B) {
+	ctx := context.Background()
+	db := openTest(b, tempDB(b))
+	if _, err := db.sql.ExecContext(ctx, `
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+INSERT INTO subscribers (email, email_key, status, source, created_at, confirmed_at)
+SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'import', ?2, ?2 FROM k`,
+		b.N, unix(t0.Add(-time.Hour))); err != nil {
+		b.Fatal(err)
+	}
+	announce(b, db, t0, "p")
+	ids := createMailings(b, db, t0, false)
+	expand(b, db, t0, ids[0], int64(b.N))
+	b.ResetTimer()
+	for {
+		list := claim(b, db, t0, 100)
+		if len(list) == 0 {
+			break
+		}
+		for i := 0; i < len(list); i += 4 {
+			var group []Outcome
+			for _, d := range list[i:min(i+4, len(list))] {
+				group = append(group, Outcome{ID: d.ID, State: DeliverySent})
+			}
+			if _, err := db.RecordOutcomes(ctx, t0, group); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -1,0 +1,664 @@
+package main
+
+// End-to-end tests of the whole program, in-process: each runs Main against
+// a temporary folder holding a copy of posts/, its own config.toml, SQLite
+// database and Maildir or in-process SMTP server.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/mmcdole/gofeed"
+
+	"herald/schedule/state"
+)
+
+const testSite = "https://blog.example.com"
+
+// testEnv is a temporary Herald installation.
+type testEnv struct {
+	dir    string
+	config string
+}
+
+// newEnv copies posts/ into a temporary folder and writes a config.toml
+// holding the site section and extra (more TOML, appended).
+func newEnv(t *testing.T, extra string) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, "posts", filepath.Join(dir, "posts"))
+	e := &testEnv{dir: dir, config: filepath.Join(dir, "config.toml")}
+	e.writeConfig(t, extra)
+	return e
+}
+
+func (e *testEnv) writeConfig(t *testing.T, extra string) {
+	t.Helper()
+	cfg := `[site]
+title = "Test Blog"
+url = "` + testSite + `"
+author = "Tess Ter"
+email = "tess@blog.example.com"
+permalink = "/blog/:year/:title/"
+` + extra
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *testEnv) path(p string) string { return filepath.Join(e.dir, filepath.FromSlash(p)) }
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// result is what one run of the program gave.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs herald with args against the environment's config, to the end.
+func (e *testEnv) run(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &out, &errb
+	code := m.Main(context.Background(), append([]string{"-config", e.config}, args...))
+	return result{code, out.String(), errb.String()}
+}
+
+// daemon is a running `herald run`.
+type daemon struct {
+	addr   string
+	reload chan struct{}
+	cancel context.CancelFunc
+	done   chan result
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the daemon until the test ends and waits for its first scan.
+func (e *testEnv) start(t *testing.T) *daemon {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &daemon{reload: make(chan struct{}, 1), cancel: cancel, done: make(chan result, 1), stderr: &syncBuffer{}}
+	ready := make(chan string, 1)
+	m := NewMain()
+	m.Stderr = d.stderr
+	m.Reload = d.reload
+	m.Ready = func(addr string) { ready <- addr }
+	go func() {
+		code := m.Main(ctx, []string{"-config", e.config, "run"})
+		d.done <- result{code: code, stderr: d.stderr.String()}
+	}()
+	select {
+	case d.addr = <-ready:
+	case r := <-d.done:
+		t.Fatalf("daemon exited before it was ready: %d\n%s", r.code, r.stderr)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatalf("daemon not ready after 20s\n%s", d.stderr.String())
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+// stop stops the daemon (like SIGTERM) and returns how it exited.
+func (d *daemon) stop(t *testing.T) result {
+	t.Helper()
+	d.cancel()
+	select {
+	case r, ok := <-d.done:
+		if ok {
+			close(d.done)
+		}
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon did not stop within 20s\n%s", d.stderr.String())
+	}
+	return result{}
+}
+
+// outsideCode drops <pre> and <code> elements, where Liquid stays literal.
+func outsideCode(html string) string {
+	return codeRE.ReplaceAllString(html, "")
+}
+
+var codeRE = regexp.MustCompile(`(?s)<pre.*?</pre>|<code.*?</code>`)
+
+func parseFeedFile(t *testing.T, path string) *gofeed.Feed {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	feed, err := gofeed.NewParser().Parse(f)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", path, err)
+	}
+	return feed
+}
+
+// TestBuildSamplePosts runs `herald build` on the sample posts and reads
+// the three feeds back with a real feed parser.
+func TestBuildSamplePosts(t *testing.T) {
+	e := newEnv(t, "")
+	r := e.run(t, "build")
+	if r.code != 0 {
+		t.Fatalf("build exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	wantTitles := []string{ // newest first: the sample posts that are due
+		"Counting Readers Without Analytics",
+		"Backups for a One-Person Blog",
+		"Your TLDR Section Is Your Newsletter",
+		"systemd Units for a Tiny Daemon",
+		"HTML in Feeds: Escaping &, < and Friends",
+		"A Newsletter Without a SaaS",
+		"Time Zones at the Café — Scheduling Posts Across Offsets",
+		"SQLite Is Enough for a Small Blog",
+		`Feeds, Revisited: "Why Not Just Use RSS?"`,
+		"Moving the Blog to a Static Site",
+	}
+	for _, name := range []string{"feed.xml", "atom.xml", "feed.json"} {
+		t.Run(name, func(t *testing.T) {
+			f := parseFeedFile(t, e.path("public/"+name))
+			var got []string
+			for _, it := range f.Items {
+				got = append(got, it.Title)
+				if !strings.HasPrefix(it.Link, testSite+"/") {
+					t.Errorf("%q: link %q is not absolute on the site", it.Title, it.Link)
+				}
+				if it.GUID == "" {
+					t.Errorf("%q: no id", it.Title)
+				}
+				if it.PublishedParsed == nil {
+					t.Errorf("%q: no published date", it.Title)
+				}
+				body := it.Content
+				if body == "" {
+					body = it.Description
+				}
+				if strings.Contains(body, "<style") || strings.Contains(outsideCode(body), "{%") {
+					t.Errorf("%q: content still has <style> or Liquid", it.Title)
+				}
+				for _, attr := range []string{`src="/`, `href="/`, `href="#`, `src="assets`} {
+					if strings.Contains(body, attr) {
+						t.Errorf("%q: content has a relative URL (%s)", it.Title, attr)
+					}
+				}
+			}
+			if !slices.Equal(got, wantTitles) {
+				t.Errorf("titles\n got %q\nwant %q", got, wantTitles)
+			}
+			for _, absent := range []string{"Scheduled", "Webmentions", "Comments Without a Database", "Unfinished"} {
+				for _, title := range got {
+					if strings.Contains(title, absent) {
+						t.Errorf("%q must not be published", title)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("ids and dates agree across formats", func(t *testing.T) {
+		rss := parseFeedFile(t, e.path("public/feed.xml"))
+		atom := parseFeedFile(t, e.path("public/atom.xml"))
+		js := parseFeedFile(t, e.path("public/feed.json"))
+		for i := range rss.Items {
+			r, a, j := rss.Items[i], atom.Items[i], js.Items[i]
+			if r.GUID != a.GUID || a.GUID != j.GUID {
+				t.Errorf("item %d ids differ: rss %q atom %q json %q", i, r.GUID, a.GUID, j.GUID)
+			}
+			if !r.PublishedParsed.Equal(*a.PublishedParsed) || !a.PublishedParsed.Equal(*j.PublishedParsed) {
+				t.Errorf("item %d dates differ: %v %v %v", i, r.PublishedParsed, a.PublishedParsed, j.PublishedParsed)
+			}
+		}
+		// 2023-11-27 08:00:00 -05:00 in the post's front matter.
+		want := time.Date(2023, 11, 27, 13, 0, 0, 0, time.UTC)
+		for _, it := range rss.Items {
+			if strings.HasPrefix(it.Title, "Time Zones") && !it.PublishedParsed.Equal(want) {
+				t.Errorf("Time Zones post published %v, want %v", it.PublishedParsed, want)
+			}
+		}
+	})
+
+	t.Run("rebuild changes nothing", func(t *testing.T) {
+		before, _ := os.Stat(e.path("public/feed.xml"))
+		r := e.run(t, "build")
+		if r.code != 0 {
+			t.Fatalf("second build exit %d: %s", r.code, r.stderr)
+		}
+		after, _ := os.Stat(e.path("public/feed.xml"))
+		if !before.ModTime().Equal(after.ModTime()) {
+			t.Errorf("feed.xml rewritten although nothing changed")
+		}
+		if !strings.Contains(r.stdout, "(0 changed)") {
+			t.Errorf("stdout = %q, want 0 changed", r.stdout)
+		}
+	})
+}
+
+// TestBuildBadPost: a broken post is reported with file and line, the
+// others are still published, and build exits 1.
+func TestBuildBadPost(t *testing.T) {
+	e := newEnv(t, "")
+	bad := "---\ntitle: Broken\ndate: 2024-13-45\n---\nbody\n"
+	if err := os.WriteFile(e.path("posts/2024-02-02-broken.md"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run(t, "build")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", r.code, r.stderr)
+	}
+	wantLoc := filepath.Join(e.dir, "posts", "2024-02-02-broken.md") + ":3:"
+	if !strings.Contains(r.stderr, wantLoc) {
+		t.Errorf("stderr %q does not name %s", r.stderr, wantLoc)
+	}
+	f := parseFeedFile(t, e.path("public/feed.xml"))
+	if len(f.Items) != 10 {
+		t.Errorf("%d items, want the 10 good posts", len(f.Items))
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Run("sample posts are clean", func(t *testing.T) {
+		e := newEnv(t, "")
+		if r := e.run(t, "check"); r.code != 0 {
+			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("unknown config key names its line", func(t *testing.T) {
+		e := newEnv(t, "\n[feeds]\nlimt = 3\n")
+		r := e.run(t, "check")
+		if r.code != 2 {
+			t.Fatalf("exit %d, want 2", r.code)
+		}
+		if !strings.Contains(r.stderr, "config.toml:9:1: unknown key feeds.limt") {
+			t.Errorf("stderr = %q", r.stderr)
+		}
+	})
+	t.Run("invalid value names its key", func(t *testing.T) {
+		e := newEnv(t, "\n[schedule]\ncron = \"CRON_TZ=UTC\"\n")
+		r := e.run(t, "check")
+		if r.code != 2 || !strings.Contains(r.stderr, "schedule.cron") {
+			t.Errorf("exit %d, stderr %q: want 2 naming schedule.cron", r.code, r.stderr)
+		}
+	})
+	t.Run("unknown Liquid tag is a warning with its line", func(t *testing.T) {
+		e := newEnv(t, "")
+		post := "---\ntitle: Tags\ndate: 2024-02-02\n---\nline one\n\n{% unknown_tag %}\n"
+		if err := os.WriteFile(e.path("posts/2024-02-02-tags.md"), []byte(post), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(t, "check")
+		if r.code != 0 {
+			t.Errorf("exit %d, want 0 (warnings only): %s", r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "2024-02-02-tags.md:7:") {
+			t.Errorf("stderr %q does not name line 7", r.stderr)
+		}
+	})
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	e := newEnv(t, "")
+	if r := e.run(t, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "herald ") {
+		t.Errorf("version: %+v", r)
+	}
+	if r := e.run(t, "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "unknown command") {
+		t.Errorf("unknown command: %+v", r)
+	}
+	if r := e.run(t, "build", "extra"); r.code != 2 {
+		t.Errorf("build extra: exit %d, want 2", r.code)
+	}
+}
+
+// daemonConfig is the configuration of a daemon test: an HTTP server on a
+// free port, a fast cron, Maildir mail.
+const daemonConfig = `
+[schedule]
+cron = "@every 1h"
+[server]
+listen = "127.0.0.1:0"
+`
+
+func get(t *testing.T, url string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+func announcements(t *testing.T, e *testEnv) []state.Announcement {
+	t.Helper()
+	db, err := state.Open(context.Background(), e.path("var/herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	as, err := db.Announcements(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+// TestDaemonPublishesFuturePost: a post dated 2 s ahead is served within
+// 1 s of its date, announced once, and a restart announces nothing again.
+func TestDaemonPublishesFuturePost(t *testing.T) {
+	e := newEnv(t, daemonConfig)
+	d := e.start(t)
+	base := "http://" + d.addr
+
+	res := get(t, base+"/feed.xml", nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /feed.xml: %s", res.Status)
+	}
+	etag := res.Header.Get("ETag")
+	if etag == "" || res.Header.Get("Content-Type") != "application/rss+xml; charset=utf-8" {
+		t.Errorf("headers: ETag %q, Content-Type %q", etag, res.Header.Get("Content-Type"))
+	}
+	if res := get(t, base+"/feed.xml", map[string]string{"If-None-Match": etag}); res.StatusCode != http.StatusNotModified {
+		t.Errorf("conditional GET: %s, want 304", res.Status)
+	}
+	seeded := announcements(t, e)
+	if len(seeded) != 10 {
+		t.Errorf("first run recorded %d announcements, want the 10 published posts", len(seeded))
+	}
+	for _, a := range seeded {
+		if a.Queued {
+			t.Errorf("first run queued mail for %s; want seeding without mail", a.Path)
+		}
+	}
+
+	due := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	post := fmt.Sprintf("---\ntitle: Right On Time\ndate: %s\n---\nIt is time.\n\n# TLDR\n\nOn time.\n", due.UTC().Format("2006-01-02 15:04:05 -0700"))
+	if err := os.WriteFile(e.path("posts/2026-11-26-right-on-time.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var seenAt time.Time
+	for deadline := due.Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res := get(t, base+"/atom.xml", nil)
+		b, _ := io.ReadAll(res.Body)
+		if strings.Contains(string(b), "Right On Time") {
+			seenAt = time.Now()
+			break
+		}
+	}
+	if seenAt.IsZero() {
+		t.Fatalf("the post due at %s never appeared\n%s", due.Format(time.RFC3339), d.stderr.String())
+	}
+	if seenAt.Before(due) {
+		t.Errorf("published at %s, before its date %s", seenAt.Format(time.StampMilli), due.Format(time.StampMilli))
+	}
+	if late := seenAt.Sub(due); late > time.Second {
+		t.Errorf("published %s after its date, want within 1s", late)
+	}
+	if res := get(t, base+"/feed.xml", map[string]string{"If-None-Match": etag}); res.StatusCode != 200 {
+		t.Errorf("old ETag after a change: %s, want 200", res.Status)
+	}
+	// The files in feeds.dir follow the served feeds.
+	waitFor(t, 2*time.Second, func() bool {
+		return parseFeedFile(t, e.path("public/feed.json")).Items[0].Title == "Right On Time"
+	})
+
+	if r := d.stop(t); r.code != 0 {
+		t.Fatalf("daemon exit %d: %s", r.code, r.stderr)
+	}
+	count := func() (n int) {
+		for _, a := range announcements(t, e) {
+			if a.Path == "2026-11-26-right-on-time.md" {
+				n++
+				if !a.Queued {
+					t.Errorf("the new post was announced without queueing mail")
+				}
+			}
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d announcements of the new post, want 1", n)
+	}
+	before := len(announcements(t, e))
+	d2 := e.start(t)
+	if res := get(t, "http://"+d2.addr+"/healthz", nil); res.StatusCode != 200 {
+		t.Errorf("healthz after restart: %s", res.Status)
+	}
+	d2.stop(t)
+	if after := len(announcements(t, e)); after != before || count() != 1 {
+		t.Errorf("restart announced again: %d → %d announcements", before, after)
+	}
+}
+
+// TestDaemonReloadKeepsGoodConfig: SIGHUP with a broken config keeps the
+// daemon running on the old one; a good one is applied.
+func TestDaemonReloadKeepsGoodConfig(t *testing.T) {
+	e := newEnv(t, daemonConfig)
+	d := e.start(t)
+	e.writeConfig(t, daemonConfig+"\n[feeds]\nlimit = \"many\"\n")
+	d.reload <- struct{}{}
+	waitFor(t, 5*time.Second, func() bool { return strings.Contains(d.stderr.String(), "keeping the running configuration") })
+	if res := get(t, "http://"+d.addr+"/healthz", nil); res.StatusCode != 200 {
+		t.Errorf("after a bad reload: healthz %s", res.Status)
+	}
+	select {
+	case r := <-d.done:
+		t.Fatalf("daemon exited after a bad reload: %+v", r)
+	default:
+	}
+}
+
+func waitFor(t *testing.T, max time.Duration, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("condition not met within %s", max)
+}
+
+// TestBadDatabase: a corrupt or locked database file is a clear error and a
+// non-zero exit, not a hang or a panic.
+func TestBadDatabase(t *testing.T) {
+	t.Run("corrupt", func(t *testing.T) {
+		e := newEnv(t, daemonConfig)
+		if err := os.MkdirAll(e.path("var"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(e.path("var/herald.db"), bytes.Repeat([]byte("not a database "), 500), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(t, "run")
+		if r.code != 1 || !strings.Contains(r.stderr, "herald.db") {
+			t.Errorf("exit %d, stderr %q: want 1 naming the file", r.code, r.stderr)
+		}
+	})
+}
+
+// smtpSink is a minimal in-process SMTP server that records each message
+// by recipient.
+type smtpSink struct {
+	mu   sync.Mutex
+	msgs map[string][]string
+}
+
+func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
+
+type sinkSession struct {
+	s  *smtpSink
+	to []string
+}
+
+func (x *sinkSession) Reset()                                    { x.to = nil }
+func (x *sinkSession) Logout() error                             { return nil }
+func (x *sinkSession) Mail(string, *smtp.MailOptions) error      { return nil }
+func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error { x.to = append(x.to, to); return nil }
+func (x *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.s.mu.Lock()
+	defer x.s.mu.Unlock()
+	for _, to := range x.to {
+		x.s.msgs[to] = append(x.s.msgs[to], string(b))
+	}
+	return nil
+}
+
+func (s *smtpSink) snapshot() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]string, len(s.msgs))
+	for k, v := range s.msgs {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func startSink(t *testing.T) (*smtpSink, int) {
+	t.Helper()
+	sink := &smtpSink{msgs: map[string][]string{}}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "localhost"
+	srv.ErrorLog = nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			t.Log("smtp:", err)
+		}
+	}()
+	t.Cleanup(func() { srv.Close() })
+	return sink, ln.Addr().(*net.TCPAddr).Port
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+func (nopLogger) Println(...any)        {}
+
+// TestDaemonMailsNewPost: a post that becomes due in the running daemon is
+// mailed once to every confirmed subscriber, with its TLDR and not the rest
+// of the post.
+func TestDaemonMailsNewPost(t *testing.T) {
+	sink, port := startSink(t)
+	e := newEnv(t, daemonConfig+fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+`, port))
+	confirmed := []string{"ann@example.org", "bob@example.org", "cy@example.net"}
+	if r := e.run(t, append([]string{"subscribers", "add"}, confirmed...)...); r.code != 0 {
+		t.Fatalf("subscribers add: %+v", r)
+	}
+	if r := e.run(t, "subscribers", "add", "-pending", "pending@example.org"); r.code != 0 {
+		t.Fatalf("subscribers add -pending: %+v", r)
+	}
+	d := e.start(t)
+
+	post := "---\ntitle: Fresh Post\ndate: 2026-11-01 10:00:00\n---\n# 1. Introduction\n\nThe long part nobody mails.\n\n# 2. TLDR\n\nThe short part everyone gets.\n"
+	if err := os.WriteFile(e.path("posts/2026-11-01-fresh-post.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, func() bool { return len(sink.snapshot()) == len(confirmed) })
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	got := sink.snapshot()
+	for _, addr := range confirmed {
+		msgs := got[addr]
+		if len(msgs) != 1 {
+			t.Errorf("%s got %d messages, want 1", addr, len(msgs))
+			continue
+		}
+		m := msgs[0]
+		if !strings.Contains(m, "Fresh Post") || !strings.Contains(m, "The short part everyone gets.") {
+			t.Errorf("%s: message lacks the title or the TLDR", addr)
+		}
+		if strings.Contains(m, "The long part nobody mails.") {
+			t.Errorf("%s: message contains the rest of the post", addr)
+		}
+	}
+	if _, ok := got["pending@example.org"]; ok {
+		t.Errorf("a pending subscriber was mailed")
+	}
+	if r := d.stop(t); r.code != 0 {
+		t.Fatalf("daemon exit %d: %s", r.code, r.stderr)
+	}
+	// A restart sends nothing again.
+	d2 := e.start(t)
+	time.Sleep(500 * time.Millisecond)
+	d2.stop(t)
+	for addr, msgs := range sink.snapshot() {
+		if len(msgs) != 1 {
+			t.Errorf("after restart %s has %d messages", addr, len(msgs))
+		}
+	}
+}
