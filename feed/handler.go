@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -13,9 +14,10 @@ import (
 // Handler serves the files of the current Output at "/"+File.Name (it also
 // works behind http.StripPrefix). It answers GET and HEAD with a strong
 // ETag, Last-Modified, Cache-Control and 304 Not Modified for matching
-// If-None-Match / If-Modified-Since; a gzip copy of each file, made once per
-// Swap, is sent to clients that accept it. Before the first Swap every
-// request gets 503. Safe for concurrent use.
+// If-None-Match / If-Modified-Since; clients that accept gzip get a gzip
+// copy of the file (ETag suffixed "-gz"), compressed once per Swap, on the
+// first request that wants it, and kept. Before the first Swap every request
+// gets 503. Safe for concurrent use.
 type Handler struct {
 	cacheControl string
 	cur          atomic.Pointer[servedSet]
@@ -25,8 +27,24 @@ type servedSet map[string]*served
 
 type served struct {
 	file   File
-	gz     []byte // nil when gzip would not be smaller
+	gzOnce sync.Once
+	gz     []byte // nil when gzip would not be smaller; set by gzOnce
 	gzETag string // the ETag of the gzip variant
+}
+
+// minGzip is the size below which files are always sent uncompressed.
+const minGzip = 512
+
+// gzipped returns the gzip copy of the file and its ETag, compressing it on
+// the first call; ok is false when compression does not make it smaller.
+func (s *served) gzipped() (data []byte, etag string, ok bool) {
+	s.gzOnce.Do(func() {
+		if gz := gzipBytes(s.file.Data); len(gz) < len(s.file.Data) {
+			s.gz = gz
+			s.gzETag = strings.TrimSuffix(s.file.ETag, `"`) + `-gz"`
+		}
+	})
+	return s.gz, s.gzETag, s.gz != nil
 }
 
 // NewHandler returns a Handler whose responses carry
@@ -46,20 +64,16 @@ func (h *Handler) Swap(out *Output) {
 	}
 	set := make(servedSet, len(out.Files))
 	for _, f := range out.Files {
-		s := &served{file: f}
-		if gz := gzipBytes(f.Data); len(gz) < len(f.Data) {
-			s.gz = gz
-			s.gzETag = strings.TrimSuffix(f.ETag, `"`) + `-gz"`
-		}
-		set[f.Name] = s
+		set[f.Name] = &served{file: f}
 	}
 	h.cur.Store(&set)
 }
 
 func gzipBytes(data []byte) []byte {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid: no error
-	zw.Write(data)                                           // writes to a bytes.Buffer do not fail
+	buf.Grow(len(data) / 3)
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data) // writes to a bytes.Buffer do not fail
 	zw.Close()
 	return buf.Bytes()
 }
@@ -84,11 +98,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	data, etag := s.file.Data, s.file.ETag
-	if s.gz != nil {
+	if len(data) >= minGzip {
 		hdr.Set("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			data, etag = s.gz, s.gzETag
-			hdr.Set("Content-Encoding", "gzip")
+			if gz, gzETag, ok := s.gzipped(); ok {
+				data, etag = gz, gzETag
+				hdr.Set("Content-Encoding", "gzip")
+			}
 		}
 	}
 	hdr.Set("Content-Type", s.file.ContentType)

@@ -229,3 +229,31 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerConcurrentSwap serves gzip and plain requests while swapping
+// outputs; run with -race.
+func TestHandlerConcurrentSwap(t *testing.T) {
+	site := testSite(t)
+	outs := []*Output{build(t, site, testFeeds(), testEntries(t)), build(t, site, testFeeds(), testEntries(t)[1:])}
+	h := NewHandler(time.Minute)
+	h.Swap(outs[0])
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			h.Swap(outs[i%2])
+		}
+	}()
+	for i := range 200 {
+		req := httptest.NewRequest(http.MethodGet, "/atom.xml", nil)
+		if i%2 == 0 {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	<-done
+}

@@ -44,6 +44,37 @@ type liquidParser struct {
 	in   *renderInput
 	src  []byte
 	out  []byte
+
+	// Memos keeping pathological input linear: the offset from which a
+	// closing string is known to be absent, and the matching end tags of
+	// block elements by name (start offset → end offset).
+	wpos, wline int // the last warning's offset and line in src, to count lines once
+	absent      map[string]int
+	blockEnds   map[string]map[int]int
+}
+
+// index returns the offset of sub in src at or after pos (ASCII case
+// ignored when fold), or -1, remembering failures.
+func (p *liquidParser) index(pos int, sub string, fold bool) int {
+	if a, ok := p.absent[sub]; ok && pos >= a {
+		return -1
+	}
+	var i int
+	if fold {
+		i = indexFold(p.src[pos:], sub)
+	} else {
+		i = bytes.Index(p.src[pos:], []byte(sub))
+	}
+	if i < 0 {
+		if p.absent == nil {
+			p.absent = make(map[string]int)
+		}
+		if a, ok := p.absent[sub]; !ok || pos < a {
+			p.absent[sub] = pos
+		}
+		return -1
+	}
+	return pos + i
 }
 
 // warn reports msg at the file line of src offset pos.
@@ -51,12 +82,12 @@ func (p *liquidParser) warn(pos int, format string, args ...any) {
 	if p.in.Warn == nil {
 		return
 	}
-	line := p.in.Line
-	if line < 1 {
-		line = 1
+	if pos < p.wpos {
+		p.wpos, p.wline = 0, 0
 	}
-	line += bytes.Count(p.src[:pos], []byte{'\n'})
-	p.in.Warn(line, fmt.Sprintf(format, args...))
+	p.wline += bytes.Count(p.src[p.wpos:pos], []byte{'\n'})
+	p.wpos = pos
+	p.in.Warn(max(p.in.Line, 1)+p.wline, fmt.Sprintf(format, args...))
 }
 
 func (p *liquidParser) run() {
@@ -124,7 +155,7 @@ func (p *liquidParser) run() {
 			continue
 		}
 		if indent <= 3 && len(rest) > 2 && rest[0] == '<' {
-			if e := htmlBlockEnd(src, pos+off); e > 0 {
+			if e := p.htmlBlockEnd(pos + off); e > 0 {
 				// A block element written as raw HTML is raw HTML up to its
 				// end tag for kramdown (parse_block_html is off in Jekyll),
 				// blank lines included; for CommonMark a blank line ends the
@@ -212,7 +243,7 @@ func (p *liquidParser) dropElement(pos int) int {
 		p.out = append(p.out, '<')
 		return pos + 1
 	}
-	i := indexFold(src[pos:], "</"+name)
+	i := p.index(pos, "</"+name, true) - pos
 	if i < 0 {
 		k := bytes.IndexByte(src[pos:], '>')
 		if k < 0 {
@@ -260,7 +291,8 @@ var blockTags = map[string]bool{
 // block element that starts at pos, or -1 when src[pos:] does not start a
 // block element, the element has no end tag, or it asks kramdown to parse
 // its content as Markdown (markdown="1").
-func htmlBlockEnd(src []byte, pos int) int {
+func (p *liquidParser) htmlBlockEnd(pos int) int {
+	src := p.src
 	n := 1
 	for pos+n < len(src) && (isASCIILetter(src[pos+n]) || (n > 1 && src[pos+n] >= '0' && src[pos+n] <= '9')) {
 		n++
@@ -273,29 +305,45 @@ func htmlBlockEnd(src []byte, pos int) int {
 	if gt < 0 || containsFold(src[pos:pos+gt], "markdown=") {
 		return -1
 	}
-	depth := 0
-	for i := pos; i < len(src); {
+	ends, ok := p.blockEnds[name]
+	if !ok {
+		ends = matchElements(src, name)
+		if p.blockEnds == nil {
+			p.blockEnds = make(map[string]map[int]int)
+		}
+		p.blockEnds[name] = ends
+	}
+	if e, ok := ends[pos]; ok {
+		return e
+	}
+	return -1
+}
+
+// matchElements pairs every start tag of the element name in src with its
+// end tag, in one pass: start offset → offset after the end tag's ">".
+// Start tags without an end tag are left out.
+func matchElements(src []byte, name string) map[int]int {
+	ends := make(map[int]int)
+	var open []int
+	for i := 0; i < len(src); i++ {
 		j := bytes.IndexByte(src[i:], '<')
 		if j < 0 {
-			return -1
+			break
 		}
 		i += j
 		switch {
 		case startsTag(src[i:], name):
-			depth++
-		case len(src) > i+1 && src[i+1] == '/' && startsTag(src[i+1:], name):
-			depth--
-			if depth == 0 {
-				k := bytes.IndexByte(src[i:], '>')
-				if k < 0 {
-					return -1
-				}
-				return i + k + 1
+			open = append(open, i)
+		case len(open) > 0 && i+1 < len(src) && src[i+1] == '/' && startsTag(src[i+1:], name):
+			k := bytes.IndexByte(src[i:], '>')
+			if k < 0 {
+				return ends
 			}
+			ends[open[len(open)-1]] = i + k + 1
+			open = open[:len(open)-1]
 		}
-		i++
 	}
-	return -1
+	return ends
 }
 
 // dropBlankLines removes the blank lines of out[from:].
@@ -439,7 +487,10 @@ func findEndTag(src []byte, pos int, name string) (start, end int) {
 
 func (p *liquidParser) tag(pos int) int {
 	src := p.src
-	name, args, end, ok := tagAt(src, pos)
+	name, args, end, ok := "", "", 0, p.index(pos+2, "%}", false) >= 0
+	if ok {
+		name, args, end, ok = tagAt(src, pos)
+	}
 	if !ok {
 		p.warn(pos, "unclosed Liquid tag \"{%%\" left as text")
 		p.out = append(p.out, "{%"...)
@@ -636,7 +687,7 @@ func parseIncludeArgs(s string) (file string, attrs map[string]string) {
 // output handles "{{ … }}" at pos.
 func (p *liquidParser) output(pos int) int {
 	src := p.src
-	c := bytes.Index(src[pos+2:], []byte("}}"))
+	c := p.index(pos+2, "}}", false) - (pos + 2)
 	if c < 0 {
 		p.warn(pos, "unclosed Liquid output \"{{\" left as text")
 		p.out = append(p.out, "{{"...)

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// TestSampleConfigShowsDefaults: every key of the documented config.toml
+// holds the embedded default (the site section aside), so the sample is
+// the reference of the defaults.
+func TestSampleConfigShowsDefaults(t *testing.T) {
+	data, err := os.ReadFile("config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := DefaultConfig()
+	if err := decodeConfig("config.toml", data, &got); err != nil {
+		t.Fatalf("config.toml: %v", err)
+	}
+	want := DefaultConfig()
+	for name, pair := range map[string][2]any{
+		"posts":    {got.Posts, want.Posts},
+		"feeds":    {got.Feeds, want.Feeds},
+		"schedule": {got.Schedule, want.Schedule},
+		"mail":     {got.Mail, want.Mail},
+		"server":   {got.Server, want.Server},
+		"state":    {got.State, want.State},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("[%s] in config.toml differs from the default:\n got %+v\nwant %+v", name, pair[0], pair[1])
+		}
+	}
+	// And it lists every key: decoding it into a map and counting leaves
+	// against the struct's toml tags.
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	walkKeys(reflect.TypeOf(Config{}), "", func(key string) {
+		if !hasKey(raw, strings.Split(key, ".")) {
+			missing = append(missing, key)
+		}
+	})
+	if len(missing) > 0 {
+		t.Errorf("config.toml does not document: %s", strings.Join(missing, ", "))
+	}
+}
+
+func walkKeys(typ reflect.Type, prefix string, fn func(string)) {
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
+		}
+		key := prefix + tag
+		if f.Type.Kind() == reflect.Struct && f.Type.Name() != "Duration" {
+			walkKeys(f.Type, key+".", fn)
+			continue
+		}
+		fn(key)
+	}
+}
+
+func hasKey(m map[string]any, path []string) bool {
+	v, ok := m[path[0]]
+	if !ok {
+		return false
+	}
+	if len(path) == 1 {
+		return true
+	}
+	sub, ok := v.(map[string]any)
+	return ok && hasKey(sub, path[1:])
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, toml, want string
+	}{
+		{"unknown key with line", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\ntitel = \"y\"\n", "config.toml:4:1: unknown key site.titel"},
+		{"unknown section", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mial]\nfrom = \"a\"\n", "unknown key mial"},
+		{"wrong type names key", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[feeds]\nlimit = \"ten\"\n", "feeds.limit"},
+		{"relative url", "[site]\ntitle = \"x\"\nurl = \"example.com\"\n", "site.url"},
+		{"missing title", "[site]\nurl = \"https://e.com\"\n", "site.title"},
+		{"bad zone", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\ntimezone = \"Mars/Olympus\"\n", "site.timezone"},
+		{"bad duration", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mail]\nretry_for = \"3 days\"\n", "mail.retry_for"},
+		{"cron never fires", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[schedule]\ncron = \"0 0 30 2 *\"\n", "schedule.cron"},
+		{"auth without tls", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mail]\ntransport = \"smtp\"\nfrom = \"a@e.com\"\n[mail.smtp]\nhost = \"h\"\ntls = \"none\"\nusername = \"u\"\n", "mail.smtp"},
+		{"bad listen", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server]\nlisten = \"8080\"\n", "server.listen"},
+		{"syntax error", "[site\ntitle = \"x\"\n", "config.toml:1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.toml")
+			if err := os.WriteFile(path, []byte(tt.toml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a configError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigResolvesPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte("[site]\ntitle = \"x\"\nurl = \"https://e.com/\"\n[state]\ndatabase = \"/abs/h.db\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{cfg.Posts.Dir, filepath.Join(dir, "posts")},
+		{cfg.Feeds.Dir, filepath.Join(dir, "public")},
+		{cfg.Mail.Maildir, filepath.Join(dir, "var/mail")},
+		{cfg.State.Database, "/abs/h.db"},
+		{cfg.Site.URL, "https://e.com"},
+		{cfg.Feeds.URL, "https://e.com"},
+		{cfg.Server.PublicURL, "https://e.com/herald"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	var stderr bytes.Buffer
+	m := NewMain()
+	m.Stderr = &stderr
+	if code := m.Main(t.Context(), []string{"-config", filepath.Join(t.TempDir(), "none.toml"), "build"}); code != 2 {
+		t.Errorf("missing config: exit %d, want 2 (%s)", code, stderr.String())
+	}
+	if code := NewMain().Main(t.Context(), nil); code != 2 {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
+}
