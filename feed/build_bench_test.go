@@ -126,8 +126,7 @@ func BenchmarkGenerateRender(b *testing.B) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	snap := genSnapshot(b, 10000, now)
 	r := &Rendered{HTML: "<p>x</p>", SummaryHTML: "<p>x</p>", SummaryText: "x"}
-	var mu sync.Mutex
-	render := func(ctx context.Context, p *Post) (*Rendered, error) { mu.Lock(); mu.Unlock(); return r, nil }
+	render := func(ctx context.Context, p *Post) (*Rendered, error) { return r, nil }
 	for _, limit := range []int{20, 0} {
 		b.Run(fmt.Sprintf("posts=10000/limit=%d", limit), func(b *testing.B) {
 			cfg := testFeeds()
@@ -171,6 +170,7 @@ func BenchmarkPipeline(b *testing.B) {
 				cfg.Limit, cfg.FullContent = limit, true
 				b.ReportAllocs()
 				pm := startPeakMem()
+				cpu := cpuTime(b)
 				var items int
 				for b.Loop() {
 					l := NewLoader(site, dir, nil)
@@ -191,6 +191,7 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 				b.ReportMetric(peak, "peak-heap-MB")
+				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
@@ -207,6 +208,7 @@ func BenchmarkFloor(b *testing.B) {
 			md := goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough))
 			b.ReportAllocs()
 			pm := startPeakMem()
+			cpu := cpuTime(b)
 			for b.Loop() {
 				ents, err := os.ReadDir(dir)
 				if err != nil {
@@ -253,6 +255,7 @@ func BenchmarkFloor(b *testing.B) {
 			peak := pm.Stop()
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 			b.ReportMetric(peak, "peak-heap-MB")
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

@@ -186,6 +186,36 @@ func yamlLine(err error) (int, string) {
 	return n, tail
 }
 
+// yamlFileLine converts line n of the front matter fm, as yaml.v3 counts
+// lines, to a line of the file: the front matter starts on the file's line
+// 2, and yaml.v3 also breaks lines at a lone CR, NEL, U+2028 and U+2029,
+// which the file's line numbers (and editors) do not.
+func yamlFileLine(fm []byte, n int) int {
+	if bytes.IndexByte(fm, '\r') < 0 && !bytes.Contains(fm, []byte("\u0085")) &&
+		!bytes.Contains(fm, []byte("\u2028")) && !bytes.Contains(fm, []byte("\u2029")) {
+		return n + 1
+	}
+	line, file := 1, 2
+	for i := 0; i < len(fm) && line < n; {
+		r, size := utf8.DecodeRune(fm[i:])
+		switch r {
+		case '\n':
+			line++
+			file++
+		case '\r':
+			if i+1 < len(fm) && fm[i+1] == '\n' {
+				size++
+				file++
+			}
+			line++
+		case 0x85, 0x2028, 0x2029:
+			line++
+		}
+		i += size
+	}
+	return file
+}
+
 // decodeYAML parses front matter into a node, never panicking.
 func decodeYAML(fm []byte) (doc yaml.Node, err error) {
 	defer func() {
@@ -212,7 +242,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 	if perr != nil {
 		return nil, perr
 	}
-	const lineOffset = 1 // the YAML's line 1 is the file's line 2
+	fileLine := func(n int) int { return yamlFileLine(fm, n) }
 	var err error
 	doc, ok := fastYAML(fm)
 	if !ok {
@@ -222,7 +252,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 		n, msg := yamlLine(err)
 		line := 1
 		if n > 0 {
-			line = n + lineOffset
+			line = fileLine(n)
 		}
 		return nil, &postError{line, "front matter: invalid YAML: " + msg}
 	}
@@ -244,7 +274,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 		root = deref(doc.Content[0])
 	}
 	if root != nil && root.Kind != yaml.MappingNode && !isNull(root) {
-		return nil, &postError{root.Line + lineOffset, "front matter: must be a YAML mapping of keys to values (title: …)"}
+		return nil, &postError{fileLine(root.Line), "front matter: must be a YAML mapping of keys to values (title: …)"}
 	}
 
 	var (
@@ -262,7 +292,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 			if k == nil || v == nil || k.Kind != yaml.ScalarNode {
 				continue
 			}
-			line := k.Line + lineOffset
+			line := fileLine(k.Line)
 			key := k.Value
 			switch key {
 			case "title":
@@ -653,7 +683,7 @@ func fastYAML(fm []byte) (doc yaml.Node, ok bool) {
 			} else if open.Column != indent+1 {
 				return doc, false
 			}
-			item, ok := fastScalar(bytes.TrimLeft(trimmed[2:], " "), false)
+			item, ok := fastScalar(bytes.Trim(trimmed[2:], " "), false)
 			if !ok || item.Tag == "!!null" {
 				return doc, false
 			}
@@ -692,7 +722,8 @@ func fastYAML(fm []byte) (doc yaml.Node, ok bool) {
 
 // fastPrintable reports whether line has only characters the fast path
 // handles: printable ASCII and the printable non-ASCII characters of YAML
-// (no tab, no control character, no BOM, no NEL).
+// (no tab, no control character, no BOM, no NEL, no U+2028/U+2029, which
+// yaml.v3 reads as line breaks).
 func fastPrintable(line []byte) bool {
 	for i := 0; i < len(line); {
 		c := line[i]
@@ -704,7 +735,7 @@ func fastPrintable(line []byte) bool {
 			continue
 		}
 		r, size := utf8.DecodeRune(line[i:])
-		if r == utf8.RuneError || r < 0xA0 || (r > 0xD7FF && r < 0xE000) || r == 0xFEFF || r == 0xFFFE || r == 0xFFFF {
+		if r == utf8.RuneError || r < 0xA0 || (r > 0xD7FF && r < 0xE000) || r == 0xFEFF || r == 0xFFFE || r == 0xFFFF || r == 0x2028 || r == 0x2029 {
 			return false
 		}
 		i += size
@@ -712,8 +743,8 @@ func fastPrintable(line []byte) bool {
 	return true
 }
 
-// fastKey reports whether k is a plain key made of letters, digits, "_" and
-// "-", starting with a letter or "_".
+// fastKey reports whether k is a plain key of at most 128 letters, digits,
+// "_" and "-", starting with a letter or "_".
 func fastKey(k []byte) bool {
 	for i, c := range k {
 		switch {
@@ -723,7 +754,7 @@ func fastKey(k []byte) bool {
 			return false
 		}
 	}
-	return len(k) > 0
+	return len(k) > 0 && len(k) <= 128 // YAML caps implicit keys at 1024 characters
 }
 
 // fastScalar parses one scalar: empty (null), plain, 'single' or "double"
@@ -769,7 +800,7 @@ func fastScalar(raw []byte, inFlow bool) (*yaml.Node, bool) {
 	if inFlow && bytes.ContainsAny(raw, ",:") {
 		return nil, false
 	}
-	if i := bytes.IndexByte(raw, ':'); i >= 0 && (i == len(raw)-1 || raw[i+1] == ' ') {
+	if bytes.Contains(raw, []byte(": ")) || raw[len(raw)-1] == ':' {
 		return nil, false
 	}
 	v := string(raw)
@@ -796,7 +827,7 @@ func fastFlowList(raw []byte) (*yaml.Node, bool) {
 				return nil, false
 			}
 			item, body = body[:end+2], bytes.TrimLeft(body[end+2:], " ")
-			if len(body) > 0 && body[0] == body[0] && bytes.HasPrefix(body, item[:1]) { // '' escape or "x""y": let yaml.v3 decide
+			if len(body) > 0 && body[0] == item[0] { // a '' escape: let yaml.v3 decide
 				return nil, false
 			}
 		} else {

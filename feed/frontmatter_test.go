@@ -438,3 +438,59 @@ func TestPostName(t *testing.T) {
 		}
 	}
 }
+
+// fastYAMLCases are front matters the fast path must take (and read as
+// yaml.v3 does), then ones it must leave to yaml.v3.
+var fastYAMLCases = []string{
+	"layout: post\ntitle: \"Finishing my Data Career Masterplan\"\ndate: 2023-10-06 04:00:00\ndescription: Thoughts after being a D. Engineer\ntags: ['Career']\n",
+	"title: T\ntags: [a, b,c , 'd e', \"f\"]\ncategories: x y\n",
+	"title: T\ntags:\n  - a\n  - 'b c'\n\n  - \"d\"\n# comment\nauthor: Ada\n",
+	"title: 'It''s'\ndate: 2024-01-02T03:04:05+02:00\n",
+	"title: T\ndescription:\nimage: https://example.com/a.png\npublished: false\nupdated: ~\n",
+	"title: Ünïcödé — 日本語 ✓\n",
+	"title: a-b_c.d/e?f=g&h\n",
+	"title: T   \n   \ntags: []\n",
+	"title: T\n",
+}
+
+var slowYAMLCases = []string{
+	"title: T # comment\n",
+	"title: >\n  folded\n",
+	"title: \"esc\\\"aped\"\n",
+	"title: T\nauthor:\n  name: Ada\n",
+	"title: &a T\nx: *a\n",
+	"title:\ttab\n",
+	"title: a: b\n",
+	"- a\n",
+	"tags:\n- a\n",
+	"title: T\ntags: [a, [b]]\n",
+	"title: T\ntags: ['a''b']\n",
+	"title: [a, b\n",
+	"\"title\": T\n",
+	"title: multi\n  line\n",
+	"",
+	"# only a comment\n",
+}
+
+func TestFastYAML(t *testing.T) {
+	for _, s := range fastYAMLCases {
+		fast, ok := fastYAML([]byte(s))
+		if !ok {
+			t.Errorf("fast path refused %q", s)
+			continue
+		}
+		slow, err := decodeYAML([]byte(s))
+		if err != nil {
+			t.Errorf("yaml.v3 rejects %q: %v", s, err)
+			continue
+		}
+		if d := sameYAML(&fast, &slow, ""); d != "" {
+			t.Errorf("%q: fast path and yaml.v3 differ: %s", s, d)
+		}
+	}
+	for _, s := range slowYAMLCases {
+		if _, ok := fastYAML([]byte(s)); ok {
+			t.Errorf("fast path took %q, which only yaml.v3 reads right", s)
+		}
+	}
+}

@@ -2,9 +2,12 @@ package feed
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 )
 
 // FuzzParsePost feeds arbitrary bytes to the post parser (front matter,
@@ -83,6 +86,64 @@ func FuzzParsePost(f *testing.F) {
 		_, _, bodyLine, perr := splitFrontMatter(data)
 		if perr != nil || bodyLine != p.BodyLine {
 			t.Fatalf("splitFrontMatter: line %d, %v; parse: BodyLine %d", bodyLine, perr, p.BodyLine)
+		}
+	})
+}
+
+// sameYAML reports how two YAML trees differ in what the front-matter
+// reader looks at ("" when they do not): kinds, null-ness, scalar values,
+// quoting, key lines, and the shape of lists and mappings.
+func sameYAML(a, b *yaml.Node, path string) string {
+	if a == nil || b == nil {
+		if a != b {
+			return path + ": one is nil"
+		}
+		return ""
+	}
+	if a.Kind != b.Kind {
+		return fmt.Sprintf("%s: kind %v vs %v", path, a.Kind, b.Kind)
+	}
+	if a.Kind == yaml.ScalarNode {
+		quoted := func(n *yaml.Node) bool { return n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 }
+		if isNull(a) != isNull(b) || a.Value != b.Value || quoted(a) != quoted(b) {
+			return fmt.Sprintf("%s: scalar %q (%s, %v) vs %q (%s, %v)", path, a.Value, a.Tag, a.Style, b.Value, b.Tag, b.Style)
+		}
+	}
+	if len(a.Content) != len(b.Content) {
+		return fmt.Sprintf("%s: %d vs %d children", path, len(a.Content), len(b.Content))
+	}
+	for i := range a.Content {
+		if a.Kind == yaml.MappingNode && i%2 == 0 && a.Content[i].Line != b.Content[i].Line {
+			return fmt.Sprintf("%s: key %d on line %d vs %d", path, i/2, a.Content[i].Line, b.Content[i].Line)
+		}
+		if d := sameYAML(a.Content[i], b.Content[i], fmt.Sprintf("%s/%d", path, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// FuzzFastYAML checks the front-matter fast path against yaml.v3: whatever
+// the fast path accepts, yaml.v3 must read the same way.
+//
+//	go test ./feed -run '^$' -fuzz FuzzFastYAML -fuzztime 30s
+func FuzzFastYAML(f *testing.F) {
+	fm, _, _, _ := splitFrontMatter(seedPost)
+	f.Add(fm)
+	for _, s := range fastYAMLCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := fastYAML(data)
+		if !ok {
+			return
+		}
+		slow, err := decodeYAML(data)
+		if err != nil {
+			t.Fatalf("fast path accepted what yaml.v3 rejects (%v): %q", err, data)
+		}
+		if d := sameYAML(&fast, &slow, ""); d != "" {
+			t.Fatalf("fast path and yaml.v3 differ: %s\ninput: %q", d, data)
 		}
 	})
 }

@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Generate builds the feeds of snap at now. It scans nothing: it keeps the
-// posts that are Due(now), takes the newest cfg.Limit of them (0 = all),
-// renders only those with l.Render on runtime.GOMAXPROCS(0) workers, and
-// calls Build. A post that fails to render is left out and the next due
-// post takes its place, so a feed still holds cfg.Limit posts when there
-// are enough. When some posts failed, Generate returns the Output of the
-// others together with an error joining one error per failed post (each
-// naming its file); callers should still publish the Output. A cancelled ctx
-// returns no Output and ctx's error.
+// posts that are Due(now), takes the newest cfg.Limit of them (0 = all) and,
+// with cfg.Tags, the newest cfg.Limit of each tag, renders only those with
+// l.Render on runtime.GOMAXPROCS(0) workers, and calls Build. A post that
+// fails to render is left out and the next due post takes its place, so a
+// feed still holds cfg.Limit posts when there are enough. When some posts
+// failed, Generate returns the Output of the others together with an error
+// joining one error per failed post (each naming its file); callers should
+// still publish the Output. A cancelled ctx returns no Output and ctx's
+// error.
 func Generate(ctx context.Context, l *Loader, site *Site, cfg *FeedsConfig, snap *Snapshot, now time.Time) (*Output, error) {
 	if l == nil || snap == nil {
 		return nil, errors.New("feed: generate: nil loader or snapshot")
@@ -41,34 +43,83 @@ func generate(ctx context.Context, render renderFunc, site *Site, cfg *FeedsConf
 	}
 	slices.SortFunc(due, func(a, b *Post) int { return compareEntries(Entry{Post: a}, Entry{Post: b}) })
 
-	want := len(due)
-	if cfg.Limit > 0 && cfg.Limit < want {
-		want = cfg.Limit
-	}
-	entries := make([]Entry, 0, want)
+	rendered := make(map[*Post]*Rendered)
+	failed := make(map[*Post]bool)
 	var errs []error
-	// Render in rounds: the newest `want` posts first, then as many of the
-	// next ones as failed, until the feed is full or the posts run out.
-	for next := 0; len(entries) < want && next < len(due); {
-		batch := due[next:min(len(due), next+want-len(entries))]
-		next += len(batch)
-		rendered, batchErrs := renderAll(ctx, render, batch)
+	var sel []*Post
+	// Render in rounds: the selected posts first, then, when some failed,
+	// the posts that take their places, until nothing new is selected.
+	for {
+		sel = selectPosts(due, failed, cfg)
+		var todo []*Post
+		for _, p := range sel {
+			if rendered[p] == nil {
+				todo = append(todo, p)
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		results, batchErrs := renderAll(ctx, render, todo)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("feed: generate: %w", err)
 		}
-		for i, p := range batch {
+		for i, p := range todo {
 			if batchErrs[i] != nil {
-				errs = append(errs, fmt.Errorf("feed: render %s: %w", p.File, batchErrs[i]))
+				failed[p] = true
+				err := batchErrs[i]
+				if !strings.Contains(err.Error(), p.File) { // Loader.Render's errors name the file already
+					err = fmt.Errorf("feed: render %s: %w", p.File, err)
+				}
+				errs = append(errs, err)
 				continue
 			}
-			entries = append(entries, Entry{Post: p, Rendered: rendered[i]})
+			rendered[p] = results[i]
 		}
+	}
+	entries := make([]Entry, len(sel))
+	for i, p := range sel {
+		entries[i] = Entry{Post: p, Rendered: rendered[p]}
 	}
 	out, err := Build(site, cfg, entries)
 	if err != nil {
 		return nil, err
 	}
 	return out, errors.Join(errs...)
+}
+
+// selectPosts returns, in order, the sorted due posts that go in a feed:
+// the newest cfg.Limit (all when 0) and, with cfg.Tags, also the newest
+// cfg.Limit of each tag, leaving out the failed ones.
+func selectPosts(due []*Post, failed map[*Post]bool, cfg *FeedsConfig) []*Post {
+	var sel []*Post
+	n := 0
+	perTag := map[string]int{}
+	for _, p := range due {
+		if failed[p] {
+			continue
+		}
+		take := cfg.Limit == 0 || n < cfg.Limit
+		n++
+		if cfg.Tags {
+			seen := map[string]bool{}
+			for _, t := range p.Tags {
+				s := TagSlug(t)
+				if s == "" || seen[s] {
+					continue
+				}
+				seen[s] = true
+				if perTag[s] < cfg.Limit {
+					take = true
+				}
+				perTag[s]++
+			}
+		}
+		if take {
+			sel = append(sel, p)
+		}
+	}
+	return sel
 }
 
 // renderAll renders posts on up to GOMAXPROCS workers; results and errors

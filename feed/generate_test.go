@@ -179,4 +179,54 @@ func TestGenerateWithLoader(t *testing.T) {
 	if n := len(parseFeed(t, fileData(t, out, "feed.xml")).Items); n != 3 {
 		t.Errorf("%d items in 2030, want 3", n)
 	}
+
+	// A post that cannot be read any more is reported by file; the others
+	// are still published.
+	if err := os.Remove(filepath.Join(dir, "2024-02-01-second.md")); err != nil {
+		t.Fatal(err)
+	}
+	out, err = Generate(context.Background(), NewLoader(site, dir, nil), site, cfg, snap, now)
+	if err == nil || !strings.Contains(err.Error(), "2024-02-01-second.md") || strings.Count(err.Error(), "2024-02-01-second.md") != 1 {
+		t.Errorf("err = %v, want one naming 2024-02-01-second.md once", err)
+	}
+	if out == nil {
+		t.Fatal("no output next to the error")
+	}
+	if items := parseFeed(t, fileData(t, out, "feed.json")).Items; len(items) != 1 || items[0].Title != "First" {
+		t.Errorf("items = %d, want just First", len(items))
+	}
+}
+
+// TestGenerateTagFeedsReachBack: with tag feeds, the newest cfg.Limit posts
+// of each tag are rendered too, and only those.
+func TestGenerateTagFeedsReachBack(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	snap := genSnapshot(t, 100, now)
+	for i, p := range snap.Posts[:100] {
+		p.Tags = []string{"common"}
+		if i >= 90 {
+			p.Tags = append(p.Tags, "Rare Tag")
+		}
+	}
+	fr := &fakeRender{fail: map[string]bool{"post-091.md": true}}
+	cfg := testFeeds()
+	cfg.Limit, cfg.Tags = 5, true
+	out, err := generate(context.Background(), fr.render, testSite(t), cfg, snap, now)
+	if err == nil || !strings.Contains(err.Error(), "post-091.md") {
+		t.Errorf("err = %v, want the failure of post-091.md", err)
+	}
+	// newest 5 overall (000-004) + newest 5 rare (090-094, 091 failed → 095)
+	if got := int(fr.calls.Load()); got != 11 {
+		t.Errorf("%d renders, want 11", got)
+	}
+	for name, want := range map[string]int{"feed.xml": 5, "tags/common/feed.xml": 5, "tags/rare-tag/feed.xml": 5} {
+		f := parseFeed(t, fileData(t, out, name))
+		if len(f.Items) != want {
+			t.Errorf("%s: %d items, want %d", name, len(f.Items), want)
+		}
+	}
+	rare := parseFeed(t, fileData(t, out, "tags/rare-tag/atom.xml"))
+	if rare.Items[0].Title != "Post post-090" || rare.Items[4].Title != "Post post-095" {
+		t.Errorf("rare feed = %q … %q", rare.Items[0].Title, rare.Items[4].Title)
+	}
 }

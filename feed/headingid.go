@@ -3,8 +3,8 @@ package feed
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
 	"github.com/yuin/goldmark/ast"
@@ -89,18 +89,28 @@ func nextBlock(n ast.Node) ast.Node {
 // gfmHeaderID applies kramdown-parser-gfm's generate_gfm_header_id to the
 // heading's raw text (without the duplicate counter).
 func gfmHeaderID(raw []byte) string {
-	var b strings.Builder
-	b.Grow(len(raw))
-	for _, r := range string(raw) {
-		r = unicode.ToLower(r)
-		switch {
-		case r == ' ' || r == '\t' || r == '-':
-			b.WriteByte('-')
-		case isWordRune(r):
-			b.WriteRune(r)
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == ' ' || c == '\t' || c == '-':
+				b = append(b, '-')
+			case 'A' <= c && c <= 'Z':
+				b = append(b, c+'a'-'A')
+			case c == '_' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(raw[i:])
+		i += n
+		if r = unicode.ToLower(r); isWordRune(r) {
+			b = utf8.AppendRune(b, r)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // isWordRune reports whether r is in Ruby's \p{Word}: letters, marks,

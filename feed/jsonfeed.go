@@ -232,6 +232,15 @@ func (d *jsonDoc) encode(buf *bytes.Buffer) {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes jsonString copies as they are: printable ASCII
+// other than '"' and '\\'. Everything else takes the slow path.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // jsonString writes s as a JSON string the way encoding/json does with
 // SetEscapeHTML(false): quotes, backslashes and control characters escaped,
 // invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
@@ -240,11 +249,11 @@ func jsonString(buf *bytes.Buffer, s string) {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			buf.WriteString(s[start:i])
 			switch c {
 			case '"', '\\':

@@ -23,20 +23,36 @@ import (
 //     email), string literals, and the relative_url, absolute_url, append
 //     and prepend filters are substituted;
 //   - {% post_url NAME %} and {% link PATH %} become absolute URLs through
-//     in.Resolve; an unknown target is warned about and becomes "#" (which
-//     the URL pass turns into the post's own URL);
+//     in.Resolve; an unknown post is warned about and becomes "#" (which
+//     the URL pass turns into the post's own URL); a {% link %} to a path
+//     that is not a post gets the site URL Resolve offers, with a warning;
 //   - {% raw %}…{% endraw %} is copied literally, {% comment %}…
 //     {% endcomment %} dropped, {% highlight LANG %}…{% endhighlight %}
 //     turned into a fenced code block;
 //   - kramdown attribute lists ({: .lead }, {:toc}) are removed; a line
 //     holding only one is removed whole, and {:toc} also removes the list
 //     item line just before it (kramdown's "* TOC" placeholder);
+//   - <style> and <script> elements are removed (whole lines when they
+//     fill them);
+//   - a block-level HTML element (<div>, <figure>, <table>…) starting a line
+//     loses the blank lines inside it, up to its matching end tag, so that
+//     goldmark keeps it one raw HTML block as kramdown does (CommonMark
+//     would end the block at the first blank line and read the rest,
+//     indented, as a code block); not when it holds <pre> or <textarea>, or
+//     asks for markdown="1";
 //   - any other tag or output is removed with a warning naming the file
 //     line (in.Line plus the offset in src).
 func (r *renderer) liquid(dst, src []byte, in *renderInput) []byte {
+	out, _ := r.liquidTags(dst, src, in)
+	return out
+}
+
+// liquidTags is liquid that also returns the offsets in its output of the
+// "<" of every possible raw HTML tag outside code, for rewriteTagURLs.
+func (r *renderer) liquidTags(dst, src []byte, in *renderInput) ([]byte, []int) {
 	p := liquidParser{site: r.site, in: in, src: src, out: dst}
 	p.run()
-	return p.out
+	return p.out, p.tags
 }
 
 type liquidParser struct {
@@ -48,7 +64,8 @@ type liquidParser struct {
 	// Memos keeping pathological input linear: the offset from which a
 	// closing string is known to be absent, and the matching end tags of
 	// block elements by name (start offset → end offset).
-	wpos, wline int // the last warning's offset and line in src, to count lines once
+	wpos, wline int   // the last warning's offset and line in src, to count lines once
+	tags        []int // offsets in out of "<" + letter outside code: raw HTML tags, maybe
 	absent      map[string]int
 	blockEnds   map[string]map[int]int
 }
@@ -196,7 +213,7 @@ func (p *liquidParser) run() {
 func (p *liquidParser) inline(pos, end int) int {
 	src := p.src
 	for pos < end {
-		i := bytes.IndexAny(src[pos:end], "`{<")
+		i := indexSpecial(src[pos:end])
 		if i < 0 {
 			break
 		}
@@ -240,6 +257,9 @@ func (p *liquidParser) dropElement(pos int) int {
 	case startsTag(src[pos:], "script"):
 		name = "script"
 	default:
+		if pos+1 < len(src) && isASCIILetter(src[pos+1]) {
+			p.tags = append(p.tags, len(p.out))
+		}
 		p.out = append(p.out, '<')
 		return pos + 1
 	}
@@ -393,6 +413,18 @@ func containsFold(b []byte, sub string) bool { return indexFold(b, sub) >= 0 }
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func lineStartAt(src []byte, pos int) int { return bytes.LastIndexByte(src[:pos], '\n') + 1 }
+
+// liquidSpecial marks the bytes the inline scan stops at.
+var liquidSpecial = [256]bool{'`': true, '{': true, '<': true}
+
+func indexSpecial(b []byte) int {
+	for i, c := range b {
+		if liquidSpecial[c] {
+			return i
+		}
+	}
+	return -1
+}
 
 // codeSpan copies an inline code span starting at pos verbatim and returns
 // the offset after it; an unmatched backtick run is copied as text.

@@ -32,6 +32,9 @@ type renderer struct {
 	mu    sync.Mutex
 	cache map[string]*Rendered
 	order []string // cache keys, oldest first
+
+	srcs sync.Pool // *[]byte: Markdown after Liquid
+	bufs sync.Pool // *bytes.Buffer: rendered HTML before it is copied out
 }
 
 // newRenderer builds the goldmark pipeline: GFM tables, strikethrough and
@@ -54,10 +57,16 @@ func newRenderer(site *Site) *renderer {
 		),
 		goldmark.WithRendererOptions(
 			ghtml.WithUnsafe(),
-			grenderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10)),
+			grenderer.WithNodeRenderers(
+				util.Prioritized(mathRenderer{}, 10),
+				util.Prioritized(newURLRenderer(), 10),
+			),
 		),
 	)
-	return &renderer{site: site, md: md, cache: make(map[string]*Rendered)}
+	r := &renderer{site: site, md: md, cache: make(map[string]*Rendered)}
+	r.srcs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	r.bufs.New = func() any { return new(bytes.Buffer) }
+	return r
 }
 
 // renderInput is everything the renderer needs about one post.
@@ -74,9 +83,11 @@ type renderInput struct {
 
 // parsed is a post after Liquid and goldmark parsing.
 type parsed struct {
-	src []byte // the Markdown after Liquid, which the AST's segments index
-	doc ast.Node
-	res *urlResolver
+	src  []byte // the Markdown after Liquid, which the AST's segments index
+	doc  ast.Node
+	res  *urlResolver
+	buf  *[]byte    // src's pooled buffer
+	pool *sync.Pool // where buf goes back
 }
 
 func (r *renderer) parse(in *renderInput) (*parsed, error) {
@@ -88,28 +99,47 @@ func (r *renderer) parse(in *renderInput) (*parsed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: %s: post URL %q: %w", in.File, postURL, err)
 	}
-	src := r.liquid(make([]byte, 0, len(in.Src)+len(in.Src)/16), in.Src, in)
+	buf := r.srcs.Get().(*[]byte)
+	src, tags := r.liquidTags((*buf)[:0], in.Src, in)
+	if len(tags) > 0 {
+		buf2 := r.srcs.Get().(*[]byte)
+		if out, ok := rewriteTagURLs((*buf2)[:0], src, tags, res); ok {
+			*buf = src[:0]
+			r.srcs.Put(buf)
+			buf, src = buf2, out
+		} else {
+			r.srcs.Put(buf2)
+		}
+	}
 	doc := r.md.Parser().Parse(text.NewReader(src))
-	return &parsed{src: src, doc: doc, res: res}, nil
+	return &parsed{src: src, doc: doc, res: res, buf: buf, pool: &r.srcs}, nil
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// release returns d's source buffer to the pool; d must not be used after.
+func (d *parsed) release() {
+	if d.buf != nil && cap(d.src) <= 1<<20 {
+		*d.buf = d.src[:0]
+		d.pool.Put(d.buf)
+	}
+	d.buf, d.src, d.doc = nil, nil, nil
+}
 
 // renderNodes renders nodes (the document, or some of its blocks) to HTML
 // and cleans it: absolute URLs, no <style> or <script>.
 func (r *renderer) renderNodes(d *parsed, nodes []ast.Node) (string, error) {
-	raw := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(raw)
+	raw := r.bufs.Get().(*bytes.Buffer)
+	defer r.bufs.Put(raw)
 	raw.Reset()
+	w := newCleanWriter(raw, d.res)
 	for _, n := range nodes {
-		if err := r.md.Renderer().Render(raw, d.src, n); err != nil {
+		if err := r.md.Renderer().Render(w, d.src, n); err != nil {
 			return "", fmt.Errorf("feed: render: %w", err)
 		}
 	}
-	var out bytes.Buffer
-	out.Grow(raw.Len() + raw.Len()/8)
-	cleanHTML(&out, raw.Bytes(), d.res)
-	return out.String(), nil
+	// Every raw HTML node went through cleanHTML (see urlRenderer), and
+	// goldmark escapes everything else: no <style> or <script> start tag
+	// is left.
+	return raw.String(), nil
 }
 
 // render renders a whole post: its HTML and its summary.
@@ -118,6 +148,7 @@ func (r *renderer) render(in *renderInput) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	body, err := r.renderNodes(d, []ast.Node{d.doc})
 	if err != nil {
 		return nil, fmt.Errorf("feed: %s: %w", in.File, err)
@@ -133,6 +164,9 @@ func (r *renderer) render(in *renderInput) (*Rendered, error) {
 		return nil, err
 	}
 	if ex != nil {
+		if ex.parsed != d {
+			defer ex.parsed.release()
+		}
 		if out.SummaryHTML, err = r.renderNodes(ex.parsed, ex.nodes); err != nil {
 			return nil, fmt.Errorf("feed: %s: %w", in.File, err)
 		}

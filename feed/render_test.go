@@ -183,6 +183,11 @@ func TestRenderMarkdownFeatures(t *testing.T) {
 		{"footnote", "Text[^1].\n\n[^1]: Note.\n", []string{`href="https://example.com/blog/post/#fn:1"`, "Note."}, nil},
 		{"no linkify", "See https://example.com/x now.\n", []string{"See https://example.com/x now."}, []string{"<a "}},
 		{"raw html kept", "<aside>hi</aside>\n\nA <kbd>key</kbd>.\n", []string{"<aside>hi</aside>", "<kbd>key</kbd>"}, nil},
+		{"figure alone is an HTML block", "Text\n\n{% include figure.html path=\"img/a.png\" caption=\"A\" %}\n\nMore\n",
+			[]string{"<p>Text</p>\n<figure><img src=\"https://example.com/img/a.png\" alt=\"A\"><figcaption>A</figcaption></figure>\n<p>More</p>"}, []string{"<p><figure>"}},
+		{"div with blank lines and indentation", "<div class=\"x\">\n  <p>a</p>\n\n    <p>b [c](d)</p>\n</div>\nAfter *x*\n",
+			[]string{"<div class=\"x\">\n  <p>a</p>\n    <p>b [c](d)</p>\n</div>\n<p>After <em>x</em></p>"}, []string{"<pre>"}},
+		{"post_url link", "[o]({% post_url 2020-01-02-other %})\n", []string{`<a href="https://example.com/blog/other/">o</a>`}, nil},
 		{"no typographer", "It's \"quoted\" -- and...\n", []string{"It's &quot;quoted&quot; -- and..."}, nil},
 	}
 	for _, tt := range tests {
@@ -281,8 +286,7 @@ func TestLoaderRenderSectionCheck(t *testing.T) {
 
 func BenchmarkRender(b *testing.B) {
 	r := newRenderer(renderSite())
-	in := seedInput(b)
-	in.Description = "" // exercise the excerpt too
+	in := seedInput(b) // with its description, as published
 	b.SetBytes(int64(len(in.Src)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -314,6 +318,8 @@ func BenchmarkGoldmarkFloor(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 }
 
+var scriptRE = regexp.MustCompile(`(?i)<(script|style)[\s/>]`)
+
 // FuzzRender checks that no input makes the pipeline panic or loop, and
 // that its output never carries a <script> or <style> element.
 func FuzzRender(f *testing.F) {
@@ -332,12 +338,39 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		low := strings.ToLower(out.HTML)
-		if strings.Contains(low, "<script") || strings.Contains(low, "<style") {
+		if scriptRE.MatchString(out.HTML) {
 			t.Errorf("output keeps a script or style: %q", out.HTML)
 		}
 		if _, err := r.section(in, "TLDR"); err != nil && !errors.Is(err, ErrNoSection) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestRenderConcurrent(t *testing.T) {
+	r := newRenderer(renderSite())
+	want, err := r.render(seedInput(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			in := seedInput(t)
+			got, err := r.render(in)
+			if err == nil && got.HTML != want.HTML {
+				err = fmt.Errorf("concurrent render differs")
+			}
+			if err == nil {
+				r.store("k", got)
+				_, _ = r.cached("k")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

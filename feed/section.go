@@ -28,6 +28,7 @@ func (r *renderer) section(in *renderInput, name string) (*Section, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer d.release()
 	for n := d.doc.FirstChild(); n != nil; n = nextBlock(n) {
 		h, ok := n.(*ast.Heading)
 		if !ok {
@@ -68,6 +69,9 @@ func (r *renderer) section(in *renderInput, name string) (*Section, error) {
 	}
 	if ex == nil {
 		return nil, ErrNoSection
+	}
+	if ex.parsed != d {
+		defer ex.parsed.release()
 	}
 	t := newTextRenderer(ex.src, ex.res)
 	t.blocks(ex.nodes)

@@ -88,3 +88,28 @@ func TestRenderAbsoluteURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderRawHTMLURLs(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"quoted", `<p><img src="c.png" alt="x"></p>`, `<p><img src="https://example.com/blog/post/c.png" alt="x"></p>`},
+		{"upper case, unquoted, single", "<P><IMG SRC=c.png ALT=x> <a class='k' HREF='/d?a=1&amp;b=2'>d</a></P>",
+			`<P><IMG SRC="https://example.com/blog/post/c.png" ALT=x> <a class='k' HREF='https://example.com/d?a=1&amp;b=2'>d</a></P>`},
+		{"srcset over lines", "<div>\n<img\n  srcset=\"a.png 1x, b.png 2x\"\n  src=\"#top\">\n</div>",
+			"<div>\n<img\n  srcset=\"https://example.com/blog/post/a.png 1x, https://example.com/blog/post/b.png 2x\"\n  src=\"https://example.com/blog/post/#top\">\n</div>"},
+		{"liquid inside the attribute", `<p><img src="{{ site.url }}/a.png"> <a href="{% post_url 2020-01-02-other %}">o</a></p>`,
+			`<p><img src="https://example.com/a.png"> <a href="https://example.com/blog/other/">o</a></p>`},
+		{"inline raw html", "Text <a href=\"x/\">y</a> end.", `<p>Text <a href="https://example.com/blog/post/x/">y</a> end.</p>`},
+		{"code span untouched", "`<a href=\"x/\">`", "<p><code>&lt;a href=&quot;x/&quot;&gt;</code></p>"},
+		{"not a tag", "a <b c=\"d/\" <e> f", `<p>a &lt;b c=&quot;d/&quot; <e> f</p>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _ := renderMD(t, tt.src+"\n")
+			if got := out.HTML; got != tt.want+"\n" {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}

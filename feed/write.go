@@ -15,7 +15,7 @@ import (
 
 // feedNames are the file names Build writes in each feed folder; WriteDir
 // only ever removes files with these names.
-var feedNames = []string{RSSName, AtomName, JSONName}
+var feedNames = [...]string{RSSName, AtomName, JSONName}
 
 // WriteDir writes out's files under dir (created when missing). A file whose
 // bytes on disk already equal the new ones is left alone, so its mtime

@@ -29,7 +29,7 @@ type Store interface {
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]state.Delivery, error)
-	RecordOutcomes(ctx context.Context, now time.Time, outcomes []state.Outcome) (int, error)
+	Ledger(ctx context.Context) (*state.Ledger, error)
 	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
 	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
 	NextRetry(ctx context.Context) (time.Time, error)
@@ -85,10 +85,11 @@ type Mailer struct {
 	dbmu  sync.Mutex // serialises this process's ledger writes (no SQLite lock contention between workers)
 
 	// Tunables; tests shorten them.
-	backoff       func(attempt int) time.Duration // delay before retry number attempt (1-based)
-	shutdownGrace time.Duration                   // how long in-flight sends may finish after ctx is canceled
-	staleClaim    time.Duration                   // Drain takes over rows in flight for longer than this
-	idleRecheck   time.Duration                   // Run re-checks the queue this often when nothing is due
+	backoff          func(attempt int) time.Duration // delay before retry number attempt (1-based)
+	shutdownGrace    time.Duration                   // how long in-flight sends may finish after ctx is canceled
+	staleClaim       time.Duration                   // Drain takes over rows in flight for longer than this
+	idleRecheck      time.Duration                   // Run re-checks the queue this often when nothing is due
+	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached (doubles, up to 16×)
 
 	sent, failed, retries atomic.Int64 // metrics, since start
 	waiting               atomic.Int64 // last known unfinished deliveries
@@ -115,11 +116,12 @@ func New(opts Options) (*Mailer, error) {
 		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, digest: opts.Digest,
 		db: opts.DB, posts: opts.Posts, composer: opts.Composer, transport: opts.Transport,
 		now: opts.Now, log: opts.Logger,
-		wake:          make(chan struct{}, 1),
-		backoff:       defaultBackoff,
-		shutdownGrace: 30 * time.Second,
-		staleClaim:    time.Hour,
-		idleRecheck:   5 * time.Minute,
+		wake:             make(chan struct{}, 1),
+		backoff:          defaultBackoff,
+		shutdownGrace:    30 * time.Second,
+		staleClaim:       time.Hour,
+		idleRecheck:      5 * time.Minute,
+		unreachablePause: time.Minute,
 	}
 	if m.now == nil {
 		m.now = time.Now

@@ -50,8 +50,11 @@ func ParseAddress(s string) (email, name string, err error) {
 
 // ImportStore is what Import needs of the database.
 type ImportStore interface {
-	AddSubscriber(ctx context.Context, now time.Time, email, name string, status state.SubscriberStatus, source state.SubscriberSource) (state.Subscriber, bool, error)
+	AddSubscribers(ctx context.Context, now time.Time, subs []state.NewSubscriber) ([]bool, error)
 }
+
+// importBatch is how many rows Import adds per transaction.
+const importBatch = 500
 
 // ImportResult reports what Import did.
 type ImportResult struct {
@@ -80,8 +83,9 @@ func (e ImportError) Unwrap() error { return e.Err }
 // A "status" column, when present, is honoured for unsubscribed and pending
 // rows, so re-importing an export never re-subscribes anyone. Known
 // addresses are left untouched. Each bad row is reported in Bad with its
-// line; the good ones are imported. The error is for the input as a whole
-// (unreadable) or the database.
+// line; the good ones are imported, in transactions of 500 rows. The error
+// is for the input as a whole (unreadable) or the database; rows before the
+// failing batch stay imported.
 func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pending bool) (ImportResult, error) {
 	var res ImportResult
 	cr := csv.NewReader(r)
@@ -91,10 +95,32 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 	cr.ReuseRecord = true
 	colEmail, colName, colStatus := 0, 1, -1
 	first := true
+	var (
+		batch []state.NewSubscriber
+		lines []int // input line of each batch entry
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		created, err := db.AddSubscribers(ctx, now, batch)
+		if err != nil {
+			return fmt.Errorf("mailer: import lines %d-%d: %w", lines[0], lines[len(lines)-1], err)
+		}
+		for _, c := range created {
+			if c {
+				res.Added++
+			} else {
+				res.Existing++
+			}
+		}
+		batch, lines = batch[:0], lines[:0]
+		return nil
+	}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return res, nil
+			return res, flush()
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -146,14 +172,12 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: fmt.Errorf("mailer: unknown status %q", st)})
 			continue
 		}
-		_, created, err := db.AddSubscriber(ctx, now, email, name, status, state.SourceImport)
-		if err != nil {
-			return res, fmt.Errorf("mailer: import line %d: %w", line, err)
-		}
-		if created {
-			res.Added++
-		} else {
-			res.Existing++
+		batch = append(batch, state.NewSubscriber{Email: email, Name: name, Status: status, Source: state.SourceImport})
+		lines = append(lines, line)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return res, err
+			}
 		}
 	}
 }

@@ -30,6 +30,24 @@ type tally struct {
 	queued, total         atomic.Int64
 	sent, failed, retried atomic.Int64
 	waiting               atomic.Int64
+
+	// The pass stops early when the server cannot be reached: dialFails
+	// counts connection failures since the last successful send; past a
+	// few, unreachable is set and the rest of the claimed deliveries go
+	// back to pending without using an attempt.
+	dialFails   atomic.Int64
+	unreachable atomic.Pointer[error]
+}
+
+// giveUp records that the mail server is unreachable (err: the last error).
+func (t *tally) giveUp(err error) { t.unreachable.CompareAndSwap(nil, &err) }
+
+// unreachableErr is the error that stopped the pass, or nil.
+func (t *tally) unreachableErr() error {
+	if p := t.unreachable.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (t *tally) summary() Summary {
@@ -73,6 +91,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 		m.log.Warn("requeued deliveries that were in flight when herald stopped; these may reach their subscriber twice", "count", n)
 	}
 	m.log.Info("mail worker started", "digest", m.digest, "concurrency", m.concurrency(), "rate", m.cfg.SMTP.Rate)
+	var down time.Duration // current pause while the server is unreachable
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -95,6 +114,13 @@ func (m *Mailer) Run(ctx context.Context) error {
 			wait = min(max(next.Sub(m.now()), time.Second), wait)
 		case !errors.Is(err, state.ErrNotFound):
 			m.log.Error("mail: next retry", "err", err)
+		}
+		if err := t.unreachableErr(); err != nil {
+			down = min(max(2*down, m.unreachablePause), 16*m.unreachablePause)
+			wait = down
+			m.log.Error("mail server unreachable; delivery paused", "err", err, "retry_in", down)
+		} else {
+			down = 0
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -128,6 +154,9 @@ func (m *Mailer) Drain(ctx context.Context) (Summary, error) {
 	}
 	if err := m.deliverDue(ctx, t); err != nil {
 		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
+	}
+	if err := t.unreachableErr(); err != nil {
+		return t.summary(), fmt.Errorf("mailer: drain: mail server unreachable, stopped: %w", err)
 	}
 	return t.summary(), ctx.Err()
 }
@@ -231,6 +260,10 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	if n, err := m.db.WaitingDeliveries(ctx); err == nil {
 		t.total.Store(n)
 	}
+	rec, err := m.newRecorder(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	jobs := make(chan state.Delivery)
 	cache := &prepCache{m: m, entries: map[int64]*prepEntry{}}
@@ -238,14 +271,13 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 		wg       sync.WaitGroup // workers
 		inflight sync.WaitGroup // deliveries handed out and not recorded yet
 	)
-	rec := m.newRecorder()
 	for i := range m.concurrency() {
 		wg.Go(func() { m.worker(ctx, sendCtx, i, jobs, &inflight, rec, cache, t) })
 	}
 	var claimErr error
 	handedOut := false // since the last inflight.Wait
 claim:
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && t.unreachableErr() == nil {
 		m.dbmu.Lock()
 		batch, err := m.db.ClaimDeliveries(ctx, m.now(), m.claimLimit())
 		m.dbmu.Unlock()
@@ -265,6 +297,10 @@ claim:
 		}
 		m.log.Debug("claimed deliveries", "count", len(batch))
 		for i, d := range batch {
+			if t.unreachableErr() != nil {
+				m.release(batch[i:])
+				break claim
+			}
 			inflight.Add(1)
 			select {
 			case jobs <- d:
@@ -318,7 +354,7 @@ func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan state.D
 	w := &conn{m: m, n: n}
 	defer w.close()
 	for d := range jobs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || t.unreachableErr() != nil {
 			m.release([]state.Delivery{d})
 		} else {
 			m.deliver(ctx, sendCtx, w, rec, d, cache, t)
@@ -362,15 +398,15 @@ func (w *conn) close() {
 // re-dials and tries once more at once: the message never reached the
 // server, so this costs no attempt. dialErr reports that the error came from
 // connecting, not from sending.
-func (w *conn) send(ctx context.Context, msg *Message) (err error, dialErr bool) {
+func (w *conn) send(ctx context.Context, msg *Message) (dialErr bool, err error) {
 	for try := 0; ; try++ {
 		if err := w.open(ctx); err != nil {
-			return err, true
+			return true, err
 		}
 		err := w.c.Send(ctx, msg)
 		if err == nil {
 			w.sent++
-			return nil, false
+			return false, nil
 		}
 		var se *SendError
 		broken := !errors.As(err, &se) || se.ConnBroken()
@@ -382,7 +418,7 @@ func (w *conn) send(ctx context.Context, msg *Message) (err error, dialErr bool)
 			w.m.log.Debug("mail connection broke after reuse; re-dialling", "worker", w.n, "err", err)
 			continue
 		}
-		return err, false
+		return false, err
 	}
 }
 
@@ -412,10 +448,14 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 		m.release([]state.Delivery{d})
 		return
 	}
-	err, dialErr := w.send(sendCtx, msg)
+	dialErr, err := w.send(sendCtx, msg)
 	if err == nil {
+		t.dialFails.Store(0)
 		m.recordSent(log, rec, d, t)
 		return
+	}
+	if dialErr && t.dialFails.Add(1) >= int64(2*m.concurrency()) {
+		t.giveUp(err)
 	}
 	var se *SendError
 	if !errors.As(err, &se) {
@@ -488,9 +528,10 @@ func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d state.Delivery,
 // crash bound), while the outcomes that arrive during one commit go
 // together into the next.
 type recorder struct {
-	m    *Mailer
-	reqs chan recordReq
-	done chan struct{}
+	m      *Mailer
+	ledger *state.Ledger
+	reqs   chan recordReq
+	done   chan struct{}
 }
 
 type recordReq struct {
@@ -501,10 +542,14 @@ type recordReq struct {
 // maxGroup bounds the outcomes committed together.
 const maxGroup = 256
 
-func (m *Mailer) newRecorder() *recorder {
-	r := &recorder{m: m, reqs: make(chan recordReq, maxGroup), done: make(chan struct{})}
+func (m *Mailer) newRecorder(ctx context.Context) (*recorder, error) {
+	l, err := m.db.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &recorder{m: m, ledger: l, reqs: make(chan recordReq, maxGroup), done: make(chan struct{})}
 	go r.loop()
-	return r
+	return r, nil
 }
 
 // record commits o and returns when it is durable in the ledger.
@@ -518,6 +563,9 @@ func (r *recorder) record(o state.Outcome) error {
 func (r *recorder) close() {
 	close(r.reqs)
 	<-r.done
+	if err := r.ledger.Close(); err != nil {
+		r.m.log.Warn("closing the ledger", "err", err)
+	}
 }
 
 func (r *recorder) loop() {
@@ -545,7 +593,7 @@ func (r *recorder) loop() {
 		r.m.dbmu.Lock()
 		// Not the caller's context: an outcome must be recorded even
 		// during shutdown.
-		_, err := r.m.db.RecordOutcomes(context.Background(), r.m.now(), outs)
+		_, err := r.ledger.RecordOutcomes(context.Background(), r.m.now(), outs)
 		r.m.dbmu.Unlock()
 		for _, q := range group {
 			q.errc <- err

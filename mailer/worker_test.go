@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"net/url"
 	"path/filepath"
@@ -801,4 +802,45 @@ func TestMessageIDDeterministic(t *testing.T) {
 	if x, y := a.messageID("mailing", 7, 42), a.messageID("mailing", 7, 43); x == y {
 		t.Errorf("Message-ID equal for two subscribers: %s", x)
 	}
+}
+
+// With the server down, a pass stops after a few connection failures
+// instead of burning an attempt of every subscriber, and reports it.
+func TestServerUnreachable(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{})
+	subs := e.subscribe(t, "sub", 50, state.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Add(time.Minute)
+	e.announce(t, "p")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	down := e.mailer(t, func(o *Options) {
+		o.Config.SMTP.Port = dead
+		o.Transport = e.srv.transport(t, *o.Config)
+	})
+	down.backoff = defaultBackoff
+	s, err := down.Drain(e.ctx)
+	if err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("Drain with the server down = %v, want an unreachable error", err)
+	}
+	// 2×concurrency failures stop the pass; the other worker may be
+	// dialling already.
+	if s.Retried > 3*2 || s.Sent != 0 {
+		t.Errorf("summary = %+v, want at most 3×concurrency (6) attempts used", s)
+	}
+	if c := e.counts(t); c.Sending != 0 || c.Pending+c.Retry != 50 {
+		t.Errorf("ledger = %+v, want all 50 waiting, none in flight", c)
+	}
+
+	e.clock.Add(time.Hour) // past the retries' backoff
+	up := e.mailer(t, nil)
+	if s := drain(t, up); s.Sent != 50 {
+		t.Errorf("Drain with the server up = %+v, want 50 sent", s)
+	}
+	e.exactlyOnce(t, subs)
 }

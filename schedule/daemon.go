@@ -11,9 +11,9 @@ package schedule
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -131,6 +131,7 @@ type ScanResult struct {
 	RenderError error       // posts that failed to render (left out of the feeds); not a failed scan
 	NextRun     time.Time   // the next cron tick after At (in the cron zone)
 	feeds       []feed.File // the generated files, for metrics
+	snapshot    bool        // the posts folder was read (the counts above are valid)
 }
 
 // Daemon publishes newly due posts. Create it with New; Run runs the loop,
@@ -169,9 +170,11 @@ type Daemon struct {
 	// file when its date (and with it its URL, the default id) moves.
 	announcedPaths map[string]bool
 	recorded       bool              // Record ran at least once (it seeds a fresh database)
-	fp             [32]byte          // fingerprint of the due set last published
+	seed           maphash.Seed      // of fingerprints
+	fp             uint64            // fingerprint of the due set last published
 	published      bool              // fp is valid: feeds were generated and written
-	problems       [32]byte          // fingerprint of the problems last logged
+	problems       uint64            // fingerprint of the problems last logged
+	problemsLogged bool              // problems is valid
 	metaSent       map[string]string // meta values last written
 	metaAt         time.Time         // when last_scan_at was last written
 	etags          map[string]string // feed ETags last published (Feeds.Dir "")
@@ -242,6 +245,7 @@ func New(opts Options) (*Daemon, error) {
 		feedBytes:  map[string]int{},
 		durations:  newHistogram(),
 		hubBackoff: hubBackoff,
+		seed:       maphash.MakeSeed(),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -508,6 +512,13 @@ func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("schedule: scan: %w", err)
 	}
+	return d.process(ctx, snap, now, res)
+}
+
+// process is the scan after reading the folder: the diff against the
+// database, Record, Generate and publishing. scanMu is held.
+func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time, res ScanResult) (ScanResult, error) {
+	res.snapshot = true
 	res.Posts = len(snap.Posts)
 	res.Problems = snap.Problems
 	var dbErr error // a database failure: reported after the feeds are published
@@ -526,17 +537,9 @@ func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 	}
 
 	// Diff the snapshot against the database's view.
-	var (
-		seen []state.SeenPost
-		dups []string
-		ids  = make(map[string]struct{}, len(snap.Posts))
-	)
+	// (The Loader already skipped posts with duplicate ids, as Problems.)
+	var seen []state.SeenPost
 	for _, p := range snap.Posts {
-		if _, dup := ids[p.ID]; dup {
-			dups = append(dups, p.Path)
-			continue
-		}
-		ids[p.ID] = struct{}{}
 		due := p.Due(now)
 		if due {
 			res.Published++
@@ -557,7 +560,7 @@ func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 			})
 		}
 	}
-	d.logProblems(snap.Problems, dups)
+	d.logProblems(snap.Problems)
 
 	// Record: the first scan always records (it seeds a fresh database).
 	// A database failure fails the scan but does not hold back the feeds:
@@ -577,7 +580,7 @@ func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 	}
 
 	// Generate only when the due set (or a due post) changed.
-	fp := fingerprint(snap, now)
+	fp := fingerprint(d.seed, snap, now)
 	if !d.published || fp != d.fp {
 		out, gerr := feed.Generate(ctx, d.opts.Loader, d.opts.Site, d.opts.Feeds, snap, now)
 		if out == nil {
@@ -692,22 +695,18 @@ func (d *Daemon) logAnnounced(rr state.RecordResult) {
 
 // logProblems logs the bad posts when the list differs from the last scan's,
 // so a rescan every minute does not repeat them.
-func (d *Daemon) logProblems(problems []feed.Problem, dups []string) {
-	h := sha256.New()
+func (d *Daemon) logProblems(problems []feed.Problem) {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
 	for _, p := range problems {
-		h.Write([]byte(p.Error()))
-		h.Write([]byte{0})
+		h.WriteString(p.Error())
+		h.WriteByte(0)
 	}
-	for _, p := range dups {
-		h.Write([]byte(p))
-		h.Write([]byte{1})
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	if sum == d.problems {
+	sum := h.Sum64()
+	if d.problemsLogged && sum == d.problems {
 		return
 	}
-	d.problems = sum
+	d.problems, d.problemsLogged = sum, true
 	for _, p := range problems {
 		if p.Warning {
 			d.log.Warn("post warning", "problem", p.Error())
@@ -715,37 +714,29 @@ func (d *Daemon) logProblems(problems []feed.Problem, dups []string) {
 			d.log.Error("post skipped", "problem", p.Error())
 		}
 	}
-	for _, p := range dups {
-		d.log.Error("post skipped: another post has the same id (front-matter id or URL)", "path", p)
-	}
 }
 
-// fingerprint hashes what the feeds depend on: every post's identity, file
-// name, content hash, publication flag and whether it is due at now. It
-// covers all posts, not only the due ones within feeds.limit, because a
-// due post's rendered HTML may link to another post ({% post_url %}); a
-// change outside the feeds costs one Generate whose identical bytes are not
-// rewritten.
-func fingerprint(snap *feed.Snapshot, now time.Time) [32]byte {
-	h := sha256.New()
-	buf := make([]byte, 0, 256)
+// fingerprint hashes what the feeds depend on: every post's file name,
+// content hash (which covers its front matter: title, date, id) and whether
+// it is due at now. It covers all posts, not only the due ones within
+// feeds.limit, because a due post's rendered HTML may link to another post
+// ({% post_url %}); a change outside the feeds costs one Generate whose
+// identical bytes are not rewritten. A 64-bit maphash detects changes; it
+// guards nothing.
+func fingerprint(seed maphash.Seed, snap *feed.Snapshot, now time.Time) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
 	for _, p := range snap.Posts {
-		buf = buf[:0]
-		buf = append(buf, p.ID...)
-		buf = append(buf, 0)
-		buf = append(buf, p.Path...)
-		buf = append(buf, 0)
-		buf = append(buf, p.Hash...)
-		buf = append(buf, 0)
-		buf = strconv.AppendBool(buf, p.Published)
-		buf = strconv.AppendBool(buf, p.Due(now))
-		buf = strconv.AppendInt(buf, p.Date.Unix(), 10)
-		buf = append(buf, '\n')
-		h.Write(buf)
+		h.WriteString(p.Path)
+		h.WriteByte(0)
+		h.WriteString(p.Hash)
+		if p.Due(now) {
+			h.WriteByte(1)
+		} else {
+			h.WriteByte(0)
+		}
 	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum
+	return h.Sum64()
 }
 
 // finishScan updates the status, metrics and meta after a scan.
@@ -764,14 +755,17 @@ func (d *Daemon) finishScan(ctx context.Context, res *ScanResult, err error) {
 		if d.st.failingSince.IsZero() {
 			d.st.failingSince = now
 		}
-		// Without a fresh snapshot, the cron tick drives the next scan.
-		d.st.nextPostDue = time.Time{}
 	} else {
 		d.st.lastOK = true
 		d.st.lastErr = ""
 		d.st.failingSince = time.Time{}
+	}
+	if res.snapshot {
 		d.st.nextPostDue = res.NextPostDue
 		d.st.postsPublished = res.Published
+	} else {
+		// Without a snapshot, the cron tick drives the next scan.
+		d.st.nextPostDue = time.Time{}
 	}
 	d.announced += uint64(len(res.Announced))
 	if res.Generated {

@@ -435,14 +435,16 @@ func TestWatcher(t *testing.T) {
 			if s.err != nil {
 				t.Fatal(s.err)
 			}
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("%s: rescan after %v, want within 2s", what, took)
+			// When the rescan started (its own duration does not count:
+			// on a loaded machine a scan alone can take a while).
+			if took := time.Since(start) - s.res.Duration; took > 2*time.Second {
+				t.Errorf("%s: rescan started after %v, want within 2s", what, took)
 			}
 			if s.res.Posts != posts {
 				t.Errorf("%s: scan saw %d posts, want %d", what, s.res.Posts, posts)
 			}
-		case <-time.After(3 * time.Second):
-			t.Fatalf("%s: no rescan within 3s", what)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no rescan within 10s", what)
 		}
 		select {
 		case s := <-scans:

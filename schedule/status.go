@@ -130,38 +130,24 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 		}
 	}
 
-	meta := func(key string) (string, bool, error) {
+	// The daemon's last scan, as it saved it (absent: it never ran).
+	meta := make(map[string]string, 4)
+	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished} {
 		v, err := opts.Store.Meta(ctx, key)
 		if errors.Is(err, state.ErrNotFound) {
-			return "", false, nil
+			continue
 		}
 		if err != nil {
-			return "", false, fmt.Errorf("schedule: status: %w", err)
+			return nil, fmt.Errorf("schedule: status: %w", err)
 		}
-		return v, true, nil
+		meta[key] = v
 	}
-	if v, ok, err := meta(MetaLastScanAt); err != nil {
-		return nil, err
-	} else if ok {
-		if t, perr := time.Parse(time.RFC3339, v); perr == nil {
-			r.HaveLastScan, r.LastScan = true, t.In(loc)
-		}
+	if t, err := time.Parse(time.RFC3339, meta[MetaLastScanAt]); err == nil {
+		r.HaveLastScan, r.LastScan = true, t.In(loc)
 	}
-	if v, _, err := meta(MetaLastScanOK); err != nil {
-		return nil, err
-	} else {
-		r.LastScanOK = v == "true"
-	}
-	if v, _, err := meta(MetaLastScanError); err != nil {
-		return nil, err
-	} else {
-		r.LastScanError = v
-	}
-	if v, _, err := meta(MetaPostsPublished); err != nil {
-		return nil, err
-	} else {
-		r.StoredPublished, _ = strconv.Atoi(v)
-	}
+	r.LastScanOK = meta[MetaLastScanOK] == "true"
+	r.LastScanError = meta[MetaLastScanError]
+	r.StoredPublished, _ = strconv.Atoi(meta[MetaPostsPublished])
 
 	if r.Recent, err = opts.Store.Announcements(ctx, recent); err != nil {
 		return nil, fmt.Errorf("schedule: status: %w", err)

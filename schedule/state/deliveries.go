@@ -482,52 +482,88 @@ type Outcome struct {
 	Text  string        // failure text
 }
 
+// recordOutcome is the UPDATE of one outcome: ?1 now, ?2 state, ?3 next
+// attempt, ?4 code, ?5 text, ?6 delivery id.
+const recordOutcome = `
+UPDATE deliveries SET
+    state           = ?2,
+    sent_at         = CASE WHEN ?2 = 'sent'  THEN ?1 ELSE sent_at END,
+    next_attempt_at = CASE WHEN ?2 = 'retry' THEN ?3 ELSE next_attempt_at END,
+    last_code       = ?4,
+    last_error      = ?5,
+    updated_at      = ?1
+WHERE id = ?6 AND state = 'sending'`
+
 // RecordOutcomes records several sends at now in ONE transaction (group
 // commit: the worker hands over the outcomes of its concurrent sends
 // together, each sender waiting for the commit before its next send, so the
 // crash guarantee is that of MarkSent and friends at a fraction of the
 // cost). Outcomes of deliveries no longer in flight are ignored; the result
-// counts those recorded.
+// counts those recorded. A worker recording many outcomes should use a
+// Ledger, which prepares the statement once.
 func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error) {
+	return db.recordOutcomes(ctx, nil, now, outcomes)
+}
+
+// Ledger is a handle on the delivery ledger for a worker: the statement
+// that records outcomes is prepared once (parsing SQL costs as much as
+// running it). Close it when done. Safe for concurrent use.
+type Ledger struct {
+	db     *DB
+	record *sql.Stmt
+}
+
+// Ledger prepares a Ledger.
+func (db *DB) Ledger(ctx context.Context) (*Ledger, error) {
+	st, err := db.sql.PrepareContext(ctx, recordOutcome)
+	if err != nil {
+		return nil, db.wrap("prepare ledger", err)
+	}
+	return &Ledger{db: db, record: st}, nil
+}
+
+// RecordOutcomes is DB.RecordOutcomes with the prepared statement.
+func (l *Ledger) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error) {
+	return l.db.recordOutcomes(ctx, l.record, now, outcomes)
+}
+
+// Close releases the prepared statement.
+func (l *Ledger) Close() error {
+	if err := l.record.Close(); err != nil {
+		return l.db.wrap("close ledger", err)
+	}
+	return nil
+}
+
+// recordOutcomes runs recordOutcome for each outcome in one transaction,
+// with prepared (nil: prepared for this transaction).
+func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.Time, outcomes []Outcome) (int, error) {
 	if len(outcomes) == 0 {
 		return 0, nil
+	}
+	for _, o := range outcomes {
+		switch o.State {
+		case DeliverySent, DeliveryRetry, DeliveryFailed:
+		default:
+			return 0, fmt.Errorf("state: record outcomes: delivery #%d: state %q is not sent, retry or failed", o.ID, o.State)
+		}
 	}
 	now = now.UTC()
 	var recorded int
 	err := db.inTx(ctx, "record delivery outcomes", func(tx *sql.Tx) error {
 		recorded = 0
-		stmts := map[DeliveryState]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
+		var st *sql.Stmt
+		if prepared != nil {
+			st = tx.StmtContext(ctx, prepared)
+		} else {
+			var err error
+			if st, err = tx.PrepareContext(ctx, recordOutcome); err != nil {
+				return err
 			}
-		}()
+		}
+		defer st.Close()
 		for _, o := range outcomes {
-			st := stmts[o.State]
-			if st == nil {
-				// Numbered parameters: each statement takes all five
-				// arguments and uses those it needs.
-				var q string
-				switch o.State {
-				case DeliverySent:
-					q = `UPDATE deliveries SET state = 'sent', sent_at = ?1, updated_at = ?1, last_code = 0, last_error = ''
-WHERE id = ?5 AND state = 'sending'`
-				case DeliveryRetry:
-					q = `UPDATE deliveries SET state = 'retry', next_attempt_at = ?2, last_code = ?3, last_error = ?4, updated_at = ?1
-WHERE id = ?5 AND state = 'sending'`
-				case DeliveryFailed:
-					q = `UPDATE deliveries SET state = 'failed', last_code = ?3, last_error = ?4, updated_at = ?1
-WHERE id = ?5 AND state = 'sending'`
-				default:
-					return fmt.Errorf("delivery #%d: outcome state %q is not sent, retry or failed", o.ID, o.State)
-				}
-				var err error
-				if st, err = tx.PrepareContext(ctx, q); err != nil {
-					return err
-				}
-				stmts[o.State] = st
-			}
-			r, err := st.ExecContext(ctx, unix(now), unix(o.Next), o.Code, o.Text, o.ID)
+			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID)
 			if err != nil {
 				return fmt.Errorf("delivery #%d: %w", o.ID, err)
 			}

@@ -139,6 +139,61 @@ ON CONFLICT (email_key) DO NOTHING RETURNING id`,
 	return s, created, nil
 }
 
+// NewSubscriber is one address for AddSubscribers.
+type NewSubscriber struct {
+	Email, Name string
+	Status      SubscriberStatus
+	Source      SubscriberSource
+}
+
+// AddSubscribers is AddSubscriber for many addresses in one transaction
+// (an import of a large list): created[i] reports whether subs[i] was new;
+// known addresses are left unchanged. An invalid entry fails the whole call
+// before anything is written.
+func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error) {
+	for _, s := range subs {
+		switch {
+		case !strings.Contains(s.Email, "@"):
+			return nil, fmt.Errorf("state: add subscribers: %q: not an email address", s.Email)
+		case !s.Status.valid():
+			return nil, fmt.Errorf("state: add subscribers: %s: invalid status %q", s.Email, s.Status)
+		case !s.Source.valid():
+			return nil, fmt.Errorf("state: add subscribers: %s: invalid source %q", s.Email, s.Source)
+		}
+	}
+	now = now.UTC().Truncate(time.Second)
+	created := make([]bool, len(subs))
+	err := db.inTx(ctx, fmt.Sprintf("add %d subscribers", len(subs)), func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `
+INSERT INTO subscribers (email, email_key, name, status, source, created_at, confirmed_at, unsubscribed_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+        CASE WHEN ?4 = 'confirmed' THEN ?6 END,
+        CASE WHEN ?4 = 'unsubscribed' THEN ?6 END)
+ON CONFLICT (email_key) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, s := range subs {
+			email := strings.TrimSpace(s.Email)
+			r, err := st.ExecContext(ctx, email, EmailKey(email), s.Name, s.Status, s.Source, unix(now))
+			if err != nil {
+				return fmt.Errorf("%s: %w", email, err)
+			}
+			n, err := r.RowsAffected()
+			if err != nil {
+				return err
+			}
+			created[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
 // Subscriber returns the subscriber with the address email (matched by
 // EmailKey), or ErrNotFound.
 func (db *DB) Subscriber(ctx context.Context, email string) (Subscriber, error) {
@@ -228,6 +283,20 @@ func (db *DB) RemoveSubscriber(ctx context.Context, email string) error {
 		return fmt.Errorf("state: subscriber %s: %w", email, ErrNotFound)
 	}
 	return nil
+}
+
+// DeletePending deletes the pending subscriptions created before olderThan
+// (never confirmed: the confirmation link expired) and returns how many.
+func (db *DB) DeletePending(ctx context.Context, olderThan time.Time) (int64, error) {
+	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE status = 'pending' AND created_at < ?", olderThan.Unix())
+	if err != nil {
+		return 0, db.wrap("delete pending subscribers", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, db.wrap("delete pending subscribers", err)
+	}
+	return n, nil
 }
 
 // subscriberBatch is how many subscribers EachSubscriber reads per query.

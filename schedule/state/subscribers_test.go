@@ -268,3 +268,37 @@ func TestInitMeta(t *testing.T) {
 		t.Errorf("second InitMeta = %q, %v; want the stored first", v, err)
 	}
 }
+
+func TestAddSubscribers(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, tempDB(t))
+	addSub(t, db, t0, "old@example.com", StatusUnsubscribed)
+	created, err := db.AddSubscribers(ctx, t0.Add(time.Hour), []NewSubscriber{
+		{Email: "a@example.com", Name: "A", Status: StatusConfirmed, Source: SourceImport},
+		{Email: "old@EXAMPLE.com", Status: StatusConfirmed, Source: SourceImport},
+		{Email: "p@example.com", Status: StatusPending, Source: SourceImport},
+		{Email: "a@Example.com", Status: StatusConfirmed, Source: SourceImport}, // same as the first
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false}; fmt.Sprint(created) != fmt.Sprint(want) {
+		t.Errorf("created = %v, want %v", created, want)
+	}
+	a, _ := db.Subscriber(ctx, "a@example.com")
+	if a.Name != "A" || a.Status != StatusConfirmed || !a.ConfirmedAt.Equal(t0.Add(time.Hour)) || a.Source != SourceImport {
+		t.Errorf("a = %+v", a)
+	}
+	if old, _ := db.Subscriber(ctx, "old@example.com"); old.Status != StatusUnsubscribed {
+		t.Errorf("old status = %s, want unsubscribed (untouched)", old.Status)
+	}
+	if p, _ := db.Subscriber(ctx, "p@example.com"); p.Status != StatusPending || !p.ConfirmedAt.IsZero() {
+		t.Errorf("p = %+v", p)
+	}
+	if _, err := db.AddSubscribers(ctx, t0, []NewSubscriber{{Email: "x@example.com", Status: "bogus", Source: SourceCLI}}); err == nil {
+		t.Errorf("AddSubscribers with a bad status: no error")
+	}
+	if c, _ := db.CountSubscribers(ctx); c.Total() != 3 {
+		t.Errorf("total = %d, want 3", c.Total())
+	}
+}

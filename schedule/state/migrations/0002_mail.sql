@@ -10,7 +10,7 @@
 -- as given, "@", the domain lower-cased (RFC 5321: only the domain is
 -- case-insensitive).
 CREATE TABLE subscribers (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: tokens name subscribers by id
     email           TEXT NOT NULL,
     email_key       TEXT NOT NULL UNIQUE,
     name            TEXT NOT NULL DEFAULT '',
