@@ -32,7 +32,7 @@ type env struct {
 	mail   *mailer.Mailer
 }
 
-func (m *Main) openEnv(ctx context.Context, withMailer bool) (*env, error) {
+func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error) {
 	if err := m.loadConfig(); err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (m *Main) openEnv(ctx context.Context, withMailer bool) (*env, error) {
 			return nil, err
 		}
 		e.snap = snap
-		if e.mail, err = m.newMailer(ctx, db, e.loader, m.Logger); err != nil {
+		if e.mail, err = m.newMailer(ctx, db, e.loader, m.Logger, send); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +100,7 @@ func (m *Main) runPreview(ctx context.Context) error {
 	if err := parse(fs, m.Args); err != nil {
 		return err
 	}
-	e, err := m.openEnv(ctx, true)
+	e, err := m.openEnv(ctx, true, false)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (m *Main) runSend(ctx context.Context) error {
 	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
 		return &usageError{"send: name the POST to send (file name or slug)"}
 	}
-	e, err := m.openEnv(ctx, true)
+	e, err := m.openEnv(ctx, true, !*dry)
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (m *Main) runStatus(ctx context.Context) error {
 	if len(m.Args) > 0 {
 		return &usageError{"status takes no arguments"}
 	}
-	e, err := m.openEnv(ctx, false)
+	e, err := m.openEnv(ctx, false, false)
 	if err != nil {
 		return err
 	}

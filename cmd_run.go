@@ -47,7 +47,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 
 	loader := feed.NewLoader(&c.Site, c.Posts.Dir, log)
 	handler := feed.NewHandler(c.Feeds.MaxAge.Duration)
-	ml, err := m.newMailer(ctx, db, loader, log)
+	ml, err := m.newMailer(ctx, db, loader, log, true)
 	if err != nil {
 		return false, err
 	}
@@ -169,15 +169,19 @@ func (m *Main) mailDestination() string {
 }
 
 // newMailer assembles the newsletter sender from the configuration.
-func (m *Main) newMailer(ctx context.Context, db *state.DB, loader *feed.Loader, log *slog.Logger) (*mailer.Mailer, error) {
+// With send false it gets a transport that refuses to send, so that
+// preview and dry runs need no SMTP password.
+func (m *Main) newMailer(ctx context.Context, db *state.DB, loader *feed.Loader, log *slog.Logger, send bool) (*mailer.Mailer, error) {
 	c := &m.Config
 	comp, err := mailer.NewComposer(&c.Mail, &c.Site)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := mailer.NewTransport(&c.Mail, log)
-	if err != nil {
-		return nil, err
+	var tr mailer.Transport = noTransport{}
+	if send {
+		if tr, err = mailer.NewTransport(&c.Mail, log); err != nil {
+			return nil, err
+		}
 	}
 	secret, err := mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
 	if err != nil {
@@ -230,4 +234,11 @@ func (m *Main) newWeb(ctx context.Context, db *state.DB) (*mailer.Web, error) {
 		Transport:      tr,
 		Logger:         m.Logger,
 	})
+}
+
+// noTransport is the transport of commands that only render mail.
+type noTransport struct{}
+
+func (noTransport) Open(context.Context) (mailer.Conn, error) {
+	return nil, errors.New("this command sends no mail")
 }

@@ -39,7 +39,7 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		return err
 	}
 	args = fs.Args()
-	e, err := m.openEnv(ctx, false)
+	e, err := m.openEnv(ctx, false, false)
 	if err != nil {
 		return err
 	}
