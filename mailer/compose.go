@@ -524,6 +524,15 @@ func (c *Composer) Confirmation(r Recipient, confirmURL string) (*Message, error
 	writeHeader(buf, "Date", c.now().In(c.loc).Format(time.RFC1123Z))
 	writeHeader(buf, "Message-ID", "<"+id+">")
 	writeHeader(buf, "MIME-Version", "1.0")
+	if r.UnsubscribeURL != "" {
+		unsub, err := checkUnsubscribeURL(r.UnsubscribeURL)
+		if err != nil {
+			return nil, err
+		}
+		writeHeader(buf, "List-Id", c.listID)
+		writeHeader(buf, "List-Unsubscribe", "<"+unsub+">")
+		writeHeader(buf, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	writeHeader(buf, "Auto-Submitted", "auto-generated")
 	writeHeader(buf, "X-Mailer", "Herald")
 	writeHeader(buf, "Content-Type", `multipart/alternative; boundary="`+boundary+`"`)

@@ -374,7 +374,10 @@ func (w *Web) startSubscription(ctx context.Context, email, name string) error {
 		return fmt.Errorf("mailer: web: storing subscriber: %w", err)
 	}
 	link := w.opts.PublicURL + "/confirm?token=" + url.QueryEscape(w.confirmToken(s, now))
-	msg, err := w.opts.Composer.Confirmation(Recipient{Email: s.Email, Name: s.Name}, link)
+	// The confirmation carries List-Unsubscribe too: "I never asked for
+	// this" is one click, and it stops any further confirmation mail.
+	unsub := w.opts.PublicURL + "/unsubscribe?token=" + url.QueryEscape(Token(w.opts.Secret, PurposeUnsubscribe, s.ID, time.Time{}))
+	msg, err := w.opts.Composer.Confirmation(Recipient{Email: s.Email, Name: s.Name, UnsubscribeURL: unsub}, link)
 	if err != nil {
 		return fmt.Errorf("mailer: web: confirmation for subscriber #%d: %w", s.ID, err)
 	}
