@@ -124,12 +124,14 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		select {
 		case <-runCtx.Done():
 			_ = schedule.SDNotify("STOPPING=1")
+			log.Info("stopping: finishing the scan and the sends in flight")
 			wg.Wait()
 			select {
 			case err := <-errc:
 				return false, err
 			default:
 			}
+			log.Info("stopped")
 			return false, nil
 		case <-m.Reload:
 			_ = schedule.SDNotify("RELOADING=1")

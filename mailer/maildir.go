@@ -76,7 +76,24 @@ func (c *maildirConn) Send(ctx context.Context, m *Message) error {
 		os.Remove(tmp)
 		return &SendError{Text: "maildir write", Temporary: true, Err: err}
 	}
+	// The rename is durable only once new/ is synced: the ledger records
+	// the message sent right after this returns.
+	if err := syncDir(filepath.Join(t.dir, "new")); err != nil {
+		return &SendError{Text: "maildir sync", Temporary: true, Err: err}
+	}
 	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *maildirConn) Close() error { return nil }

@@ -101,6 +101,7 @@ type Web struct {
 	sendSem  chan struct{}
 	wg       sync.WaitGroup
 	sendBase context.Context
+	stopSend context.CancelFunc // cancels sendBase: shutdown took too long
 }
 
 // NewWeb checks opts, fills defaults and returns the handlers.
@@ -152,8 +153,8 @@ func NewWeb(opts WebOptions) (*Web, error) {
 		perAddr:  newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
 		pending:  newRateLimiter(opts.PendingPerHour, time.Hour, 1),
 		sendSem:  make(chan struct{}, 4),
-		sendBase: context.Background(),
 	}
+	w.sendBase, w.stopSend = context.WithCancel(context.Background())
 	if w.now == nil {
 		w.now = time.Now
 	}
@@ -191,7 +192,11 @@ func (w *Web) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			// Let confirmation mails in flight finish, briefly: a hung
+			// mail server must not hold up the shutdown.
+			grace := time.AfterFunc(shutdownGrace, w.stopSend)
 			w.Wait()
+			grace.Stop()
 			return nil
 		case <-t.C:
 		}
@@ -219,6 +224,10 @@ func (w *Web) Sweep(ctx context.Context) error {
 	}
 	return nil
 }
+
+// shutdownGrace bounds how long Run waits for confirmation mails in flight
+// once its context is cancelled.
+const shutdownGrace = 10 * time.Second
 
 // Wait blocks until the confirmation mails being sent in the background are
 // sent (or have failed).
@@ -278,7 +287,12 @@ func (w *Web) subscribe(rw http.ResponseWriter, r *http.Request) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		w.sendSem <- struct{}{}
+		select {
+		case w.sendSem <- struct{}{}:
+		case <-w.sendBase.Done():
+			w.log.Warn("web: shutting down: confirmation mail not sent", "err", w.sendBase.Err())
+			return
+		}
 		defer func() { <-w.sendSem }()
 		ctx, cancel := context.WithTimeout(w.sendBase, 2*time.Minute)
 		defer cancel()

@@ -98,6 +98,13 @@ func (m *Mailer) Run(ctx context.Context) error {
 		}
 		t := new(tally)
 		m.current.Store(t)
+		// Deliveries a crashed `herald send` left in flight beside this
+		// daemon are taken over once they are stale.
+		if n, err := m.db.RequeueInFlight(ctx, m.now(), m.now().Add(-m.staleClaim)); err != nil && ctx.Err() == nil {
+			m.log.Error("mail: requeue stale deliveries", "err", err)
+		} else if n > 0 {
+			m.log.Warn("requeued deliveries abandoned in flight by another herald process", "count", n)
+		}
 		if err := m.queue(ctx, t); err != nil && ctx.Err() == nil {
 			m.log.Error("mail queue", "err", err)
 		}
@@ -107,7 +114,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := m.idleRecheck
+		wait := min(m.idleRecheck, m.staleClaim)
 		next, err := m.db.NextRetry(ctx)
 		switch {
 		case err == nil:
@@ -469,9 +476,11 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	switch {
 	case dialErr:
 		// Connecting failed (network, TLS, AUTH): a configuration or
-		// server problem, not this recipient's; retry (bounded by
-		// max_attempts and retry_for) rather than fail the whole list.
-		m.recordTemp(log, rec, d, se.Code, text, t)
+		// server problem, not this recipient's. The delivery goes back
+		// untouched (no attempt used up), so an outage never fails the
+		// list; Run pauses and logs until the server answers again.
+		log.Debug("not sent: cannot connect", "err", text)
+		m.release([]state.Delivery{d})
 	case se.Temporary || se.Code == 0:
 		m.recordTemp(log, rec, d, se.Code, text, t)
 	default:

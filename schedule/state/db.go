@@ -133,9 +133,11 @@ func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 // IMMEDIATE for transactions (a writer takes the lock up front instead of
 // failing on upgrade).
 func dsn(abs string, busy time.Duration) string {
+	// busy_timeout first: pragmas run in order, and switching a new file
+	// to WAL takes a lock that a concurrent opener must wait for.
 	return "file:" + escapePath(filepath.ToSlash(abs)) +
-		"?_pragma=journal_mode(WAL)" +
-		"&_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" +
+		"?_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" +
+		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_txlock=immediate"

@@ -350,7 +350,7 @@ func TestConcurrentHandles(t *testing.T) {
 	defer b.Close()
 
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	if _, err := a.Record(ctx, now, nil, false); err != nil { // seed
+	if _, err := a.Record(ctx, now.Add(-2*time.Hour), nil, false); err != nil { // first run
 		t.Fatal(err)
 	}
 

@@ -72,9 +72,14 @@ func upsertArgs(p *SeenPost, now time.Time) []any {
 // or not when seeding). Idempotent: a post is announced at most once, ever
 // (rows are never deleted, so a deleted and re-added post is not re-announced).
 //
-// The first Record on a database (meta key "seeded" absent) is the first
-// run: it sets "seeded" and records every due post with Queued = backfill.
-// Once the database is seeded, a Record with no posts runs no query.
+// The first Record on a database stores the first-run time (meta
+// "first_run_at"). The first Record that holds a due post seeds the
+// database (meta "seeded"): due posts dated before the first run are the
+// blog's archive and are recorded with Queued = backfill; posts dated after
+// it became due while Herald was watching and are queued. So a first run on
+// an empty or not yet mounted posts folder never mails the archive found
+// later, and a new blog's first post is still mailed. Once the database is
+// seeded, a Record with no posts runs no query.
 func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error) {
 	if len(posts) == 0 && db.seeded.Load() {
 		return RecordResult{}, nil
@@ -88,16 +93,29 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 	var res RecordResult
 	err := db.inTx(ctx, "record", func(tx *sql.Tx) error {
 		res = RecordResult{}
+		// seeding: the archive found on the first run, posts dated
+		// before firstRun, is recorded without mail (unless backfill).
+		seeding, firstRun := false, time.Time{}
 		if !db.seeded.Load() {
 			var v string
 			err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", metaSeeded).Scan(&v)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
+				if firstRun, err = firstRunAt(ctx, tx, now); err != nil {
+					return err
+				}
+				if !anyDue(posts) {
+					// Nothing published yet (a new blog, or a posts folder
+					// that is empty or not mounted yet): stay unseeded, so
+					// that the archive seen later is not mailed, while posts
+					// dated after firstRun will be.
+					return upsertOnly(ctx, tx, posts, now)
+				}
 				if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)",
 					metaSeeded, now.Format(time.RFC3339)); err != nil {
 					return err
 				}
-				res.Seeded = true
+				seeding, res.Seeded = true, true
 			case err != nil:
 				return err
 			}
@@ -105,7 +123,9 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 		if len(posts) == 0 {
 			return nil
 		}
-		queued := backfill || !res.Seeded
+		queuedFor := func(p *SeenPost) bool {
+			return backfill || !seeding || !p.Date.Before(firstRun)
+		}
 
 		upsert, err := tx.PrepareContext(ctx, upsertPost)
 		if err != nil {
@@ -143,6 +163,22 @@ ON CONFLICT (post_id, kind) DO NOTHING`); err != nil {
 			} else if n == 0 {
 				continue // announced before
 			}
+			queued := queuedFor(p)
+			if queued {
+				// A renamed post file gets a new path and, through its
+				// permalink, a new id: the same content (or title and
+				// date) as a post announced before is not mailed again.
+				var one int
+				err := tx.QueryRowContext(ctx, `
+SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
+  AND (hash = ?2 OR (title = ?3 AND date = ?4)) LIMIT 1`, p.ID, p.Hash, p.Title, unix(p.Date)).Scan(&one)
+				switch {
+				case err == nil:
+					queued = false
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("post %s: %w", p.ID, err)
+				}
+			}
 			r, err = insert.ExecContext(ctx, p.ID, unix(now), queued)
 			if err != nil {
 				return fmt.Errorf("post %s: %w", p.ID, err)
@@ -166,7 +202,9 @@ ON CONFLICT (post_id, kind) DO NOTHING`); err != nil {
 	if err != nil {
 		return RecordResult{}, err
 	}
-	db.seeded.Store(true)
+	if res.Seeded || anyDue(posts) {
+		db.seeded.Store(true)
+	}
 	slices.SortStableFunc(res.Announced, func(a, b Announcement) int {
 		return cmp.Or(a.Date.Compare(b.Date), cmp.Compare(a.PostID, b.PostID))
 	})
@@ -195,6 +233,20 @@ WHERE a.post_id = ? AND a.queued = 1 ORDER BY a.id LIMIT 1`, p.ID)
 		var err error
 		a, err = scanAnnouncement(row)
 		if err == nil {
+			if !a.Manual && a.MailedAt.IsZero() {
+				// An automatic announcement still waiting (for the
+				// digest tick): `herald send` means now, so it becomes
+				// the manual one, which is mailed at once.
+				r, err := tx.ExecContext(ctx, `
+UPDATE announcements SET kind = 'manual' WHERE id = ? AND mailing_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM announcements m WHERE m.post_id = ? AND m.kind = 'manual')`, a.ID, p.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := r.RowsAffected(); n == 1 {
+					a.Manual = true
+				}
+			}
 			return nil // already queued
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -295,4 +347,43 @@ func scanAnnouncement(row interface{ Scan(...any) error }) (Announcement, error)
 	a.Date, a.CreatedAt, a.MailedAt = fromUnix(date), fromUnix(created), fromNullUnix(mailed)
 	a.Manual = kind == "manual"
 	return a, nil
+}
+
+const metaFirstRun = "first_run_at"
+
+// firstRunAt returns the first-run time, storing now when there is none.
+func firstRunAt(ctx context.Context, tx *sql.Tx, now time.Time) (time.Time, error) {
+	var v string
+	err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", metaFirstRun).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)", metaFirstRun, now.Format(time.RFC3339))
+		return now, err
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("meta %s: %w", metaFirstRun, err)
+	}
+	return t, nil
+}
+
+func anyDue(posts []SeenPost) bool {
+	for i := range posts {
+		if posts[i].Due {
+			return true
+		}
+	}
+	return false
+}
+
+// upsertOnly records posts seen without announcing any.
+func upsertOnly(ctx context.Context, tx *sql.Tx, posts []SeenPost, now time.Time) error {
+	for i := range posts {
+		if _, err := tx.ExecContext(ctx, upsertPost, upsertArgs(&posts[i], now)...); err != nil {
+			return fmt.Errorf("post %s: %w", posts[i].ID, err)
+		}
+	}
+	return nil
 }

@@ -119,21 +119,29 @@ func TestRecordFirstRun(t *testing.T) {
 }
 
 func TestRecordEmptyBlogFirstRun(t *testing.T) {
-	// A blog with no posts on the first run: the first post written later is mailed.
+	// A blog with no posts on the first run (a new blog, or a posts folder
+	// not mounted yet): posts dated after the first run are mailed, the
+	// archive dated before it is not.
 	db := openTest(t, tempDB(t))
-	if res := record(t, db, t0, nil, false); !res.Seeded || len(res.Announced) != 0 {
-		t.Fatalf("first Record(nil) = %+v, want Seeded and nothing announced", res)
+	if res := record(t, db, t0, nil, false); res.Seeded || len(res.Announced) != 0 {
+		t.Fatalf("first Record(nil) = %+v, want not seeded and nothing announced", res)
+	}
+	if res := record(t, db, t0.Add(time.Minute), nil, false); res.Seeded {
+		t.Fatalf("second Record(nil) seeded")
 	}
 	later := t0.Add(time.Hour)
-	res := record(t, db, later, []SeenPost{post("first", later, later)}, false)
-	if got, want := ids(res.Announced), []string{"first queued=true"}; !slices.Equal(got, want) {
+	res := record(t, db, later, []SeenPost{post("archive", t0.Add(-24*time.Hour), later), post("first", later, later)}, false)
+	if !res.Seeded {
+		t.Errorf("the first Record with a due post did not seed")
+	}
+	if got, want := ids(res.Announced), []string{"archive queued=false", "first queued=true"}; !slices.Equal(got, want) {
 		t.Errorf("Announced = %q, want %q", got, want)
 	}
 }
 
 func TestRecordEmptyCostsNothing(t *testing.T) {
 	db := openTest(t, tempDB(t))
-	record(t, db, t0, nil, false) // seeds
+	record(t, db, t0, []SeenPost{post("a", t0.Add(-time.Minute), t0)}, false) // seeds
 	// With the database closed any query would fail: a steady-state Record
 	// with nothing to record must not run one.
 	db.sql.Close()
@@ -144,7 +152,7 @@ func TestRecordEmptyCostsNothing(t *testing.T) {
 
 func TestRecordAnnouncesOnce(t *testing.T) {
 	db := openTest(t, tempDB(t))
-	record(t, db, t0, nil, false)
+	record(t, db, t0.Add(-time.Hour), nil, false) // first run, before the post
 	p := post("a", t0.Add(-time.Minute), t0)
 
 	res := record(t, db, t0, []SeenPost{p}, false)
@@ -307,16 +315,21 @@ func TestAnnounce(t *testing.T) {
 	})
 
 	t.Run("already queued by Record", func(t *testing.T) {
+		// Waiting (for a digest, say): `herald send` makes it the manual
+		// announcement, mailed at once; no second row.
 		db := openTest(t, tempDB(t))
-		record(t, db, t0, nil, false)
+		record(t, db, t0.Add(-time.Hour), nil, false)
 		p := post("auto", t0, t0)
 		res := record(t, db, t0, []SeenPost{p}, false)
 		a, created, err := db.Announce(ctx, send, p)
 		if err != nil || created {
 			t.Fatalf("Announce = %v, %v; want the existing one", created, err)
 		}
-		if a.ID != res.Announced[0].ID || a.Manual {
-			t.Errorf("Announce returned %+v, want the auto announcement %+v", a, res.Announced[0])
+		if a.ID != res.Announced[0].ID || !a.Manual {
+			t.Errorf("Announce returned %+v, want the waiting announcement %+v turned manual", a, res.Announced[0])
+		}
+		if got := announcements(t, db); len(got) != 1 || !got[0].Manual {
+			t.Errorf("announcements %+v, want the one, manual", got)
 		}
 	})
 
@@ -454,5 +467,39 @@ func BenchmarkRecord10k(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
+	}
+}
+
+// TestRecordRenamedPostNotMailedAgain: renaming a post file changes its path
+// and permalink (its id) but it is the same post: announced, not mailed.
+func TestRecordRenamedPostNotMailedAgain(t *testing.T) {
+	db := openTest(t, tempDB(t))
+	record(t, db, t0.Add(-time.Hour), nil, false)
+	orig := post("hello", t0.Add(-time.Minute), t0)
+	if got := ids(record(t, db, t0, []SeenPost{orig}, false).Announced); !slices.Equal(got, []string{"hello queued=true"}) {
+		t.Fatalf("first announcement = %q", got)
+	}
+	tests := []struct {
+		name string
+		edit func(p *SeenPost)
+	}{
+		{"same content", func(p *SeenPost) {}},
+		{"edited, same title and date", func(p *SeenPost) { p.Hash = "edited" }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := orig
+			p.ID = fmt.Sprintf("https://example.com/renamed-%d/", i)
+			p.Path = fmt.Sprintf("renamed-%d.md", i)
+			tt.edit(&p)
+			res := record(t, db, t0.Add(time.Duration(i+1)*time.Minute), []SeenPost{p}, false)
+			if len(res.Announced) != 1 || res.Announced[0].Queued {
+				t.Errorf("renamed post: announced %+v, want recorded without mail", res.Announced)
+			}
+		})
+	}
+	other := post("other", t0.Add(-2*time.Minute), t0)
+	if res := record(t, db, t0.Add(time.Hour), []SeenPost{other}, false); len(res.Announced) != 1 || !res.Announced[0].Queued {
+		t.Errorf("a different post: %+v, want queued", res.Announced)
 	}
 }
