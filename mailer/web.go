@@ -146,13 +146,13 @@ func NewWeb(opts WebOptions) (*Web, error) {
 		opts.MaxBodyBytes = 8 << 10
 	}
 	w := &Web{
-		opts:     opts,
-		now:      opts.Now,
-		log:      opts.Logger,
-		perIP:    newRateLimiter(opts.PerIP, time.Hour, 1<<16),
-		perAddr:  newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
-		pending:  newRateLimiter(opts.PendingPerHour, time.Hour, 1),
-		sendSem:  make(chan struct{}, 4),
+		opts:    opts,
+		now:     opts.Now,
+		log:     opts.Logger,
+		perIP:   newRateLimiter(opts.PerIP, time.Hour, 1<<16),
+		perAddr: newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
+		pending: newRateLimiter(opts.PendingPerHour, time.Hour, 1),
+		sendSem: make(chan struct{}, 4),
 	}
 	w.sendBase, w.stopSend = context.WithCancel(context.Background())
 	if w.now == nil {
