@@ -28,10 +28,11 @@ type atomEntry struct {
 	Categories []atomCategory
 }
 
-// atomContent is feeds.AtomContent with its text as CDATA.
+// atomContent is feeds.AtomContent with its text as a CDATA section, made
+// once per item and shared with RSS (see cdata).
 type atomContent struct {
 	XMLName xml.Name `xml:"content"`
-	Content string   `xml:",cdata"`
+	CDATA   string   `xml:",innerxml"`
 	Type    string   `xml:"type,attr"`
 }
 
@@ -84,8 +85,8 @@ func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
 		if x.xSummary != "" {
 			ae.Summary = &feeds.AtomSummary{Type: "html", Content: x.xSummary}
 		}
-		if x.xHTML != "" {
-			ae.Content = &atomContent{Type: "html", Content: x.xHTML}
+		if x.cHTML != "" {
+			ae.Content = &atomContent{Type: "html", CDATA: x.cHTML}
 		}
 		if p.Author != "" && p.Author != d.authorName() {
 			ae.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: x.xAuthor}}

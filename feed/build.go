@@ -45,6 +45,7 @@ type item struct {
 	terms []string // tags then categories, deduplicated
 
 	xTitle, xSummary, xHTML, xAuthor string // XML-safe; xHTML only with full content
+	cHTML                            string // xHTML as a CDATA section, as encoding/xml writes it
 	xTerms                           []string
 }
 
@@ -60,6 +61,7 @@ func newItem(e Entry, full bool) *item {
 	}
 	if full {
 		it.xHTML = xmlSafe(e.Rendered.HTML)
+		it.cHTML = cdata(it.xHTML)
 	}
 	it.xTerms = make([]string, len(it.terms))
 	for i, t := range it.terms {
@@ -129,9 +131,12 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 		sorted = limit(sorted, cfg.Limit) // tag feeds may reach further back
 	}
 	items := make([]*item, len(sorted))
-	for i, e := range sorted {
-		items[i] = newItem(e, cfg.FullContent)
-	}
+	const chunk = 64
+	parallel((len(sorted)+chunk-1)/chunk, func(c int) {
+		for i := c * chunk; i < min((c+1)*chunk, len(sorted)); i++ {
+			items[i] = newItem(sorted[i], cfg.FullContent)
+		}
+	})
 
 	loc := site.Location()
 	home := homeURL(site)
@@ -186,10 +191,10 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 		for _, it := range d.items {
 			d.estimate += it.size()
 		}
-		jobs = append(jobs,
+		jobs = append(jobs, // the largest first: JSON escapes the most
+			job{d, JSONName, JSONType, writeJSON},
 			job{d, RSSName, RSSType, writeRSS},
-			job{d, AtomName, AtomType, writeAtom},
-			job{d, JSONName, JSONType, writeJSON})
+			job{d, AtomName, AtomType, writeAtom})
 	}
 
 	out := &Output{Files: make([]File, len(jobs))}
@@ -415,10 +420,39 @@ func xmlSafe(s string) string {
 	return b.String()
 }
 
+// cdata is s as encoding/xml writes a ",cdata" field: nothing for "", else
+// one CDATA section, split where s holds "]]>".
+func cdata(s string) string {
+	if s == "" {
+		return ""
+	}
+	const start, end, escape = "<![CDATA[", "]]>", "]]]]><![CDATA[>"
+	var b strings.Builder
+	b.Grow(len(start) + len(s) + len(end) + strings.Count(s, end)*(len(escape)-len(end)))
+	b.WriteString(start)
+	for {
+		before, after, ok := strings.Cut(s, end)
+		if !ok {
+			break
+		}
+		b.WriteString(before)
+		b.WriteString(escape)
+		s = after
+	}
+	b.WriteString(s)
+	b.WriteString(end)
+	return b.String()
+}
+
 // xmlSafePrefix is the length of the longest prefix of s that is valid
-// UTF-8 made of XML characters.
+// UTF-8 made of XML characters. It looks at eight bytes at a time while
+// they are all printable ASCII.
 func xmlSafePrefix(s string) int {
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && printable8(load8(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {

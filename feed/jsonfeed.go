@@ -232,6 +232,38 @@ func (d *jsonDoc) encode(buf *bytes.Buffer) {
 
 const hexDigits = "0123456789abcdef"
 
+// SWAR constants: a byte value repeated in the eight bytes of a uint64.
+const (
+	ones8  = 0x0101010101010101
+	highs8 = 0x8080808080808080
+)
+
+// load8 is the eight bytes of s from i as a little-endian uint64.
+func load8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasByte reports whether one of the eight bytes of x is c.
+func hasByte(x uint64, c byte) bool {
+	v := x ^ (ones8 * uint64(c))
+	return (v-ones8)&^v&highs8 != 0
+}
+
+// printable8 reports whether the eight bytes of x are all printable ASCII
+// (0x20 to 0x7F): a byte below 0x20 borrows in x-0x20…, a byte from 0x80
+// has its high bit.
+func printable8(x uint64) bool {
+	return ((x-0x20*ones8)|x)&highs8 == 0
+}
+
+// plain8 reports whether jsonString copies the eight bytes of x as they are
+// (see jsonPlain).
+func plain8(x uint64) bool {
+	return printable8(x) && !hasByte(x, '"') && !hasByte(x, '\\')
+}
+
 // jsonPlain marks the bytes jsonString copies as they are: printable ASCII
 // other than '"' and '\\'. Everything else takes the slow path.
 var jsonPlain = func() (t [256]bool) {
@@ -248,6 +280,10 @@ func jsonString(buf *bytes.Buffer, s string) {
 	buf.WriteByte('"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(load8(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if jsonPlain[c] {
 			i++

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"html"
 	"strings"
@@ -418,8 +419,15 @@ func lineStartAt(src []byte, pos int) int { return bytes.LastIndexByte(src[:pos]
 var liquidSpecial = [256]bool{'`': true, '{': true, '<': true}
 
 func indexSpecial(b []byte) int {
-	for i, c := range b {
-		if liquidSpecial[c] {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if hasByte(x, '`') || hasByte(x, '{') || hasByte(x, '<') {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if liquidSpecial[b[i]] {
 			return i
 		}
 	}

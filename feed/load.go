@@ -44,18 +44,24 @@ type Loader struct {
 	workers int
 	r       *renderer
 
-	scanMu sync.Mutex             // one Scan at a time
-	cache  map[string]*cacheEntry // by Post.Path; owned by Scan (scanMu)
-	last   *Snapshot              // the last Scan's result, when every folder could be read; owned by Scan
-	reads  atomic.Int64           // files read by Scan, for tests
+	scanMu  sync.Mutex             // one Scan at a time
+	cache   map[string]*cacheEntry // by Post.Path; owned by Scan (scanMu)
+	last    *Snapshot              // the last Scan's result, when every folder could be read; owned by Scan
+	reads   atomic.Int64           // files read by Scan, for tests
+	scratch walkScratch            // the walk's buffers; owned by Scan
 
-	mu     sync.RWMutex
-	byName map[string][]*Post // latest scan's posts by Name, for resolve
-	byPath map[string]*Post   // latest scan's posts by Path
+	mu      sync.RWMutex
+	byName  map[string][]*Post // latest scan's posts by Name, for resolve
+	byPath  map[string]*Post   // latest scan's posts by Path
+	trusted map[*Post]bool     // latest scan's posts read with an mtime old enough to trust (see body)
+
+	bodies sync.Pool // *[]byte: file buffers of body
 }
 
 // cacheEntry is one file as the last Scan saw it.
 type cacheEntry struct {
+	rel     string // Post.Path: the cache key
+	file    string // OS path
 	size    int64
 	mtime   time.Time
 	racy    bool // mtime was too recent to trust: read again next time
@@ -164,8 +170,14 @@ func (l *Loader) Scan(ctx context.Context) (*Snapshot, error) {
 		byName[p.Name] = append(byName[p.Name], p)
 		byPath[p.Path] = p
 	}
+	trusted := make(map[*Post]bool, len(found))
+	for _, c := range found {
+		if !c.entry.racy && c.entry.parsed != nil {
+			trusted[c.entry.parsed.post] = true
+		}
+	}
 	l.mu.Lock()
-	l.byName, l.byPath = byName, byPath
+	l.byName, l.byPath, l.trusted = byName, byPath, trusted
 	l.mu.Unlock()
 	l.log.Debug("feed: scanned posts", "dir", l.dir, "posts", len(snap.Posts), "read", read,
 		"problems", len(snap.Problems), "took", time.Since(start))
@@ -178,17 +190,18 @@ type walker struct {
 	ctx      context.Context
 	found    []candidate
 	problems []Problem
+	portable bool // walk with walkPortable only (tests of the fast walker)
 }
 
-// walk reads the folder dir, whose path in the posts folder is rel ("" for
+// walkPortable reads the folder dir, whose path in the posts folder is rel ("" for
 // the posts folder itself). Only a failure to read the posts folder itself
 // is an error; an unreadable subfolder or file is a Problem.
-func (w *walker) walk(dir, rel string) error {
+func (w *walker) walkPortable(dir, rel string) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
 	f, err := os.Open(dir)
-	var entries []fs.DirEntry
+	var entries []os.DirEntry
 	if err == nil {
 		entries, err = f.ReadDir(-1) // unsorted: cheaper, and the results are sorted anyway
 		f.Close()
@@ -201,52 +214,81 @@ func (w *walker) walk(dir, rel string) error {
 		return nil
 	}
 	for _, d := range entries {
-		name := d.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
+		if err := w.visit(dir, rel, d); err != nil {
+			return err
 		}
-		file := dir + string(filepath.Separator) + name
-		crel := name
-		if rel != "" {
-			crel = rel + "/" + name
-		}
-		if d.IsDir() {
-			if strings.HasPrefix(name, "_") && name != "_posts" {
-				continue
-			}
-			if err := w.walk(file, crel); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, _, _, ok := postName(name); !ok {
-			if strings.HasSuffix(name, ".md") || strings.HasSuffix(name, ".markdown") {
-				w.l.log.Debug("feed: ignoring a Markdown file not named YYYY-MM-DD-slug", "file", file)
-			}
-			continue
-		}
-		var info fs.FileInfo
-		if d.Type()&fs.ModeSymlink != 0 {
-			info, err = os.Stat(file)
-		} else {
-			info, err = d.Info()
-		}
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) { // deleted since the folder was read: not there
-				w.problems = append(w.problems, Problem{File: file, Msg: "cannot read: " + unwrapPathError(err)})
-			}
-			continue
-		}
-		if !info.Mode().IsRegular() {
-			continue
-		}
-		c := candidate{rel: crel, file: file, size: info.Size(), mtime: info.ModTime()}
-		if e := w.l.cache[crel]; e != nil && !e.racy && e.size == c.size && e.mtime.Equal(c.mtime) {
-			c.entry = e
-		}
-		w.found = append(w.found, c)
 	}
 	return nil
+}
+
+// visit handles one entry d of the folder dir (whose path in the posts
+// folder is rel): a subfolder is walked, a post file becomes a candidate,
+// anything else is ignored.
+func (w *walker) visit(dir, rel string, d fs.DirEntry) error {
+	name := d.Name()
+	if strings.HasPrefix(name, ".") {
+		return nil
+	}
+	file := dir + string(filepath.Separator) + name
+	crel := name
+	if rel != "" {
+		crel = rel + "/" + name
+	}
+	if d.IsDir() {
+		if strings.HasPrefix(name, "_") && name != "_posts" {
+			return nil
+		}
+		return w.walk(file, crel)
+	}
+	if _, _, _, ok := postName(name); !ok {
+		w.ignored(file, name)
+		return nil
+	}
+	var info fs.FileInfo
+	var err error
+	if d.Type()&fs.ModeSymlink != 0 {
+		info, err = os.Stat(file)
+	} else {
+		info, err = d.Info()
+	}
+	if err != nil {
+		w.statFailed(file, err)
+		return nil
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	w.add(crel, file, info.Size(), info.ModTime(), nil)
+	return nil
+}
+
+// ignored logs a file that is not a post, when it looks like one.
+func (w *walker) ignored(file, name string) {
+	if strings.HasSuffix(name, ".md") || strings.HasSuffix(name, ".markdown") {
+		w.l.log.Debug("feed: ignoring a Markdown file not named YYYY-MM-DD-slug", "file", file)
+	}
+}
+
+// statFailed records a post file that could not be stat'ed: a Problem,
+// unless it was deleted since the folder was read (then it is not there).
+func (w *walker) statFailed(file string, err error) {
+	if !errors.Is(err, fs.ErrNotExist) {
+		w.problems = append(w.problems, Problem{File: file, Msg: "cannot read: " + unwrapPathError(err)})
+	}
+}
+
+// add records the post file rel (OS path file) with its size and mtime.
+// e is its cache entry when the caller looked it up already (nil: look it
+// up); it is reused when the file did not change.
+func (w *walker) add(rel, file string, size int64, mtime time.Time, e *cacheEntry) {
+	if e == nil {
+		e = w.l.cache[rel]
+	}
+	c := candidate{rel: rel, file: file, size: size, mtime: mtime}
+	if e != nil && !e.racy && e.size == size && e.mtime.Equal(mtime) {
+		c.entry = e
+	}
+	w.found = append(w.found, c)
 }
 
 // comparePosts orders posts by date, newest first, then by path.
@@ -294,7 +336,7 @@ func (l *Loader) readChanged(ctx context.Context, found []candidate, start time.
 // readPost reads and parses one file, reading into buf (returned, maybe
 // grown, for the next file).
 func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntry, []byte) {
-	e := &cacheEntry{size: c.size, mtime: c.mtime, racy: !c.mtime.Before(start.Add(-racyWindow))}
+	e := &cacheEntry{rel: c.rel, file: c.file, size: c.size, mtime: c.mtime, racy: !c.mtime.Before(start.Add(-racyWindow))}
 	l.reads.Add(1)
 	data, err := readFileInto(c.file, buf[:0], c.size)
 	if err != nil {
@@ -321,14 +363,11 @@ func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntr
 	return e, buf
 }
 
-// readFileInto reads the whole file into buf (grown as needed; size is the
-// expected size) and returns the bytes read.
-func readFileInto(file string, buf []byte, size int64) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// readAllInto reads r to its end into buf (grown as needed; size is the
+// expected size) and returns the bytes read. A short read that ends at the
+// expected size is taken for the end of the file (as it is for a regular
+// file), which saves the read that would return io.EOF.
+func readAllInto(r io.Reader, buf []byte, size int64) ([]byte, error) {
 	if want := int(size) + 512; cap(buf) < want {
 		buf = make([]byte, 0, want)
 	}
@@ -336,13 +375,17 @@ func readFileInto(file string, buf []byte, size int64) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
+		room := cap(buf) - len(buf)
+		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, nil
 		}
 		if err != nil {
 			return nil, err
+		}
+		if n > 0 && n < room && int64(len(buf)) == size {
+			return buf, nil
 		}
 	}
 }
@@ -439,25 +482,40 @@ func (l *Loader) Find(snap *Snapshot, nameOrSlug string) (*Post, error) {
 // matter, UTF-8 BOM removed, CRLF turned into LF) and the 1-based file line
 // of its first line. The file must still have the hash the scan saw.
 func (l *Loader) body(ctx context.Context, p *Post) (src []byte, line int, err error) {
+	src, line, _, err = l.bodyInto(ctx, p, nil)
+	return src, line, err
+}
+
+// bodyInto is body reading the file into buf (grown as needed), which it
+// returns for reuse; src may point into it. When the scan that made p
+// trusted its mtime (not racy) and the file still has that size and mtime,
+// the file is not hashed again: the scan's cache relies on the same rule.
+func (l *Loader) bodyInto(ctx context.Context, p *Post, buf []byte) (src []byte, line int, _ []byte, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, 0, fmt.Errorf("feed: %s: %w", p.File, err)
+		return nil, 0, buf, fmt.Errorf("feed: %s: %w", p.File, err)
 	}
-	data, err := os.ReadFile(p.File)
+	data, size, mtime, err := readFileStat(p.File, buf[:0])
 	if err != nil {
-		return nil, 0, fmt.Errorf("feed: %w", err)
+		return nil, 0, buf, fmt.Errorf("feed: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != p.Hash {
-		return nil, 0, fmt.Errorf("feed: %s: changed since scan", p.File)
+	buf = data
+	l.mu.RLock()
+	trusted := l.trusted[p]
+	l.mu.RUnlock()
+	if !trusted || size != p.Size || int64(len(data)) != p.Size || !mtime.Equal(p.ModTime) {
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != p.Hash {
+			return nil, 0, buf, fmt.Errorf("feed: %s: changed since scan", p.File)
+		}
 	}
 	_, body, line, perr := splitFrontMatter(data)
 	if perr != nil {
-		return nil, 0, fmt.Errorf("feed: %s:%d: %s", p.File, perr.line, perr.msg)
+		return nil, 0, buf, fmt.Errorf("feed: %s:%d: %s", p.File, perr.line, perr.msg)
 	}
 	if bytes.IndexByte(body, '\r') >= 0 {
 		body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
 	}
-	return body, line, nil
+	return body, line, buf, nil
 }
 
 // resolve answers the Liquid tags that name other posts, from the latest

@@ -4,7 +4,9 @@ import (
 	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/parser"
 	grenderer "github.com/yuin/goldmark/renderer"
+	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
 
@@ -17,14 +19,52 @@ import (
 // delimiter the extension splits `text $$x$$ text` into three blocks (see
 // LIBRARIES.md). A `$$` display block on its own lines is then a paragraph
 // holding one inline passthrough, which renders as `<p>$$…$$</p>`.
-func mathExtension() goldmark.Extender {
-	return passthrough.New(passthrough.Config{
+//
+// The extension's AST transformer is left out: it only splits paragraphs
+// at block delimiters, of which there are none here, and otherwise rebuilds
+// every paragraph holding math into an equal copy, which cost 5% of a
+// post's rendering.
+func mathExtension() goldmark.Extender { return mathExtender{} }
+
+type mathExtender struct{}
+
+// Extend adds the passthrough extension's inline parser and renderers to m,
+// not its AST transformer.
+func (mathExtender) Extend(m goldmark.Markdown) {
+	c := &parserCapture{Markdown: m}
+	passthrough.New(passthrough.Config{
 		// Order matters: "$$" must be tried before "$".
 		InlineDelimiters: []passthrough.Delimiters{
 			{Open: "$$", Close: "$$"},
 			{Open: "$", Close: "$"},
 		},
-	})
+	}).Extend(c)
+	conf := parser.NewConfig()
+	for _, o := range c.opts {
+		o.SetParserOption(conf)
+	}
+	m.Parser().AddOptions(
+		parser.WithBlockParsers(conf.BlockParsers...),
+		parser.WithInlineParsers(conf.InlineParsers...),
+		parser.WithParagraphTransformers(conf.ParagraphTransformers...),
+	)
+}
+
+// parserCapture is a goldmark.Markdown whose parser only collects the
+// options an extension adds; its renderer is the real one.
+type parserCapture struct {
+	goldmark.Markdown
+	opts []parser.Option
+}
+
+func (c *parserCapture) Parser() parser.Parser { return c }
+
+// AddOptions implements parser.Parser.
+func (c *parserCapture) AddOptions(opts ...parser.Option) { c.opts = append(c.opts, opts...) }
+
+// Parse implements parser.Parser; it is never called.
+func (c *parserCapture) Parse(text.Reader, ...parser.ParseOption) ast.Node {
+	panic("feed: parserCapture.Parse")
 }
 
 // mathRenderer writes passthrough nodes HTML-escaped; the extension's own

@@ -1,8 +1,16 @@
 package feed
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/gohugoio/hugo-goldmark-extensions/passthrough"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	grenderer "github.com/yuin/goldmark/renderer"
+	ghtml "github.com/yuin/goldmark/renderer/html"
+	"github.com/yuin/goldmark/util"
 )
 
 func TestMath(t *testing.T) {
@@ -32,5 +40,38 @@ func TestMath(t *testing.T) {
 				t.Errorf("math became emphasis: %q", out.HTML)
 			}
 		})
+	}
+}
+
+// TestMathWithoutTransformer checks that leaving the passthrough
+// extension's AST transformer out changes no output: with inline
+// delimiters only, it just rebuilt paragraphs holding math.
+func TestMathWithoutTransformer(t *testing.T) {
+	full := goldmark.New(
+		goldmark.WithExtensions(extension.Table, passthrough.New(passthrough.Config{
+			InlineDelimiters: []passthrough.Delimiters{{Open: "$$", Close: "$$"}, {Open: "$", Close: "$"}},
+		})),
+		goldmark.WithRendererOptions(ghtml.WithUnsafe(), grenderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10))),
+	)
+	ours := goldmark.New(
+		goldmark.WithExtensions(extension.Table, mathExtension()),
+		goldmark.WithRendererOptions(ghtml.WithUnsafe(), grenderer.WithNodeRenderers(util.Prioritized(mathRenderer{}, 10))),
+	)
+	seed := seedInput(t).Src
+	for _, src := range []string{
+		"a $x_1$ b", "$$\na_1 < b\n$$\n", "text $$x$$ text", "- item $a$\n- $$b$$ tail\n- plain\n",
+		"1. one $x$\n\n2. two\n", "> quote $q$ and *em*\n", "| a | b |\n|---|---|\n| $x$ | y |\n",
+		"# Head $h$\n\npara $p$ [link](#x) $q$\n", "$a<b$ and $5 and $6", "- [ ] task $t$\n", string(seed),
+	} {
+		var a, b bytes.Buffer
+		if err := full.Convert([]byte(src), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := ours.Convert([]byte(src), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("%.40q:\ngot  %q\nwant %q", src, b.String(), a.String())
+		}
 	}
 }

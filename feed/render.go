@@ -35,6 +35,7 @@ type renderer struct {
 
 	srcs sync.Pool // *[]byte: Markdown after Liquid
 	bufs sync.Pool // *bytes.Buffer: rendered HTML before it is copied out
+	cws  sync.Pool // *cleanWriter: the writers goldmark renders into
 }
 
 // newRenderer builds the goldmark pipeline: GFM tables, strikethrough and
@@ -130,7 +131,18 @@ func (r *renderer) renderNodes(d *parsed, nodes []ast.Node) (string, error) {
 	raw := r.bufs.Get().(*bytes.Buffer)
 	defer r.bufs.Put(raw)
 	raw.Reset()
-	w := newCleanWriter(raw, d.res)
+	w, _ := r.cws.Get().(*cleanWriter)
+	if w == nil {
+		w = newCleanWriter(raw, d.res)
+	} else {
+		w.Reset(raw)
+		w.res = d.res
+	}
+	defer func() {
+		w.Reset(nil)
+		w.res = nil
+		r.cws.Put(w)
+	}()
 	for _, n := range nodes {
 		if err := r.md.Renderer().Render(w, d.src, n); err != nil {
 			return "", fmt.Errorf("feed: render: %w", err)
@@ -237,11 +249,18 @@ func (r *renderer) store(key string, v *Rendered) {
 }
 
 // input reads p's body and describes it for the renderer; warnings go to
-// warn.
-func (l *Loader) input(ctx context.Context, p *Post, warn func(line int, msg string)) (*renderInput, error) {
-	src, line, err := l.body(ctx, p)
+// warn. The caller must pass the returned buffer to putBody when done with
+// the input.
+func (l *Loader) input(ctx context.Context, p *Post, warn func(line int, msg string)) (*renderInput, *[]byte, error) {
+	buf, _ := l.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	src, line, data, err := l.bodyInto(ctx, p, *buf)
+	*buf = data
 	if err != nil {
-		return nil, err
+		l.putBody(buf)
+		return nil, nil, err
 	}
 	return &renderInput{
 		Src:              src,
@@ -252,7 +271,15 @@ func (l *Loader) input(ctx context.Context, p *Post, warn func(line int, msg str
 		ExcerptSeparator: p.ExcerptSeparator,
 		Resolve:          l.resolve,
 		Warn:             warn,
-	}, nil
+	}, buf, nil
+}
+
+// putBody returns a buffer of input to the pool.
+func (l *Loader) putBody(buf *[]byte) {
+	if buf != nil && cap(*buf) <= 1<<20 {
+		*buf = (*buf)[:0]
+		l.bodies.Put(buf)
+	}
 }
 
 // logWarn returns a Warn function logging p's warnings with file and line.
@@ -277,11 +304,12 @@ func (l *Loader) Render(ctx context.Context, p *Post) (*Rendered, error) {
 	if v, ok := l.r.cached(key); ok {
 		return v, nil
 	}
-	in, err := l.input(ctx, p, l.logWarn(p))
+	in, buf, err := l.input(ctx, p, l.logWarn(p))
 	if err != nil {
 		return nil, err
 	}
 	out, err := l.r.render(in)
+	l.putBody(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -296,10 +324,11 @@ func (l *Loader) Render(ctx context.Context, p *Post) (*Rendered, error) {
 // then to the excerpt (Fallback set); with neither it returns an error
 // wrapping ErrNoSection.
 func (l *Loader) Section(ctx context.Context, p *Post, name string) (*Section, error) {
-	in, err := l.input(ctx, p, nil) // Render reports the warnings
+	in, buf, err := l.input(ctx, p, nil) // Render reports the warnings
 	if err != nil {
 		return nil, err
 	}
+	defer l.putBody(buf)
 	s, err := l.r.section(in, name)
 	if err != nil {
 		return nil, fmt.Errorf("feed: %s: section %q: %w", p.File, name, err)
@@ -312,11 +341,12 @@ func (l *Loader) Section(ctx context.Context, p *Post, name string) (*Section, e
 // gives one error Problem.
 func (l *Loader) Check(ctx context.Context, p *Post) []Problem {
 	var probs []Problem
-	in, err := l.input(ctx, p, func(line int, msg string) {
+	in, buf, err := l.input(ctx, p, func(line int, msg string) {
 		probs = append(probs, Problem{File: p.File, Line: line, Msg: msg, Warning: true})
 	})
 	if err == nil {
 		_, err = l.r.render(in)
+		l.putBody(buf)
 	}
 	if err != nil {
 		probs = append(probs, Problem{File: p.File, Msg: err.Error()})

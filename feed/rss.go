@@ -42,11 +42,27 @@ type rssAtomLink struct {
 }
 
 // rssItem extends feeds.RssItem with several <category> elements (its own
-// Category field, a single string, is shadowed) and dc:creator.
+// Category field, a single string, is shadowed) and dc:creator. Its
+// Content is shadowed too, by one that writes a CDATA section made once per
+// item and shared with Atom (encoding/xml copies a ",cdata" string for
+// every write); Author, Guid and PubDate, which come after Content in
+// feeds.RssItem, are shadowed as well so that the elements keep their
+// order.
 type rssItem struct {
 	*feeds.RssItem
+	Content    *rssContent
+	Author     string `xml:"author,omitempty"`
+	Guid       *feeds.RssGuid
+	PubDate    string   `xml:"pubDate,omitempty"`
 	Categories []string `xml:"category"`
 	Creator    string   `xml:"dc:creator,omitempty"`
+}
+
+// rssContent is feeds.RssContent holding its CDATA section ready-made (see
+// cdata).
+type rssContent struct {
+	XMLName xml.Name `xml:"content:encoded"`
+	CDATA   string   `xml:",innerxml"`
 }
 
 // FeedXml implements feeds.XmlFeed.
@@ -86,13 +102,13 @@ func writeRSS(buf *bytes.Buffer, d *feedDoc) error {
 				Title:       x.xTitle,
 				Link:        p.URL,
 				Description: x.xSummary,
-				Guid:        &feeds.RssGuid{Id: x.id, IsPermaLink: perma},
-				PubDate:     p.Date.In(d.loc).Format(time.RFC1123Z),
 			},
+			Guid:       &feeds.RssGuid{Id: x.id, IsPermaLink: perma},
+			PubDate:    p.Date.In(d.loc).Format(time.RFC1123Z),
 			Categories: x.xTerms,
 		}
-		if x.xHTML != "" {
-			it.Content = &feeds.RssContent{Content: x.xHTML}
+		if x.cHTML != "" {
+			it.Content = &rssContent{CDATA: x.cHTML}
 		}
 		switch author := p.Author; {
 		case site.Email != "" && (author == "" || author == site.Author):
