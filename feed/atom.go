@@ -24,16 +24,8 @@ type atomDoc struct {
 // CDATA, which is smaller and much faster to write than escaped text.
 type atomEntry struct {
 	*feeds.AtomEntry
-	Content    *atomContent
+	Content    *cdataElem `xml:"content"`
 	Categories []atomCategory
-}
-
-// atomContent is feeds.AtomContent with its text as a CDATA section, made
-// once per item and shared with RSS (see cdata).
-type atomContent struct {
-	XMLName xml.Name `xml:"content"`
-	CDATA   string   `xml:",innerxml"`
-	Type    string   `xml:"type,attr"`
 }
 
 type atomCategory struct {
@@ -85,8 +77,8 @@ func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
 		if x.xSummary != "" {
 			ae.Summary = &feeds.AtomSummary{Type: "html", Content: x.xSummary}
 		}
-		if x.cHTML != "" {
-			ae.Content = &atomContent{Type: "html", CDATA: x.cHTML}
+		if x.xHTML != "" {
+			ae.Content = &cdataElem{buf: buf, text: x.xHTML, attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "html"}}}
 		}
 		if p.Author != "" && p.Author != d.authorName() {
 			ae.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: x.xAuthor}}

@@ -45,7 +45,6 @@ type item struct {
 	terms []string // tags then categories, deduplicated
 
 	xTitle, xSummary, xHTML, xAuthor string // XML-safe; xHTML only with full content
-	cHTML                            string // xHTML as a CDATA section, as encoding/xml writes it
 	xTerms                           []string
 }
 
@@ -61,7 +60,6 @@ func newItem(e Entry, full bool) *item {
 	}
 	if full {
 		it.xHTML = xmlSafe(e.Rendered.HTML)
-		it.cHTML = cdata(it.xHTML)
 	}
 	it.xTerms = make([]string, len(it.terms))
 	for i, t := range it.terms {
@@ -417,30 +415,6 @@ func xmlSafe(s string) string {
 		}
 		i += n
 	}
-	return b.String()
-}
-
-// cdata is s as encoding/xml writes a ",cdata" field: nothing for "", else
-// one CDATA section, split where s holds "]]>".
-func cdata(s string) string {
-	if s == "" {
-		return ""
-	}
-	const start, end, escape = "<![CDATA[", "]]>", "]]]]><![CDATA[>"
-	var b strings.Builder
-	b.Grow(len(start) + len(s) + len(end) + strings.Count(s, end)*(len(escape)-len(end)))
-	b.WriteString(start)
-	for {
-		before, after, ok := strings.Cut(s, end)
-		if !ok {
-			break
-		}
-		b.WriteString(before)
-		b.WriteString(escape)
-		s = after
-	}
-	b.WriteString(s)
-	b.WriteString(end)
 	return b.String()
 }
 

@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"encoding/xml"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -43,26 +44,61 @@ type rssAtomLink struct {
 
 // rssItem extends feeds.RssItem with several <category> elements (its own
 // Category field, a single string, is shadowed) and dc:creator. Its
-// Content is shadowed too, by one that writes a CDATA section made once per
-// item and shared with Atom (encoding/xml copies a ",cdata" string for
-// every write); Author, Guid and PubDate, which come after Content in
-// feeds.RssItem, are shadowed as well so that the elements keep their
-// order.
+// Content is shadowed too, by a cdataElem (encoding/xml copies a ",cdata"
+// string whole before writing it); Author, Guid and PubDate, which come
+// after Content in feeds.RssItem, are shadowed as well so that the elements
+// keep their order.
 type rssItem struct {
 	*feeds.RssItem
-	Content    *rssContent
-	Author     string `xml:"author,omitempty"`
+	Content    *cdataElem `xml:"content:encoded"`
+	Author     string     `xml:"author,omitempty"`
 	Guid       *feeds.RssGuid
 	PubDate    string   `xml:"pubDate,omitempty"`
 	Categories []string `xml:"category"`
 	Creator    string   `xml:"dc:creator,omitempty"`
 }
 
-// rssContent is feeds.RssContent holding its CDATA section ready-made (see
-// cdata).
-type rssContent struct {
-	XMLName xml.Name `xml:"content:encoded"`
-	CDATA   string   `xml:",innerxml"`
+// cdataElem is an element whose text is written as a CDATA section, the
+// way encoding/xml writes a ",cdata" field, but without copying the text:
+// it goes straight into buf, the buffer the document's encoder writes to.
+type cdataElem struct {
+	buf  *bytes.Buffer
+	text string
+	attr []xml.Attr
+}
+
+// MarshalXML implements xml.Marshaler.
+func (c *cdataElem) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	start.Attr = append(start.Attr, c.attr...)
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := e.Flush(); err != nil { // what the encoder holds goes first
+		return err
+	}
+	writeCDATA(c.buf, c.text)
+	return e.EncodeToken(start.End())
+}
+
+// writeCDATA writes s as encoding/xml writes a ",cdata" field: nothing for
+// "", else one CDATA section, split where s holds "]]>".
+func writeCDATA(buf *bytes.Buffer, s string) {
+	if s == "" {
+		return
+	}
+	const start, end, escape = "<![CDATA[", "]]>", "]]]]><![CDATA[>"
+	buf.WriteString(start)
+	for {
+		before, after, ok := strings.Cut(s, end)
+		if !ok {
+			break
+		}
+		buf.WriteString(before)
+		buf.WriteString(escape)
+		s = after
+	}
+	buf.WriteString(s)
+	buf.WriteString(end)
 }
 
 // FeedXml implements feeds.XmlFeed.
@@ -107,8 +143,8 @@ func writeRSS(buf *bytes.Buffer, d *feedDoc) error {
 			PubDate:    p.Date.In(d.loc).Format(time.RFC1123Z),
 			Categories: x.xTerms,
 		}
-		if x.cHTML != "" {
-			it.Content = &rssContent{CDATA: x.cHTML}
+		if x.xHTML != "" {
+			it.Content = &cdataElem{buf: buf, text: x.xHTML}
 		}
 		switch author := p.Author; {
 		case site.Email != "" && (author == "" || author == site.Author):

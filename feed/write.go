@@ -66,8 +66,11 @@ func validName(name string) bool {
 // writeIfChanged replaces file with data unless it already holds exactly
 // data. It reports whether it wrote.
 func writeIfChanged(file string, data []byte) (bool, error) {
-	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
-		return false, nil
+	// A file of another size differs: it is not read to find that out.
+	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
+		if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
+			return false, nil
+		}
 	}
 	folder := filepath.Dir(file)
 	if err := os.MkdirAll(folder, 0o755); err != nil {

@@ -1,0 +1,5 @@
+package feed
+
+import "syscall"
+
+const sysFstatat = syscall.SYS_NEWFSTATAT
