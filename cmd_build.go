@@ -12,18 +12,11 @@ import (
 // runBuild writes the feeds once from the posts that parse, reports every
 // problem as file:line, and exits 1 when a post had to be skipped.
 func (m *Main) runBuild(ctx context.Context) error {
-	if len(m.Args) > 0 {
-		return &usageError{"build takes no arguments"}
-	}
-	if err := m.loadConfig(); err != nil {
-		return err
-	}
-	c := &m.Config
-	loader := feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)
-	snap, err := loader.Scan(ctx)
+	loader, snap, err := m.scanPosts(ctx)
 	if err != nil {
 		return err
 	}
+	c := &m.Config
 	failed := m.printProblems(snap.Problems)
 	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, time.Now())
 	if genErr != nil {
@@ -52,6 +45,23 @@ func (m *Main) runBuild(ctx context.Context) error {
 		return silentError(1)
 	}
 	return nil
+}
+
+// scanPosts is the start of build and check: no arguments, the
+// configuration, one scan of the posts folder.
+func (m *Main) scanPosts(ctx context.Context) (*feed.Loader, *feed.Snapshot, error) {
+	if len(m.Args) > 0 {
+		return nil, nil, &usageError{m.Command + " takes no arguments"}
+	}
+	if err := m.loadConfig(); err != nil {
+		return nil, nil, err
+	}
+	loader := feed.NewLoader(&m.Config.Site, m.Config.Posts.Dir, m.Logger)
+	snap, err := loader.Scan(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return loader, snap, nil
 }
 
 // printProblems prints problems as "file:line: message" and returns how

@@ -12,18 +12,11 @@ import (
 // and Markdown warnings of rendering it) and the feeds built from them. It
 // prints each problem as file:line: message and exits 1 on any error.
 func (m *Main) runCheck(ctx context.Context) error {
-	if len(m.Args) > 0 {
-		return &usageError{"check takes no arguments"}
-	}
-	if err := m.loadConfig(); err != nil {
-		return err
-	}
-	c := &m.Config
-	loader := feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)
-	snap, err := loader.Scan(ctx)
+	loader, snap, err := m.scanPosts(ctx)
 	if err != nil {
 		return err
 	}
+	c := &m.Config
 	problems := append([]feed.Problem(nil), snap.Problems...)
 	for _, p := range snap.Posts {
 		problems = append(problems, loader.Check(ctx, p)...)

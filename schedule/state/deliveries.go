@@ -633,37 +633,42 @@ func (db *DB) NextRetry(ctx context.Context) (time.Time, error) {
 
 // CountDeliveries counts every delivery of the ledger by state.
 func (db *DB) CountDeliveries(ctx context.Context) (DeliveryCounts, error) {
-	rows, err := db.sql.QueryContext(ctx, "SELECT state, count(*) FROM deliveries GROUP BY state")
+	n, err := db.countGroups(ctx, "count deliveries", "SELECT state, count(*) FROM deliveries GROUP BY state")
 	if err != nil {
-		return DeliveryCounts{}, db.wrap("count deliveries", err)
+		return DeliveryCounts{}, err
+	}
+	return DeliveryCounts{
+		Pending: n[string(DeliveryPending)],
+		Sending: n[string(DeliverySending)],
+		Sent:    n[string(DeliverySent)],
+		Retry:   n[string(DeliveryRetry)],
+		Failed:  n[string(DeliveryFailed)],
+	}, nil
+}
+
+// countGroups runs query, a "SELECT key, count(*) … GROUP BY key", and
+// returns the counts by key.
+func (db *DB) countGroups(ctx context.Context, op, query string) (map[string]int64, error) {
+	rows, err := db.sql.QueryContext(ctx, query)
+	if err != nil {
+		return nil, db.wrap(op, err)
 	}
 	defer rows.Close()
-	var c DeliveryCounts
+	counts := map[string]int64{}
 	for rows.Next() {
 		var (
-			st DeliveryState
-			n  int64
+			key string
+			n   int64
 		)
-		if err := rows.Scan(&st, &n); err != nil {
-			return DeliveryCounts{}, db.wrap("count deliveries", err)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, db.wrap(op, err)
 		}
-		switch st {
-		case DeliveryPending:
-			c.Pending = n
-		case DeliverySending:
-			c.Sending = n
-		case DeliverySent:
-			c.Sent = n
-		case DeliveryRetry:
-			c.Retry = n
-		case DeliveryFailed:
-			c.Failed = n
-		}
+		counts[key] = n
 	}
 	if err := rows.Err(); err != nil {
-		return DeliveryCounts{}, db.wrap("count deliveries", err)
+		return nil, db.wrap(op, err)
 	}
-	return c, nil
+	return counts, nil
 }
 
 // WaitingDeliveries counts the deliveries not finished yet (pending, retry

@@ -347,33 +347,15 @@ WHERE id > ?1 AND (?2 = '' OR status = ?2) ORDER BY id LIMIT ?3`, after, status,
 
 // CountSubscribers counts subscribers by status.
 func (db *DB) CountSubscribers(ctx context.Context) (SubscriberCounts, error) {
-	rows, err := db.sql.QueryContext(ctx, "SELECT status, count(*) FROM subscribers GROUP BY status")
+	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers GROUP BY status")
 	if err != nil {
-		return SubscriberCounts{}, db.wrap("count subscribers", err)
+		return SubscriberCounts{}, err
 	}
-	defer rows.Close()
-	var c SubscriberCounts
-	for rows.Next() {
-		var (
-			st SubscriberStatus
-			n  int
-		)
-		if err := rows.Scan(&st, &n); err != nil {
-			return SubscriberCounts{}, db.wrap("count subscribers", err)
-		}
-		switch st {
-		case StatusPending:
-			c.Pending = n
-		case StatusConfirmed:
-			c.Confirmed = n
-		case StatusUnsubscribed:
-			c.Unsubscribed = n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return SubscriberCounts{}, db.wrap("count subscribers", err)
-	}
-	return c, nil
+	return SubscriberCounts{
+		Pending:      int(n[string(StatusPending)]),
+		Confirmed:    int(n[string(StatusConfirmed)]),
+		Unsubscribed: int(n[string(StatusUnsubscribed)]),
+	}, nil
 }
 
 // InitMeta stores value under key unless the key already has a value, and
