@@ -595,9 +595,9 @@ SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'imp
 	if claimed != n {
 		t.Errorf("claimed %d, want %d", claimed, n)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("expanding and claiming %d deliveries took %v", n, d)
-	}
+	// Speed is BenchmarkClaimAndMarkSent's business; the claim query's
+	// use of its index is asserted by the query-plan test.
+	t.Logf("expanded and claimed %d deliveries in %v", n, time.Since(start))
 }
 
 // BenchmarkClaimAndMarkSent is the ledger's cost per message: claims in
