@@ -18,7 +18,13 @@ import (
 // at the end of the test.
 func openTest(t testing.TB, path string) *DB {
 	t.Helper()
-	db, err := open(context.Background(), path, 200*time.Millisecond)
+	return openTestBusy(t, path, 2*time.Second)
+}
+
+// openTestBusy opens with a chosen busy timeout: lock tests want a short one.
+func openTestBusy(t testing.TB, path string, busy time.Duration) *DB {
+	t.Helper()
+	db, err := open(context.Background(), path, busy)
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
@@ -286,7 +292,7 @@ func TestLocked(t *testing.T) {
 		holdExclusive(t, "file:"+path+"?_pragma=busy_timeout(100)")
 
 		// Readers still work in WAL mode: `herald status` while the daemon writes.
-		db := openTest(t, path)
+		db := openTestBusy(t, path, 200*time.Millisecond)
 		if _, err := db.Posts(ctx); err != nil {
 			t.Fatalf("Posts while another connection writes: %v", err)
 		}
