@@ -286,9 +286,16 @@ func (m *Mailer) Preview(ctx context.Context, postID string) (*Message, error) {
 	return prep.Message(Recipient{Email: to, UnsubscribeURL: m.unsubscribeURL(0)}, m.messageID("preview", postKey(postID), 0))
 }
 
+// subscriberLookup is what SendTest uses, when the store has it, to give a
+// test mail to a subscriber their own unsubscribe link.
+type subscriberLookup interface {
+	Subscriber(ctx context.Context, email string) (state.Subscriber, error)
+}
+
 // SendTest sends post postID's newsletter to addr only, now, through the
 // configured transport. Nothing is recorded: it is not a delivery and addr
-// need not be a subscriber. Its unsubscribe link belongs to no subscriber.
+// need not be a subscriber. When addr is a subscriber, its unsubscribe link
+// is theirs (and works); otherwise it belongs to no subscriber.
 func (m *Mailer) SendTest(ctx context.Context, postID, addr string) error {
 	email, name, err := ParseAddress(addr)
 	if err != nil {
@@ -298,7 +305,13 @@ func (m *Mailer) SendTest(ctx context.Context, postID, addr string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := prep.Message(Recipient{Email: email, Name: name, UnsubscribeURL: m.unsubscribeURL(0)},
+	var subID int64
+	if sl, ok := m.db.(subscriberLookup); ok {
+		if s, err := sl.Subscriber(ctx, email); err == nil {
+			subID = s.ID
+		}
+	}
+	msg, err := prep.Message(Recipient{Email: email, Name: name, UnsubscribeURL: m.unsubscribeURL(subID)},
 		m.messageID("test", postKey(postID), m.now().UnixNano()))
 	if err != nil {
 		return err
