@@ -49,7 +49,11 @@ func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error)
 			return nil, err
 		}
 		e.snap = snap
-		if e.mail, err = m.newMailer(ctx, db, e.loader, m.Logger, send); err != nil {
+		parts, err := m.newMailParts(ctx, db, send)
+		if err != nil {
+			return nil, err
+		}
+		if e.mail, err = m.newMailer(db, e.loader, parts); err != nil {
 			return nil, err
 		}
 	}

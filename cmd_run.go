@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -47,7 +46,11 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 
 	loader := feed.NewLoader(&c.Site, c.Posts.Dir, log)
 	handler := feed.NewHandler(c.Feeds.MaxAge.Duration)
-	ml, err := m.newMailer(ctx, db, loader, log, true)
+	parts, err := m.newMailParts(ctx, db, true)
+	if err != nil {
+		return false, err
+	}
+	ml, err := m.newMailer(db, loader, parts)
 	if err != nil {
 		return false, err
 	}
@@ -101,17 +104,17 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		mux.Handle("/", handler)
 		mux.Handle("/healthz", d.HealthHandler())
 		mux.Handle("/metrics", d.MetricsHandler(ml.Metrics))
-		web, err := m.newWeb(ctx, db)
+		web, err := m.newWeb(db, parts)
 		if err != nil {
 			return false, err
 		}
 		web.Register(mux)
-		defer web.Wait()
-		start("subscriptions", web.Run)
 		if httpSrv, err = server.Listen(ctx, c.Server.Listen, mux, log); err != nil {
 			return false, err
 		}
 		addr = httpSrv.Addr()
+		defer web.Wait()
+		start("subscriptions", web.Run)
 	}
 
 	start("daemon", d.Run)
@@ -170,61 +173,61 @@ func (m *Main) mailDestination() string {
 	return "maildir " + m.Config.Mail.Maildir
 }
 
-// newMailer assembles the newsletter sender from the configuration.
-// With send false it gets a transport that refuses to send, so that
-// preview and dry runs need no SMTP password.
-func (m *Main) newMailer(ctx context.Context, db *state.DB, loader *feed.Loader, log *slog.Logger, send bool) (*mailer.Mailer, error) {
+// mailParts are what the newsletter sender and the subscription pages
+// share: made once per configuration.
+type mailParts struct {
+	composer  *mailer.Composer
+	transport mailer.Transport
+	secret    []byte
+}
+
+// newMailParts parses the templates (and DKIM key), makes the transport and
+// loads the token secret. With send false the transport refuses to send, so
+// that preview and dry runs need no SMTP password.
+func (m *Main) newMailParts(ctx context.Context, db *state.DB, send bool) (mailParts, error) {
 	c := &m.Config
-	comp, err := mailer.NewComposer(&c.Mail, &c.Site)
-	if err != nil {
-		return nil, err
+	var p mailParts
+	var err error
+	if p.composer, err = mailer.NewComposer(&c.Mail, &c.Site); err != nil {
+		return p, err
 	}
-	var tr mailer.Transport = noTransport{}
+	p.transport = noTransport{}
 	if send {
-		if tr, err = mailer.NewTransport(&c.Mail, log); err != nil {
-			return nil, err
+		if p.transport, err = mailer.NewTransport(&c.Mail, m.Logger); err != nil {
+			return p, err
 		}
 	}
-	secret, err := mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
-	if err != nil {
-		return nil, err
-	}
+	p.secret, err = mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
+	return p, err
+}
+
+// newMailer assembles the newsletter sender.
+func (m *Main) newMailer(db *state.DB, loader *feed.Loader, p mailParts) (*mailer.Mailer, error) {
+	c := &m.Config
 	return mailer.New(mailer.Options{
 		Config:    &c.Mail,
 		Site:      &c.Site,
 		PublicURL: c.Server.PublicURL,
-		Secret:    secret,
+		Secret:    p.secret,
 		Digest:    c.Schedule.Digest != "",
 		DB:        db,
 		Posts:     loader,
-		Composer:  comp,
-		Transport: tr,
-		Logger:    log,
+		Composer:  p.composer,
+		Transport: p.transport,
+		Logger:    m.Logger,
 	})
 }
 
 // newWeb assembles the subscription pages from the [server] and [site] sections.
-func (m *Main) newWeb(ctx context.Context, db *state.DB) (*mailer.Web, error) {
+func (m *Main) newWeb(db *state.DB, p mailParts) (*mailer.Web, error) {
 	c := &m.Config
-	comp, err := mailer.NewComposer(&c.Mail, &c.Site)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := mailer.NewTransport(&c.Mail, m.Logger)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
-	if err != nil {
-		return nil, err
-	}
 	rl := c.Server.RateLimit
 	return mailer.NewWeb(mailer.WebOptions{
 		PublicURL:      c.Server.PublicURL,
 		SiteTitle:      c.Site.Title,
 		SiteURL:        c.Site.URL + c.Site.BaseURL + "/",
 		Language:       c.Site.Language,
-		Secret:         secret,
+		Secret:         p.secret,
 		PendingTTL:     c.Server.PendingTTL.Duration,
 		PerIP:          rl.PerIP,
 		PerAddress:     rl.PerAddress,
@@ -232,8 +235,8 @@ func (m *Main) newWeb(ctx context.Context, db *state.DB) (*mailer.Web, error) {
 		MaxBodyBytes:   int64(rl.MaxBodyBytes),
 		TrustProxy:     c.Server.TrustProxy,
 		Store:          db,
-		Composer:       comp,
-		Transport:      tr,
+		Composer:       p.composer,
+		Transport:      p.transport,
 		Logger:         m.Logger,
 	})
 }
