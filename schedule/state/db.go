@@ -397,14 +397,6 @@ func (db *DB) migrate(ctx context.Context, migs []migration) error {
 // unix converts t for storage.
 func unix(t time.Time) int64 { return t.Unix() }
 
-// nullUnix converts t for a nullable column: the zero time is NULL.
-func nullUnix(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.Unix(), Valid: true}
-}
-
 // fromUnix converts a stored time back, in UTC.
 func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 

@@ -90,12 +90,16 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 		}
 	}
 	now = now.UTC().Truncate(time.Second)
-	var res RecordResult
+	var (
+		res        RecordResult
+		announcing bool // false: not seeded yet and nothing due
+	)
 	err := db.inTx(ctx, "record", func(tx *sql.Tx) error {
 		res = RecordResult{}
 		// seeding: the archive found on the first run, posts dated
 		// before firstRun, is recorded without mail (unless backfill).
 		seeding, firstRun := false, time.Time{}
+		announcing = true
 		if !db.seeded.Load() {
 			var v string
 			err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", metaSeeded).Scan(&v)
@@ -104,12 +108,12 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 				if firstRun, err = firstRunAt(ctx, tx, now); err != nil {
 					return err
 				}
-				if !anyDue(posts) {
-					// Nothing published yet (a new blog, or a posts folder
-					// that is empty or not mounted yet): stay unseeded, so
-					// that the archive seen later is not mailed, while posts
-					// dated after firstRun will be.
-					return upsertOnly(ctx, tx, posts, now)
+				// Nothing published yet (a new blog, or a posts folder
+				// that is empty or not mounted yet): stay unseeded, so
+				// that the archive seen later is not mailed, while posts
+				// dated after firstRun will be.
+				if announcing = anyDue(posts); !announcing {
+					break
 				}
 				if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)",
 					metaSeeded, now.Format(time.RFC3339)); err != nil {
@@ -138,7 +142,7 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 			if _, err := upsert.ExecContext(ctx, upsertArgs(p, now)...); err != nil {
 				return fmt.Errorf("post %s: %w", p.ID, err)
 			}
-			if !p.Due {
+			if !p.Due || !announcing {
 				continue
 			}
 			if mark == nil {
@@ -202,7 +206,7 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 	if err != nil {
 		return RecordResult{}, err
 	}
-	if res.Seeded || anyDue(posts) {
+	if announcing {
 		db.seeded.Store(true)
 	}
 	slices.SortStableFunc(res.Announced, func(a, b Announcement) int {
@@ -376,14 +380,4 @@ func anyDue(posts []SeenPost) bool {
 		}
 	}
 	return false
-}
-
-// upsertOnly records posts seen without announcing any.
-func upsertOnly(ctx context.Context, tx *sql.Tx, posts []SeenPost, now time.Time) error {
-	for i := range posts {
-		if _, err := tx.ExecContext(ctx, upsertPost, upsertArgs(&posts[i], now)...); err != nil {
-			return fmt.Errorf("post %s: %w", posts[i].ID, err)
-		}
-	}
-	return nil
 }

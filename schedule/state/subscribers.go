@@ -96,41 +96,24 @@ func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
 // downgrades a confirmed subscriber to pending; SetSubscriberStatus does that
 // on purpose.
 func (db *DB) AddSubscriber(ctx context.Context, now time.Time, email, name string, status SubscriberStatus, source SubscriberSource) (Subscriber, bool, error) {
-	email = strings.TrimSpace(email)
-	op := "add subscriber " + email
-	if !strings.Contains(email, "@") {
-		return Subscriber{}, false, fmt.Errorf("state: %s: not an email address", op)
-	}
-	if !status.valid() {
-		return Subscriber{}, false, fmt.Errorf("state: %s: invalid status %q", op, status)
-	}
-	if !source.valid() {
-		return Subscriber{}, false, fmt.Errorf("state: %s: invalid source %q", op, source)
+	ns := NewSubscriber{Email: strings.TrimSpace(email), Name: name, Status: status, Source: source}
+	op := "add subscriber " + ns.Email
+	if err := ns.validate(); err != nil {
+		return Subscriber{}, false, fmt.Errorf("state: %s: %w", op, err)
 	}
 	now = now.UTC().Truncate(time.Second)
-	var confirmed, unsubbed sql.NullInt64
-	switch status {
-	case StatusConfirmed:
-		confirmed = nullUnix(now)
-	case StatusUnsubscribed:
-		unsubbed = nullUnix(now)
-	}
 	var (
 		s       Subscriber
 		created bool
 	)
 	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `
-INSERT INTO subscribers (email, email_key, name, status, source, created_at, confirmed_at, unsubscribed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (email_key) DO NOTHING RETURNING id`,
-			email, EmailKey(email), name, status, source, unix(now), confirmed, unsubbed).Scan(&id)
+		err := tx.QueryRowContext(ctx, insertSubscriber+" RETURNING id", ns.args(now)...).Scan(&id)
 		created = err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		s, err = scanSubscriber(tx.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(email)))
+		s, err = scanSubscriber(tx.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(ns.Email)))
 		return err
 	})
 	if err != nil {
@@ -139,6 +122,15 @@ ON CONFLICT (email_key) DO NOTHING RETURNING id`,
 	return s, created, nil
 }
 
+// insertSubscriber adds a subscriber unless the address is known; the
+// confirmation or unsubscription time is the creation time for those states.
+const insertSubscriber = `
+INSERT INTO subscribers (email, email_key, name, status, source, created_at, confirmed_at, unsubscribed_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+        CASE WHEN ?4 = 'confirmed' THEN ?6 END,
+        CASE WHEN ?4 = 'unsubscribed' THEN ?6 END)
+ON CONFLICT (email_key) DO NOTHING`
+
 // NewSubscriber is one address for AddSubscribers.
 type NewSubscriber struct {
 	Email, Name string
@@ -146,39 +138,46 @@ type NewSubscriber struct {
 	Source      SubscriberSource
 }
 
+func (s NewSubscriber) validate() error {
+	switch {
+	case !strings.Contains(s.Email, "@"):
+		return fmt.Errorf("%q: not an email address", s.Email)
+	case !s.Status.valid():
+		return fmt.Errorf("%s: invalid status %q", s.Email, s.Status)
+	case !s.Source.valid():
+		return fmt.Errorf("%s: invalid source %q", s.Email, s.Source)
+	}
+	return nil
+}
+
+// args are insertSubscriber's arguments.
+func (s NewSubscriber) args(now time.Time) []any {
+	return []any{s.Email, EmailKey(s.Email), s.Name, s.Status, s.Source, unix(now)}
+}
+
 // AddSubscribers is AddSubscriber for many addresses in one transaction
 // (an import of a large list): created[i] reports whether subs[i] was new;
 // known addresses are left unchanged. An invalid entry fails the whole call
 // before anything is written.
 func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error) {
-	for _, s := range subs {
-		switch {
-		case !strings.Contains(s.Email, "@"):
-			return nil, fmt.Errorf("state: add subscribers: %q: not an email address", s.Email)
-		case !s.Status.valid():
-			return nil, fmt.Errorf("state: add subscribers: %s: invalid status %q", s.Email, s.Status)
-		case !s.Source.valid():
-			return nil, fmt.Errorf("state: add subscribers: %s: invalid source %q", s.Email, s.Source)
+	for i := range subs {
+		subs[i].Email = strings.TrimSpace(subs[i].Email)
+		if err := subs[i].validate(); err != nil {
+			return nil, fmt.Errorf("state: add subscribers: %w", err)
 		}
 	}
 	now = now.UTC().Truncate(time.Second)
 	created := make([]bool, len(subs))
 	err := db.inTx(ctx, fmt.Sprintf("add %d subscribers", len(subs)), func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `
-INSERT INTO subscribers (email, email_key, name, status, source, created_at, confirmed_at, unsubscribed_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-        CASE WHEN ?4 = 'confirmed' THEN ?6 END,
-        CASE WHEN ?4 = 'unsubscribed' THEN ?6 END)
-ON CONFLICT (email_key) DO NOTHING`)
+		st, err := tx.PrepareContext(ctx, insertSubscriber)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for i, s := range subs {
-			email := strings.TrimSpace(s.Email)
-			r, err := st.ExecContext(ctx, email, EmailKey(email), s.Name, s.Status, s.Source, unix(now))
+			r, err := st.ExecContext(ctx, s.args(now)...)
 			if err != nil {
-				return fmt.Errorf("%s: %w", email, err)
+				return fmt.Errorf("%s: %w", s.Email, err)
 			}
 			n, err := r.RowsAffected()
 			if err != nil {
