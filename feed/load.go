@@ -50,10 +50,9 @@ type Loader struct {
 	reads   atomic.Int64           // files read by Scan, for tests
 	scratch walkScratch            // the walk's buffers; owned by Scan
 
-	mu      sync.RWMutex
-	byName  map[string][]*Post // latest scan's posts by Name, for resolve
-	byPath  map[string]*Post   // latest scan's posts by Path
-	trusted map[*Post]bool     // latest scan's posts read with an mtime old enough to trust (see body)
+	mu     sync.RWMutex
+	byName map[string][]*Post // latest scan's posts by Name, for resolve
+	byPath map[string]*Post   // latest scan's posts by Path
 
 	bodies sync.Pool // *[]byte: file buffers of body
 }
@@ -170,14 +169,8 @@ func (l *Loader) Scan(ctx context.Context) (*Snapshot, error) {
 		byName[p.Name] = append(byName[p.Name], p)
 		byPath[p.Path] = p
 	}
-	trusted := make(map[*Post]bool, len(found))
-	for _, c := range found {
-		if !c.entry.racy && c.entry.parsed != nil {
-			trusted[c.entry.parsed.post] = true
-		}
-	}
 	l.mu.Lock()
-	l.byName, l.byPath, l.trusted = byName, byPath, trusted
+	l.byName, l.byPath = byName, byPath
 	l.mu.Unlock()
 	l.log.Debug("feed: scanned posts", "dir", l.dir, "posts", len(snap.Posts), "read", read,
 		"problems", len(snap.Problems), "took", time.Since(start))
@@ -359,6 +352,7 @@ func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntr
 	p.Path, p.File = c.rel, c.file
 	p.Size, p.ModTime = int64(len(data)), c.mtime
 	p.Hash = hex.EncodeToString(sum[:])
+	p.mtimeTrusted = !e.racy // a racy entry is read again, as a new Post, by the next Scan
 	e.parsed = pp
 	return e, buf
 }
@@ -499,10 +493,7 @@ func (l *Loader) bodyInto(ctx context.Context, p *Post, buf []byte) (src []byte,
 		return nil, 0, buf, fmt.Errorf("feed: %w", err)
 	}
 	buf = data
-	l.mu.RLock()
-	trusted := l.trusted[p]
-	l.mu.RUnlock()
-	if !trusted || size != p.Size || int64(len(data)) != p.Size || !mtime.Equal(p.ModTime) {
+	if !p.mtimeTrusted || size != p.Size || int64(len(data)) != p.Size || !mtime.Equal(p.ModTime) {
 		sum := sha256.Sum256(data)
 		if hex.EncodeToString(sum[:]) != p.Hash {
 			return nil, 0, buf, fmt.Errorf("feed: %s: changed since scan", p.File)

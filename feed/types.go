@@ -83,6 +83,10 @@ type Post struct {
 	Published        bool   // false for published: false or draft: true
 	Newsletter       bool   // false for newsletter: false
 	BodyLine         int    // 1-based line of the file where the body starts
+
+	// mtimeTrusted: the file's mtime was old enough when it was read that
+	// an unchanged size and mtime mean unchanged bytes (see Loader.body).
+	mtimeTrusted bool
 }
 
 // Due reports whether the post belongs in the feeds at now: published and
