@@ -213,14 +213,20 @@ func statAll(fd int, buf []byte, jobs []statJob) {
 }
 
 // openDir opens the folder dir for reading its entries.
-func openDir(dir string) (int, error) {
+func openDir(dir string) (int, error) { return sysOpen(dir, syscall.O_DIRECTORY) }
+
+// openFile opens file for reading.
+func openFile(file string) (int, error) { return sysOpen(file, 0) }
+
+// sysOpen opens path read-only with the extra flags, retrying on EINTR.
+func sysOpen(path string, flags int) (int, error) {
 	for {
-		fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|flags, 0)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: dir, Err: err}
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
 		}
 		return fd, nil
 	}
@@ -260,19 +266,6 @@ func readFileInto(file string, buf []byte, size int64) ([]byte, error) {
 	}
 	defer syscall.Close(fd)
 	return readAllInto(fdReader{fd, file}, buf, size)
-}
-
-func openFile(file string) (int, error) {
-	for {
-		fd, err := syscall.Open(file, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &fs.PathError{Op: "open", Path: file, Err: err}
-		}
-		return fd, nil
-	}
 }
 
 // fdReader reads a file descriptor.
