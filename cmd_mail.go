@@ -20,13 +20,13 @@ import (
 	"herald/feed"
 	"herald/mailer"
 	"herald/schedule"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // env is what the one-shot commands share: the configuration, the database,
 // the posts and the newsletter sender.
 type env struct {
-	db     *state.DB
+	db     store.Store
 	loader *feed.Loader
 	snap   *feed.Snapshot
 	mail   *mailer.Mailer
@@ -37,7 +37,7 @@ func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error)
 		return nil, err
 	}
 	c := &m.Config
-	db, err := state.Open(ctx, c.State.Database)
+	db, err := openStore(ctx, c.State)
 	if err != nil {
 		return nil, err
 	}
@@ -266,8 +266,8 @@ func writePlan(w io.Writer, p mailer.Plan) {
 }
 
 // seenPost is the state record of a post.
-func seenPost(p *feed.Post, now time.Time) state.SeenPost {
-	return state.SeenPost{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash, Date: p.Date, Due: p.Due(now)}
+func seenPost(p *feed.Post, now time.Time) store.SeenPost {
+	return store.SeenPost{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash, Date: p.Date, Due: p.Due(now)}
 }
 
 // runStatus prints what is due next, the last scan and the deliveries.

@@ -12,7 +12,7 @@ import (
 	"herald/mailer"
 	"herald/schedule"
 	"herald/schedule/server"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // runDaemon runs the daemon until ctx is cancelled. A value on m.Reload
@@ -38,7 +38,7 @@ func (m *Main) runDaemon(ctx context.Context) error {
 func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	c := &m.Config
 	log := m.Logger
-	db, err := state.Open(ctx, c.State.Database)
+	db, err := openStore(ctx, c.State)
 	if err != nil {
 		return false, err
 	}
@@ -184,7 +184,7 @@ type mailParts struct {
 // newMailParts parses the templates (and DKIM key), makes the transport and
 // loads the token secret. With send false the transport refuses to send, so
 // that preview and dry runs need no SMTP password.
-func (m *Main) newMailParts(ctx context.Context, db *state.DB, send bool) (mailParts, error) {
+func (m *Main) newMailParts(ctx context.Context, db store.Store, send bool) (mailParts, error) {
 	c := &m.Config
 	var p mailParts
 	var err error
@@ -202,7 +202,7 @@ func (m *Main) newMailParts(ctx context.Context, db *state.DB, send bool) (mailP
 }
 
 // newMailer assembles the newsletter sender.
-func (m *Main) newMailer(db *state.DB, loader *feed.Loader, p mailParts) (*mailer.Mailer, error) {
+func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mailer.Mailer, error) {
 	c := &m.Config
 	return mailer.New(mailer.Options{
 		Config:    &c.Mail,
@@ -219,7 +219,7 @@ func (m *Main) newMailer(db *state.DB, loader *feed.Loader, p mailParts) (*maile
 }
 
 // newWeb assembles the subscription pages from the [server] and [site] sections.
-func (m *Main) newWeb(db *state.DB, p mailParts) (*mailer.Web, error) {
+func (m *Main) newWeb(db store.Store, p mailParts) (*mailer.Web, error) {
 	c := &m.Config
 	rl := c.Server.RateLimit
 	return mailer.NewWeb(mailer.WebOptions{

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"herald/mailer"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 const subscribersUsage = `usage: herald subscribers add [-pending] [-name NAME] ADDR...
@@ -50,9 +50,9 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		if len(args) == 0 {
 			return &usageError{"subscribers add: give at least one address"}
 		}
-		st := state.StatusConfirmed
+		st := store.StatusConfirmed
 		if *pending {
-			st = state.StatusPending
+			st = store.StatusPending
 		}
 		bad := 0
 		for _, a := range args {
@@ -65,7 +65,7 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 			if *name != "" {
 				n = *name
 			}
-			s, created, err := db.AddSubscriber(ctx, now, email, n, st, state.SourceCLI)
+			s, created, err := db.AddSubscriber(ctx, now, email, n, st, store.SourceCLI)
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 				email = a
 			}
 			if err := db.RemoveSubscriber(ctx, email); err != nil {
-				if errors.Is(err, state.ErrNotFound) {
+				if errors.Is(err, store.ErrNotFound) {
 					fmt.Fprintf(m.Stderr, "%s: not on the list\n", a)
 					missing++
 					continue
@@ -102,15 +102,15 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 			return silentError(1)
 		}
 	case "list":
-		st := state.SubscriberStatus(*status)
+		st := store.SubscriberStatus(*status)
 		switch st {
-		case "", state.StatusPending, state.StatusConfirmed, state.StatusUnsubscribed:
+		case "", store.StatusPending, store.StatusConfirmed, store.StatusUnsubscribed:
 		default:
 			return &usageError{fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status)}
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "EMAIL\tNAME\tSTATUS\tSOURCE\tADDED\tCONFIRMED\tLEFT")
-		err := db.EachSubscriber(ctx, st, func(s state.Subscriber) error {
+		err := db.EachSubscriber(ctx, st, func(s store.Subscriber) error {
 			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Email, s.Name, s.Status, s.Source,
 				day(s.CreatedAt), day(s.ConfirmedAt), day(s.UnsubscribedAt))
 			return err

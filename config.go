@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +15,8 @@ import (
 	"herald/mailer"
 	"herald/schedule"
 	"herald/schedule/server"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 // Config is Herald's whole configuration, assembled from each package's own
@@ -27,7 +29,7 @@ type Config struct {
 	Schedule schedule.Config  `toml:"schedule"`
 	Mail     mailer.Config    `toml:"mail"`
 	Server   server.Config    `toml:"server"`
-	State    state.Config     `toml:"state"`
+	State    store.Config     `toml:"state"`
 
 	// Path is the file the configuration was read from ("" for none).
 	Path string `toml:"-"`
@@ -43,7 +45,7 @@ func DefaultConfig() Config {
 		Schedule: schedule.Default(),
 		Mail:     mailer.Default(),
 		Server:   server.Default(),
-		State:    state.Default(),
+		State:    store.Default(),
 	}
 }
 
@@ -144,4 +146,10 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.State.Validate()
+}
+
+// openStore opens the state database the [state] section names. It is the
+// one place that knows which backends exist.
+func openStore(ctx context.Context, c store.Config) (store.Store, error) {
+	return sqlite.Open(ctx, c.Database)
 }

@@ -25,7 +25,8 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mmcdole/gofeed"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 const testSite = "https://blog.example.com"
@@ -390,9 +391,9 @@ func get(t *testing.T, url string, hdr map[string]string) *http.Response {
 	return res
 }
 
-func announcements(t *testing.T, e *testEnv) []state.Announcement {
+func announcements(t *testing.T, e *testEnv) []store.Announcement {
 	t.Helper()
-	db, err := state.Open(context.Background(), e.path("var/herald.db"))
+	db, err := sqlite.Open(context.Background(), e.path("var/herald.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser test's screenshots to docs/")
@@ -130,7 +130,7 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 		t.Errorf("the page does not name %s", addr)
 	}
 	e.web.Wait()
-	wantState(t, e, addr, state.StatusPending)
+	wantState(t, e, addr, store.StatusPending)
 
 	// 2. The confirmation link from the mail.
 	mails := e.mails()
@@ -143,7 +143,7 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	if got := heading(); got != "Subscription confirmed" {
 		t.Fatalf("confirm page h1 = %q; page:\n%s", got, body())
 	}
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 	shot("confirm.png")
 
 	// 3. A newsletter's unsubscribe link: the page changes nothing...
@@ -155,7 +155,7 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	if got := heading(); got != "Unsubscribe" {
 		t.Fatalf("unsubscribe page h1 = %q", got)
 	}
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 	shot("unsubscribe.png")
 
 	// ...its button unsubscribes.
@@ -170,7 +170,7 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	if !strings.HasPrefix(loc, public+"/unsubscribe?token=") {
 		t.Errorf("after the button the browser is at %s", loc)
 	}
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 	shot("unsubscribed.png")
 }
 

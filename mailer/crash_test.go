@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 // The crash test runs the delivery worker in a child process (this test
@@ -70,7 +71,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	db, err := state.Open(ctx, dbPath)
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestCrashRecovery(t *testing.T) {
 	ctx := context.Background()
 	srv := newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true, Discard: true})
 	dbPath := filepath.Join(t.TempDir(), "herald.db")
-	db, err := state.Open(ctx, dbPath)
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("import: %+v, %v", res, err)
 	}
 	p := crashPosts().posts["crash-post"]
-	if _, err := db.Record(ctx, now, []state.SeenPost{{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title,
+	if _, err := db.Record(ctx, now, []store.SeenPost{{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title,
 		URL: p.URL, Hash: "h", Date: p.Date, Due: true}}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != (state.DeliveryCounts{Sent: crashSubs}) {
+	if c != (store.DeliveryCounts{Sent: crashSubs}) {
 		t.Errorf("ledger = %+v, want %d sent", c, crashSubs)
 	}
 }

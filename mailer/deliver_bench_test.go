@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 var benchSubscribers = flag.Int("bench.subscribers", 10000, "subscribers in BenchmarkDeliver (100000 checks that memory stays flat)")
@@ -31,7 +32,7 @@ func BenchmarkDeliver(b *testing.B) {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			ctx := context.Background()
 			srv := newTestSMTP(b, testSMTPOptions{Discard: true})
-			db, err := state.Open(ctx, filepath.Join(b.TempDir(), "herald.db"))
+			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,7 +71,7 @@ func BenchmarkDeliver(b *testing.B) {
 				posts.posts[id] = &feed.Post{ID: id, Path: id + ".md", Title: "Finishing my Data Career Masterplan",
 					URL: "https://blog.example.com/" + id + "/", Date: now, Published: true, Newsletter: true}
 				posts.sections[id] = benchSection()
-				if _, err := db.Record(ctx, time.Now(), []state.SeenPost{{ID: id, Path: id + ".md", Slug: id,
+				if _, err := db.Record(ctx, time.Now(), []store.SeenPost{{ID: id, Path: id + ".md", Slug: id,
 					Title: "t", URL: "u", Hash: "h", Date: now, Due: true}}, false); err != nil {
 					b.Fatal(err)
 				}

@@ -16,25 +16,25 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // Store is the part of the state database the newsletter worker uses
-// (implemented by *state.DB).
+// (implemented by *sqlite.DB).
 type Store interface {
 	CreateMailings(ctx context.Context, now time.Time, digest bool) ([]int64, error)
 	CreateManualMailings(ctx context.Context, now time.Time) ([]int64, error)
 	UnexpandedMailings(ctx context.Context) ([]int64, error)
-	Mailing(ctx context.Context, id int64) (state.Mailing, error)
+	Mailing(ctx context.Context, id int64) (store.Mailing, error)
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
-	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]state.Delivery, error)
-	Ledger(ctx context.Context) (*state.Ledger, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
+	Ledger(ctx context.Context) (store.Ledger, error)
 	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
 	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
 	NextRetry(ctx context.Context) (time.Time, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
-	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []state.Subscriber, error)
+	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error)
 }
 
 // Posts gives the mailer the posts it mails, by the ID the state database
@@ -206,7 +206,7 @@ func (e errSkip) Error() string { return string(e) }
 // mailPosts loads the posts of a mailing and renders their sections, in the
 // mailing's (date) order. Posts with `newsletter: false` and posts that no
 // longer exist are left out; when none is left it returns an errSkip.
-func (m *Mailer) mailPosts(ctx context.Context, ml state.Mailing) ([]PostMail, error) {
+func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, error) {
 	var (
 		out     []PostMail
 		reasons []string
@@ -289,7 +289,7 @@ func (m *Mailer) Preview(ctx context.Context, postID string) (*Message, error) {
 // subscriberLookup is what SendTest uses, when the store has it, to give a
 // test mail to a subscriber their own unsubscribe link.
 type subscriberLookup interface {
-	Subscriber(ctx context.Context, email string) (state.Subscriber, error)
+	Subscriber(ctx context.Context, email string) (store.Subscriber, error)
 }
 
 // SendTest sends post postID's newsletter to addr only, now, through the

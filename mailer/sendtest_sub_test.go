@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // TestSendTestToSubscriberHasTheirUnsubscribeLink: a test mail sent to a
@@ -13,7 +13,7 @@ import (
 // to anyone else, a token that names no subscriber.
 func TestSendTestToSubscriberHasTheirUnsubscribeLink(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	addrs := e.subscribe(t, "sub", 2, state.StatusConfirmed)
+	addrs := e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	m := e.mailer(t, nil)
 	sub, err := e.db.Subscriber(e.ctx, addrs[1])

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // maxAddressLen is the longest address accepted (RFC 5321's path limit
@@ -50,7 +50,7 @@ func ParseAddress(s string) (email, name string, err error) {
 
 // ImportStore is what Import needs of the database.
 type ImportStore interface {
-	AddSubscribers(ctx context.Context, now time.Time, subs []state.NewSubscriber) ([]bool, error)
+	AddSubscribers(ctx context.Context, now time.Time, subs []store.NewSubscriber) ([]bool, error)
 }
 
 // importBatch is how many rows Import adds per transaction.
@@ -96,7 +96,7 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 	colEmail, colName, colStatus := 0, 1, -1
 	first := true
 	var (
-		batch []state.NewSubscriber
+		batch []store.NewSubscriber
 		lines []int // input line of each batch entry
 	)
 	flush := func() error {
@@ -160,19 +160,19 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: errors.New("mailer: name contains a line break")})
 			continue
 		}
-		status := state.StatusConfirmed
+		status := store.StatusConfirmed
 		if pending {
-			status = state.StatusPending
+			status = store.StatusPending
 		}
-		switch st := state.SubscriberStatus(strings.ToLower(field(colStatus))); st {
-		case "", state.StatusConfirmed:
-		case state.StatusPending, state.StatusUnsubscribed:
+		switch st := store.SubscriberStatus(strings.ToLower(field(colStatus))); st {
+		case "", store.StatusConfirmed:
+		case store.StatusPending, store.StatusUnsubscribed:
 			status = st
 		default:
 			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: fmt.Errorf("mailer: unknown status %q", st)})
 			continue
 		}
-		batch = append(batch, state.NewSubscriber{Email: email, Name: name, Status: status, Source: state.SourceImport})
+		batch = append(batch, store.NewSubscriber{Email: email, Name: name, Status: status, Source: store.SourceImport})
 		lines = append(lines, line)
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
@@ -195,7 +195,7 @@ func column(header []string, name string) int {
 
 // ExportStore is what Export needs of the database.
 type ExportStore interface {
-	EachSubscriber(ctx context.Context, status state.SubscriberStatus, fn func(state.Subscriber) error) error
+	EachSubscriber(ctx context.Context, status store.SubscriberStatus, fn func(store.Subscriber) error) error
 }
 
 // Export writes every subscriber as CSV with a header row: email, name,
@@ -212,7 +212,7 @@ func Export(ctx context.Context, db ExportStore, w io.Writer) error {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	err := db.EachSubscriber(ctx, "", func(s state.Subscriber) error {
+	err := db.EachSubscriber(ctx, "", func(s store.Subscriber) error {
 		return cw.Write([]string{s.Email, s.Name, string(s.Status), string(s.Source),
 			stamp(s.CreatedAt), stamp(s.ConfirmedAt), stamp(s.UnsubscribedAt)})
 	})

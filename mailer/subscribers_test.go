@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 func TestParseAddress(t *testing.T) {
@@ -47,9 +48,9 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
-func openStateDB(t testing.TB) *state.DB {
+func openStateDB(t testing.TB) *sqlite.DB {
 	t.Helper()
-	db, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestImport(t *testing.T) {
 	ctx := context.Background()
 	db := openStateDB(t)
 	now := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
-	if _, _, err := db.AddSubscriber(ctx, now, "known@example.com", "", state.StatusUnsubscribed, state.SourceWeb); err != nil {
+	if _, _, err := db.AddSubscriber(ctx, now, "known@example.com", "", store.StatusUnsubscribed, store.SourceWeb); err != nil {
 		t.Fatal(err)
 	}
 	in := strings.Join([]string{
@@ -94,11 +95,11 @@ func TestImport(t *testing.T) {
 	if !slices.Equal(lines, []int{3, 9}) {
 		t.Errorf("bad rows at lines %v, want [3 9]", lines)
 	}
-	for addr, want := range map[string]state.Subscriber{
-		"ann@example.com":   {Name: "Ann", Status: state.StatusConfirmed, Source: state.SourceImport},
-		"bob@example.org":   {Name: "Bob", Status: state.StatusConfirmed, Source: state.SourceImport},
-		"carol@example.net": {Name: "Carol, C", Status: state.StatusConfirmed, Source: state.SourceImport},
-		"known@example.com": {Name: "", Status: state.StatusUnsubscribed, Source: state.SourceWeb},
+	for addr, want := range map[string]store.Subscriber{
+		"ann@example.com":   {Name: "Ann", Status: store.StatusConfirmed, Source: store.SourceImport},
+		"bob@example.org":   {Name: "Bob", Status: store.StatusConfirmed, Source: store.SourceImport},
+		"carol@example.net": {Name: "Carol, C", Status: store.StatusConfirmed, Source: store.SourceImport},
+		"known@example.com": {Name: "", Status: store.StatusUnsubscribed, Source: store.SourceWeb},
 	} {
 		s, err := db.Subscriber(ctx, addr)
 		if err != nil || s.Name != want.Name || s.Status != want.Status || s.Source != want.Source {
@@ -111,7 +112,7 @@ func TestImport(t *testing.T) {
 	if err != nil || res.Added != 1 {
 		t.Fatalf("Import pending = %+v, %v", res, err)
 	}
-	if s, _ := db.Subscriber(ctx, "erin@example.com"); s.Status != state.StatusPending {
+	if s, _ := db.Subscriber(ctx, "erin@example.com"); s.Status != store.StatusPending {
 		t.Errorf("erin status = %s, want pending", s.Status)
 	}
 }
@@ -122,13 +123,13 @@ func TestExportImportRoundTrip(t *testing.T) {
 	now := time.Date(2024, 2, 1, 10, 0, 0, 0, time.UTC)
 	for _, s := range []struct {
 		email, name string
-		status      state.SubscriberStatus
+		status      store.SubscriberStatus
 	}{
-		{"a@example.com", "Ann, \"A\"", state.StatusConfirmed},
-		{"b@example.com", "", state.StatusPending},
-		{"c@example.com", "Cee", state.StatusUnsubscribed},
+		{"a@example.com", "Ann, \"A\"", store.StatusConfirmed},
+		{"b@example.com", "", store.StatusPending},
+		{"c@example.com", "Cee", store.StatusUnsubscribed},
 	} {
-		if _, _, err := src.AddSubscriber(ctx, now, s.email, s.name, s.status, state.SourceCLI); err != nil {
+		if _, _, err := src.AddSubscriber(ctx, now, s.email, s.name, s.status, store.SourceCLI); err != nil {
 			t.Fatal(err)
 		}
 	}

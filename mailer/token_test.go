@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"herald/schedule/state"
+	"herald/schedule/store/sqlite"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
@@ -67,7 +67,7 @@ func flip(s string, i int) string {
 
 func TestLoadSecret(t *testing.T) {
 	ctx := context.Background()
-	db, err := state.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // Confirmation tokens carry a generation (see confirmToken), so their
@@ -31,11 +31,11 @@ const (
 )
 
 // WebStore is what the web handlers need from the subscriber store
-// (*state.DB implements it).
+// (*sqlite.DB implements it).
 type WebStore interface {
-	AddSubscriber(ctx context.Context, now time.Time, email, name string, status state.SubscriberStatus, source state.SubscriberSource) (state.Subscriber, bool, error)
-	SubscriberByID(ctx context.Context, id int64) (state.Subscriber, error)
-	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status state.SubscriberStatus) (bool, error)
+	AddSubscriber(ctx context.Context, now time.Time, email, name string, status store.SubscriberStatus, source store.SubscriberSource) (store.Subscriber, bool, error)
+	SubscriberByID(ctx context.Context, id int64) (store.Subscriber, error)
+	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status store.SubscriberStatus) (bool, error)
 }
 
 // PendingDeleter is implemented by a WebStore that can delete the pending
@@ -327,14 +327,14 @@ func (w *Web) readSubscribe(rw http.ResponseWriter, r *http.Request) (subscribeR
 			req.Email, req.Name, req.Website = r.PostFormValue("email"), r.PostFormValue("name"), r.PostFormValue("website")
 		}
 	default:
-		return req, http.StatusUnsupportedMediaType, errors.New("Send the form (application/x-www-form-urlencoded or multipart/form-data) or JSON.")
+		return req, http.StatusUnsupportedMediaType, visitorError("Send the form (application/x-www-form-urlencoded or multipart/form-data) or JSON.")
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return subscribeRequest{}, http.StatusRequestEntityTooLarge, errTooLarge
 		}
-		return subscribeRequest{}, http.StatusBadRequest, errors.New("The request could not be read.")
+		return subscribeRequest{}, http.StatusBadRequest, visitorError("The request could not be read.")
 	}
 	if len(req.Email) > maxEmailLen || len(req.Name) > maxNameLen || len(req.Website) > maxEmailLen {
 		return subscribeRequest{Email: truncateRunes(req.Email, 60)}, http.StatusBadRequest, errBadAddress
@@ -342,9 +342,15 @@ func (w *Web) readSubscribe(rw http.ResponseWriter, r *http.Request) (subscribeR
 	return req, 0, nil
 }
 
+// visitorError is a message for the person at the form: a sentence, shown
+// as it is on the page.
+type visitorError string
+
+func (e visitorError) Error() string { return string(e) }
+
 var (
-	errTooLarge   = errors.New("The request is too large.")
-	errBadAddress = errors.New("Please enter a valid email address, such as jane@example.com.")
+	errTooLarge   = visitorError("The request is too large.")
+	errBadAddress = visitorError("Please enter a valid email address, such as jane@example.com.")
 )
 
 // checkSubscriber validates the address (and optional name) a visitor
@@ -383,7 +389,7 @@ func hasControl(s string) bool {
 // again changes nothing).
 func (w *Web) startSubscription(ctx context.Context, email, name string) error {
 	now := w.now()
-	s, created, err := w.opts.Store.AddSubscriber(ctx, now, email, name, state.StatusPending, state.SourceWeb)
+	s, created, err := w.opts.Store.AddSubscriber(ctx, now, email, name, store.StatusPending, store.SourceWeb)
 	if err != nil {
 		return fmt.Errorf("mailer: web: storing subscriber: %w", err)
 	}
@@ -434,12 +440,12 @@ func (w *Web) send(ctx context.Context, m *Message) error {
 // time it last unsubscribed (0: never). So once the subscriber unsubscribes,
 // links mailed before no longer confirm (coming back needs a new
 // confirmation), and a link never confirms a later row that reuses the id.
-func (w *Web) confirmToken(s state.Subscriber, now time.Time) string {
+func (w *Web) confirmToken(s store.Subscriber, now time.Time) string {
 	gen := generation(s)
 	return gen + "~" + Token(w.opts.Secret, PurposeConfirm+":"+gen, s.ID, now.Add(w.opts.ConfirmTTL))
 }
 
-func generation(s state.Subscriber) string {
+func generation(s store.Subscriber) string {
 	var unsub int64
 	if !s.UnsubscribedAt.IsZero() {
 		unsub = s.UnsubscribedAt.Unix()
@@ -463,7 +469,7 @@ func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := w.opts.Store.SubscriberByID(ctx, id)
-	if errors.Is(err, state.ErrNotFound) || err == nil && generation(s) != gen {
+	if errors.Is(err, store.ErrNotFound) || err == nil && generation(s) != gen {
 		// Deleted while pending, removed, or unsubscribed since the link
 		// was sent.
 		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
@@ -473,8 +479,8 @@ func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
 		w.internal(rw, "confirm", err)
 		return
 	}
-	changed, err := w.opts.Store.SetSubscriberStatus(ctx, now, id, state.StatusConfirmed)
-	if errors.Is(err, state.ErrNotFound) {
+	changed, err := w.opts.Store.SetSubscriberStatus(ctx, now, id, store.StatusConfirmed)
+	if errors.Is(err, store.ErrNotFound) {
 		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
 		return
 	}
@@ -509,7 +515,7 @@ func (w *Web) unsubscribeForm(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pageData{Email: s.Email, Action: "unsubscribe?token=" + url.QueryEscape(raw)}
-	if s.ID == 0 || s.Status == state.StatusUnsubscribed {
+	if s.ID == 0 || s.Status == store.StatusUnsubscribed {
 		w.render(rw, http.StatusOK, pageUnsubscribed, pageData{Email: s.Email, Already: true})
 		return
 	}
@@ -547,8 +553,8 @@ func (w *Web) unsubscribe(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.ID != 0 {
-		changed, err := w.opts.Store.SetSubscriberStatus(r.Context(), w.now(), s.ID, state.StatusUnsubscribed)
-		if err != nil && !errors.Is(err, state.ErrNotFound) {
+		changed, err := w.opts.Store.SetSubscriberStatus(r.Context(), w.now(), s.ID, store.StatusUnsubscribed)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			w.internal(rw, "unsubscribe", err)
 			return
 		}
@@ -562,7 +568,7 @@ func (w *Web) unsubscribe(rw http.ResponseWriter, r *http.Request) {
 // unsubscriber checks an unsubscribe token and returns its subscriber; a
 // subscriber that no longer exists is returned with ID 0 (there is nothing
 // to unsubscribe). When ok is false the answer has been written.
-func (w *Web) unsubscriber(rw http.ResponseWriter, r *http.Request, raw string) (s state.Subscriber, ok bool) {
+func (w *Web) unsubscriber(rw http.ResponseWriter, r *http.Request, raw string) (s store.Subscriber, ok bool) {
 	if raw == "" || len(raw) > maxTokenLen {
 		w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
 		return s, false
@@ -573,8 +579,8 @@ func (w *Web) unsubscriber(rw http.ResponseWriter, r *http.Request, raw string) 
 		return s, false
 	}
 	s, err = w.opts.Store.SubscriberByID(r.Context(), id)
-	if errors.Is(err, state.ErrNotFound) {
-		return state.Subscriber{}, true
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Subscriber{}, true
 	}
 	if err != nil {
 		w.internal(rw, "unsubscribe", err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // TestConfirmationCarriesListUnsubscribe: the double opt-in mail has the
@@ -41,9 +41,9 @@ func TestConfirmationCarriesListUnsubscribe(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("one-click POST: %d", rec.Code)
 	}
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 	if rec := e.do("GET", confirm, "", "", ""); rec.Code < 400 {
 		t.Errorf("confirm after unsubscribing: %d, want 4xx", rec.Code)
 	}
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 }

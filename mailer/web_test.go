@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 // webPublic is the public URL of the tests: a path prefix that a reverse
@@ -51,7 +52,7 @@ func (c *webClock) Add(d time.Duration) {
 // webEnv is a Web over a real SQLite database and a real transport.
 type webEnv struct {
 	t     testing.TB
-	db    *state.DB
+	db    *sqlite.DB
 	web   *Web
 	mux   *http.ServeMux
 	clock *webClock
@@ -69,9 +70,9 @@ func webSite() *feed.Site {
 func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := state.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
-		t.Fatalf("state.Open: %v", err)
+		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	env := &webEnv{t: t, db: db, clock: &webClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
@@ -193,7 +194,7 @@ func (e *webEnv) subscribeForm(email, remote string) *httptest.ResponseRecorder 
 }
 
 // subscriber reads the row of email.
-func (e *webEnv) subscriber(email string) state.Subscriber {
+func (e *webEnv) subscriber(email string) store.Subscriber {
 	e.t.Helper()
 	s, err := e.db.Subscriber(context.Background(), email)
 	if err != nil {
@@ -277,7 +278,7 @@ func wantStatus(t testing.TB, rec *httptest.ResponseRecorder, want int, contains
 	}
 }
 
-func wantState(t testing.TB, e *webEnv, email string, want state.SubscriberStatus) {
+func wantState(t testing.TB, e *webEnv, email string, want store.SubscriberStatus) {
 	t.Helper()
 	if got := e.subscriber(email).Status; got != want {
 		t.Fatalf("%s status = %s, want %s", email, got, want)
@@ -297,7 +298,7 @@ func TestWebFlow(t *testing.T) {
 	rec = e.subscribeForm(addr, "192.0.2.1:1234")
 	wantStatus(t, rec, 200, "Check your inbox", addr)
 	s := e.subscriber(addr)
-	if s.Status != state.StatusPending || s.Source != state.SourceWeb {
+	if s.Status != store.StatusPending || s.Source != store.SourceWeb {
 		t.Fatalf("after subscribing: status %s source %s, want pending web", s.Status, s.Source)
 	}
 	mails := e.mails()
@@ -308,10 +309,10 @@ func TestWebFlow(t *testing.T) {
 
 	rec = e.do("GET", confirm, "", "", "")
 	wantStatus(t, rec, 200, "Subscription confirmed", addr)
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 	rec = e.do("GET", confirm, "", "", "")
 	wantStatus(t, rec, 200, "already subscribed")
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 
 	// A newsletter as the composer writes it, with the unsubscribe URL the
 	// delivery worker signs; its List-Unsubscribe header must work here.
@@ -345,7 +346,7 @@ func TestWebFlow(t *testing.T) {
 		wantStatus(t, rec, 200, "Unsubscribe", addr, `<button type="submit">Unsubscribe</button>`)
 		e.do("HEAD", unsub, "", "", "")
 	}
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 	if !strings.Contains(rec.Body.String(), `action="unsubscribe?token=`) {
 		t.Errorf("the button does not post to the same link:\n%s", rec.Body.String())
 	}
@@ -356,9 +357,9 @@ func TestWebFlow(t *testing.T) {
 	if loc := rec.Header().Get("Location"); loc != "" {
 		t.Errorf("Location = %q, want none", loc)
 	}
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 	var confirmed int
-	e.db.EachSubscriber(context.Background(), state.StatusConfirmed, func(state.Subscriber) error { confirmed++; return nil })
+	e.db.EachSubscriber(context.Background(), store.StatusConfirmed, func(store.Subscriber) error { confirmed++; return nil })
 	if confirmed != 0 {
 		t.Errorf("%d confirmed subscribers after unsubscribing, want 0 (no further mail)", confirmed)
 	}
@@ -366,26 +367,26 @@ func TestWebFlow(t *testing.T) {
 	// The old confirmation link does not bring the subscriber back.
 	rec = e.do("GET", confirm, "", "", "")
 	wantStatus(t, rec, 410, "expired")
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 
 	// Subscribing again needs a new confirmation.
 	rec = e.subscribeForm(addr, "192.0.2.1:1234")
 	wantStatus(t, rec, 200, "Check your inbox")
-	wantState(t, e, addr, state.StatusUnsubscribed)
+	wantState(t, e, addr, store.StatusUnsubscribed)
 	mails = e.mails()
 	if len(mails) != 2 {
 		t.Fatalf("got %d mails, want 2", len(mails))
 	}
 	rec = e.do("GET", mailLink(t, mails[1], "confirm"), "", "", "")
 	wantStatus(t, rec, 200, "Subscription confirmed")
-	wantState(t, e, addr, state.StatusConfirmed)
+	wantState(t, e, addr, store.StatusConfirmed)
 }
 
 // TestWebOneClickMultipart sends RFC 8058's body as multipart/form-data, as
 // some mail providers do.
 func TestWebOneClickMultipart(t *testing.T) {
 	e := newWebEnv(t, "maildir", nil)
-	s, _, err := e.db.AddSubscriber(context.Background(), e.clock.Now(), "m@example.org", "", state.StatusConfirmed, state.SourceCLI)
+	s, _, err := e.db.AddSubscriber(context.Background(), e.clock.Now(), "m@example.org", "", store.StatusConfirmed, store.SourceCLI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +397,7 @@ func TestWebOneClickMultipart(t *testing.T) {
 	target := "/unsubscribe?token=" + Token(webSecret, PurposeUnsubscribe, s.ID, time.Time{})
 	rec := e.do("POST", target, mw.FormDataContentType(), body.String(), "")
 	wantStatus(t, rec, 200, "You are unsubscribed")
-	wantState(t, e, "m@example.org", state.StatusUnsubscribed)
+	wantState(t, e, "m@example.org", store.StatusUnsubscribed)
 	// Again: still 200, nothing to do.
 	rec = e.do("POST", target, mw.FormDataContentType(), body.String(), "")
 	wantStatus(t, rec, 200)
@@ -452,8 +453,8 @@ func TestWebTokens(t *testing.T) {
 			}
 			rec := e.do(method, tc.target, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", "")
 			wantStatus(t, rec, tc.want, "not valid", `lang="en"`)
-			wantState(t, e, alice.Email, state.StatusPending)
-			wantState(t, e, bob.Email, state.StatusPending)
+			wantState(t, e, alice.Email, store.StatusPending)
+			wantState(t, e, bob.Email, store.StatusPending)
 		})
 	}
 
@@ -462,7 +463,7 @@ func TestWebTokens(t *testing.T) {
 		defer e.clock.Add(-48*time.Hour - time.Second)
 		rec := e.do("GET", confirm, "", "", "")
 		wantStatus(t, rec, 410, "expired", `href="subscribe"`)
-		wantState(t, e, alice.Email, state.StatusPending)
+		wantState(t, e, alice.Email, store.StatusPending)
 	})
 	t.Run("unknown subscriber", func(t *testing.T) {
 		ghost := "/confirm?token=1.0~" + Token(webSecret, PurposeConfirm+":1.0", 9999, e.clock.Now().Add(time.Hour))
@@ -471,23 +472,23 @@ func TestWebTokens(t *testing.T) {
 		// reused after a delete) does not confirm the current row.
 		reused := "/confirm?token=1.0~" + Token(webSecret, PurposeConfirm+":1.0", alice.ID, e.clock.Now().Add(time.Hour))
 		wantStatus(t, e.do("GET", reused, "", "", ""), 410, "expired")
-		wantState(t, e, alice.Email, state.StatusPending)
+		wantState(t, e, alice.Email, store.StatusPending)
 		gone := "/unsubscribe?token=" + Token(webSecret, PurposeUnsubscribe, 9999, time.Time{})
 		wantStatus(t, e.do("GET", gone, "", "", ""), 200, "not subscribed")
 		wantStatus(t, e.do("POST", gone, "", "", ""), 200, "unsubscribed")
 	})
 	t.Run("valid link confirms only its subscriber", func(t *testing.T) {
 		wantStatus(t, e.do("GET", confirm, "", "", ""), 200, "Subscription confirmed")
-		wantState(t, e, alice.Email, state.StatusConfirmed)
-		wantState(t, e, bob.Email, state.StatusPending)
+		wantState(t, e, alice.Email, store.StatusConfirmed)
+		wantState(t, e, bob.Email, store.StatusPending)
 	})
 	t.Run("unsubscribe token of one subscriber leaves the other", func(t *testing.T) {
-		if _, err := e.db.SetSubscriberStatus(ctx, e.clock.Now(), bob.ID, state.StatusConfirmed); err != nil {
+		if _, err := e.db.SetSubscriberStatus(ctx, e.clock.Now(), bob.ID, store.StatusConfirmed); err != nil {
 			t.Fatal(err)
 		}
 		wantStatus(t, e.do("POST", "/unsubscribe?token="+aliceUnsub, "", "", ""), 200)
-		wantState(t, e, alice.Email, state.StatusUnsubscribed)
-		wantState(t, e, bob.Email, state.StatusConfirmed)
+		wantState(t, e, alice.Email, store.StatusUnsubscribed)
+		wantState(t, e, bob.Email, store.StatusConfirmed)
 	})
 }
 
@@ -496,12 +497,12 @@ func TestWebTokens(t *testing.T) {
 func TestWebNoEnumeration(t *testing.T) {
 	e := newWebEnv(t, "maildir", nil)
 	ctx := context.Background()
-	for addr, st := range map[string]state.SubscriberStatus{
-		"pending@example.org":      state.StatusPending,
-		"confirmed@example.org":    state.StatusConfirmed,
-		"unsubscribed@example.org": state.StatusUnsubscribed,
+	for addr, st := range map[string]store.SubscriberStatus{
+		"pending@example.org":      store.StatusPending,
+		"confirmed@example.org":    store.StatusConfirmed,
+		"unsubscribed@example.org": store.StatusUnsubscribed,
 	} {
-		if _, _, err := e.db.AddSubscriber(ctx, e.clock.Now(), addr, "", st, state.SourceCLI); err != nil {
+		if _, _, err := e.db.AddSubscriber(ctx, e.clock.Now(), addr, "", st, store.SourceCLI); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -534,17 +535,17 @@ func TestWebNoEnumeration(t *testing.T) {
 		_ = i
 	}
 	e.web.Wait()
-	wantState(t, e, "new@example.org", state.StatusPending)
-	wantState(t, e, "pending@example.org", state.StatusPending)
-	wantState(t, e, "confirmed@example.org", state.StatusConfirmed)
-	wantState(t, e, "unsubscribed@example.org", state.StatusUnsubscribed)
+	wantState(t, e, "new@example.org", store.StatusPending)
+	wantState(t, e, "pending@example.org", store.StatusPending)
+	wantState(t, e, "confirmed@example.org", store.StatusConfirmed)
+	wantState(t, e, "unsubscribed@example.org", store.StatusUnsubscribed)
 	if n := len(e.mails()); n != 8 {
 		t.Errorf("%d confirmation mails, want 8 (every address asked twice)", n)
 	}
-	if got := e.subscriber("new@example.org").Source; got != state.SourceWeb {
+	if got := e.subscriber("new@example.org").Source; got != store.SourceWeb {
 		t.Errorf("source = %s, want web", got)
 	}
-	if got := e.subscriber("confirmed@example.org").Source; got != state.SourceCLI {
+	if got := e.subscriber("confirmed@example.org").Source; got != store.SourceCLI {
 		t.Errorf("source of a known address changed to %s", got)
 	}
 }
@@ -629,7 +630,7 @@ func TestWebRateLimits(t *testing.T) {
 		wantStatus(t, e.subscribeForm("p1@example.org", "192.0.2.1:1"), 200)
 		wantStatus(t, e.subscribeForm("p2@example.org", "192.0.2.2:1"), 200)
 		wantStatus(t, e.subscribeForm("p3@example.org", "192.0.2.3:1"), 429)
-		if _, err := e.db.Subscriber(context.Background(), "p3@example.org"); !errors.Is(err, state.ErrNotFound) {
+		if _, err := e.db.Subscriber(context.Background(), "p3@example.org"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("p3 stored despite the cap: %v", err)
 		}
 		e.clock.Add(31 * time.Minute)
@@ -693,10 +694,10 @@ func TestWebBadRequests(t *testing.T) {
 		t.Errorf("%d mails sent, want 0", n)
 	}
 	// Oversize one-click bodies are refused too.
-	s, _, _ := e.db.AddSubscriber(context.Background(), e.clock.Now(), "u@example.org", "", state.StatusConfirmed, state.SourceCLI)
+	s, _, _ := e.db.AddSubscriber(context.Background(), e.clock.Now(), "u@example.org", "", store.StatusConfirmed, store.SourceCLI)
 	rec := e.do("POST", "/unsubscribe?token="+Token(webSecret, PurposeUnsubscribe, s.ID, time.Time{}), form, big, "")
 	wantStatus(t, rec, 413)
-	wantState(t, e, "u@example.org", state.StatusConfirmed)
+	wantState(t, e, "u@example.org", store.StatusConfirmed)
 }
 
 // TestWebHoneypot checks that a filled hidden field gets the success page
@@ -711,7 +712,7 @@ func TestWebHoneypot(t *testing.T) {
 	if got, want := strings.ReplaceAll(bot.Body.String(), "bot@", "X@"), strings.ReplaceAll(human.Body.String(), "human@", "X@"); got != want {
 		t.Errorf("honeypot answer differs:\n%s\nwant\n%s", got, want)
 	}
-	if _, err := e.db.Subscriber(context.Background(), "bot@example.org"); !errors.Is(err, state.ErrNotFound) {
+	if _, err := e.db.Subscriber(context.Background(), "bot@example.org"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("bot stored: %v", err)
 	}
 	if n := len(e.mails()); n != 1 {
@@ -723,7 +724,7 @@ func TestWebHoneypot(t *testing.T) {
 // nothing from elsewhere.
 func TestWebPages(t *testing.T) {
 	e := newWebEnv(t, "maildir", nil)
-	s, _, _ := e.db.AddSubscriber(context.Background(), e.clock.Now(), "p@example.org", "", state.StatusConfirmed, state.SourceCLI)
+	s, _, _ := e.db.AddSubscriber(context.Background(), e.clock.Now(), "p@example.org", "", store.StatusConfirmed, store.SourceCLI)
 	unsub := "/unsubscribe?token=" + Token(webSecret, PurposeUnsubscribe, s.ID, time.Time{})
 	for _, tc := range []struct {
 		name string
@@ -766,11 +767,11 @@ func TestWebPages(t *testing.T) {
 func TestWebSweep(t *testing.T) {
 	e := newWebEnv(t, "maildir", func(o *WebOptions) { o.PendingTTL = 7 * 24 * time.Hour })
 	if _, ok := any(e.db).(PendingDeleter); !ok {
-		t.Skip("state.DB has no DeletePending(ctx, olderThan) (int64, error) yet")
+		t.Skip("sqlite.DB has no DeletePending(ctx, olderThan) (int64, error) yet")
 	}
 	ctx := context.Background()
 	e.subscribeForm("old@example.org", "")
-	e.db.AddSubscriber(ctx, e.clock.Now(), "cli@example.org", "", state.StatusConfirmed, state.SourceCLI)
+	e.db.AddSubscriber(ctx, e.clock.Now(), "cli@example.org", "", store.StatusConfirmed, store.SourceCLI)
 	e.clock.Add(6 * 24 * time.Hour)
 	e.subscribeForm("young@example.org", "")
 	if err := e.web.Sweep(ctx); err != nil {
@@ -781,11 +782,11 @@ func TestWebSweep(t *testing.T) {
 	if err := e.web.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.Subscriber(ctx, "old@example.org"); !errors.Is(err, state.ErrNotFound) {
+	if _, err := e.db.Subscriber(ctx, "old@example.org"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old pending subscription not deleted: %v", err)
 	}
-	wantState(t, e, "young@example.org", state.StatusPending)
-	wantState(t, e, "cli@example.org", state.StatusConfirmed)
+	wantState(t, e, "young@example.org", store.StatusPending)
+	wantState(t, e, "cli@example.org", store.StatusConfirmed)
 }
 
 // TestWebRun checks that Run stops with its context and waits for sends.

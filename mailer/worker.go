@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 // Summary counts what a Drain (or the latest pass of Run) did.
@@ -119,7 +119,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			wait = min(max(next.Sub(m.now()), time.Second), wait)
-		case !errors.Is(err, state.ErrNotFound):
+		case !errors.Is(err, store.ErrNotFound):
 			m.log.Error("mail: next retry", "err", err)
 		}
 		if err := t.unreachableErr(); err != nil {
@@ -272,7 +272,7 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 		return err
 	}
 	start := time.Now()
-	jobs := make(chan state.Delivery)
+	jobs := make(chan store.Delivery)
 	cache := &prepCache{m: m, entries: map[int64]*prepEntry{}}
 	var (
 		wg       sync.WaitGroup // workers
@@ -340,7 +340,7 @@ claim:
 }
 
 // release returns claimed deliveries that were not sent to pending.
-func (m *Mailer) release(ds []state.Delivery) {
+func (m *Mailer) release(ds []store.Delivery) {
 	if len(ds) == 0 {
 		return
 	}
@@ -357,12 +357,12 @@ func (m *Mailer) release(ds []state.Delivery) {
 
 // worker sends the deliveries it receives over one connection, opened on
 // first use and re-opened after it breaks.
-func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan state.Delivery, inflight *sync.WaitGroup, rec *recorder, cache *prepCache, t *tally) {
+func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan store.Delivery, inflight *sync.WaitGroup, rec *recorder, cache *prepCache, t *tally) {
 	w := &conn{m: m, n: n}
 	defer w.close()
 	for d := range jobs {
 		if ctx.Err() != nil || t.unreachableErr() != nil {
-			m.release([]state.Delivery{d})
+			m.release([]store.Delivery{d})
 		} else {
 			m.deliver(ctx, sendCtx, w, rec, d, cache, t)
 		}
@@ -430,7 +430,7 @@ func (w *conn) send(ctx context.Context, msg *Message) (dialErr bool, err error)
 }
 
 // deliver sends one delivery and records its outcome.
-func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d state.Delivery, cache *prepCache, t *tally) {
+func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d store.Delivery, cache *prepCache, t *tally) {
 	log := m.log.With("delivery", d.ID, "mailing", d.MailingID, "to", d.Email)
 	prep, err := cache.get(sendCtx, d.MailingID)
 	var msg *Message
@@ -452,7 +452,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 		return
 	}
 	if err := m.pacer.wait(ctx); err != nil {
-		m.release([]state.Delivery{d})
+		m.release([]store.Delivery{d})
 		return
 	}
 	dialErr, err := w.send(sendCtx, msg)
@@ -480,7 +480,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 		// untouched (no attempt used up), so an outage never fails the
 		// list; Run pauses and logs until the server answers again.
 		log.Debug("not sent: cannot connect", "err", text)
-		m.release([]state.Delivery{d})
+		m.release([]store.Delivery{d})
 	case se.Temporary || se.Code == 0:
 		m.recordTemp(log, rec, d, se.Code, text, t)
 	default:
@@ -488,8 +488,8 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	}
 }
 
-func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d state.Delivery, t *tally) {
-	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliverySent}); err != nil {
+func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d store.Delivery, t *tally) {
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliverySent}); err != nil {
 		m.log.Error("recording a sent delivery", "delivery", d.ID, "err", err)
 	}
 	t.sent.Add(1)
@@ -499,7 +499,7 @@ func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d state.Delivery, t
 
 // recordTemp schedules another attempt after a temporary failure, or fails
 // the delivery when mail.max_attempts or mail.retry_for is used up.
-func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d state.Delivery, code int, text string, t *tally) {
+func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d store.Delivery, code int, text string, t *tally) {
 	now := m.now()
 	next := now.Add(m.backoff(d.Attempts))
 	maxAttempts := m.cfg.MaxAttempts
@@ -514,7 +514,7 @@ func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d state.Delivery, c
 		m.recordFailed(log, rec, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
 		return
 	}
-	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliveryRetry, Next: next, Code: code, Text: text}); err != nil {
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Code: code, Text: text}); err != nil {
 		m.log.Error("recording a retry", "delivery", d.ID, "err", err)
 	}
 	t.retried.Add(1)
@@ -522,8 +522,8 @@ func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d state.Delivery, c
 	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
 }
 
-func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d state.Delivery, code int, text string, t *tally) {
-	if err := rec.record(state.Outcome{ID: d.ID, State: state.DeliveryFailed, Code: code, Text: text}); err != nil {
+func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d store.Delivery, code int, text string, t *tally) {
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: code, Text: text}); err != nil {
 		m.log.Error("recording a failed delivery", "delivery", d.ID, "err", err)
 	}
 	t.failed.Add(1)
@@ -538,13 +538,13 @@ func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d state.Delivery,
 // together into the next.
 type recorder struct {
 	m      *Mailer
-	ledger *state.Ledger
+	ledger store.Ledger
 	reqs   chan recordReq
 	done   chan struct{}
 }
 
 type recordReq struct {
-	o    state.Outcome
+	o    store.Outcome
 	errc chan error
 }
 
@@ -562,7 +562,7 @@ func (m *Mailer) newRecorder(ctx context.Context) (*recorder, error) {
 }
 
 // record commits o and returns when it is durable in the ledger.
-func (r *recorder) record(o state.Outcome) error {
+func (r *recorder) record(o store.Outcome) error {
 	errc := make(chan error, 1)
 	r.reqs <- recordReq{o: o, errc: errc}
 	return <-errc
@@ -580,7 +580,7 @@ func (r *recorder) close() {
 func (r *recorder) loop() {
 	defer close(r.done)
 	group := make([]recordReq, 0, maxGroup)
-	outs := make([]state.Outcome, 0, maxGroup)
+	outs := make([]store.Outcome, 0, maxGroup)
 	for req := range r.reqs {
 		group = append(group[:0], req)
 	more:

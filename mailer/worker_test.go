@@ -20,7 +20,8 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 // fixedPosts is test data standing in for the posts folder: posts by ID,
@@ -74,7 +75,7 @@ func (c *clock) Add(d time.Duration) {
 type testEnv struct {
 	ctx    context.Context
 	dbPath string
-	db     *state.DB
+	db     *sqlite.DB
 	srv    *testSMTP
 	cfg    Config
 	posts  *fixedPosts
@@ -98,7 +99,7 @@ func newTestEnv(t testing.TB, opts testSMTPOptions) *testEnv {
 		clock:  &clock{t: workerT0},
 		secret: []byte("0123456789abcdef0123456789abcdef"),
 	}
-	db, err := state.Open(e.ctx, e.dbPath)
+	db, err := sqlite.Open(e.ctx, e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +154,10 @@ func (e *testEnv) addPost(id string, date time.Time, newsletter bool) {
 // announce records the posts as newly due now (queued for mail).
 func (e *testEnv) announce(t testing.TB, ids ...string) {
 	t.Helper()
-	var seen []state.SeenPost
+	var seen []store.SeenPost
 	for _, id := range ids {
 		p := e.posts.posts[id]
-		seen = append(seen, state.SeenPost{ID: id, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL,
+		seen = append(seen, store.SeenPost{ID: id, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL,
 			Hash: "h" + id, Date: p.Date, Due: true})
 	}
 	res, err := e.db.Record(e.ctx, e.clock.Now(), seen, false)
@@ -169,12 +170,12 @@ func (e *testEnv) announce(t testing.TB, ids ...string) {
 }
 
 // subscribe adds confirmed subscribers sub000@example.com… and returns them.
-func (e *testEnv) subscribe(t testing.TB, prefix string, n int, status state.SubscriberStatus) []string {
+func (e *testEnv) subscribe(t testing.TB, prefix string, n int, status store.SubscriberStatus) []string {
 	t.Helper()
 	var out []string
 	for i := range n {
 		addr := fmt.Sprintf("%s%03d@example.com", prefix, i)
-		if _, _, err := e.db.AddSubscriber(e.ctx, e.clock.Now(), addr, "", status, state.SourceCLI); err != nil {
+		if _, _, err := e.db.AddSubscriber(e.ctx, e.clock.Now(), addr, "", status, store.SourceCLI); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, addr)
@@ -191,7 +192,7 @@ func drain(t testing.TB, m *Mailer) Summary {
 	return s
 }
 
-func (e *testEnv) counts(t testing.TB) state.DeliveryCounts {
+func (e *testEnv) counts(t testing.TB) store.DeliveryCounts {
 	t.Helper()
 	c, err := e.db.CountDeliveries(e.ctx)
 	if err != nil {
@@ -247,14 +248,14 @@ func parseMessage(t testing.TB, raw []byte) (mail.Header, string, string) {
 
 func TestDeliverOnePost(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{RequireAuth: true})
-	confirmed := e.subscribe(t, "sub", 5, state.StatusConfirmed)
-	e.subscribe(t, "pending", 2, state.StatusPending)
-	e.subscribe(t, "gone", 2, state.StatusUnsubscribed)
+	confirmed := e.subscribe(t, "sub", 5, store.StatusConfirmed)
+	e.subscribe(t, "pending", 2, store.StatusPending)
+	e.subscribe(t, "gone", 2, store.StatusUnsubscribed)
 	e.addPost("p1", workerT0.Add(-time.Hour), true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p1")
 	e.clock.Add(time.Second)
-	e.subscribe(t, "late", 1, state.StatusConfirmed) // after the announcement: not a recipient
+	e.subscribe(t, "late", 1, store.StatusConfirmed) // after the announcement: not a recipient
 
 	m := e.mailer(t, nil)
 	s := drain(t, m)
@@ -262,7 +263,7 @@ func TestDeliverOnePost(t *testing.T) {
 		t.Errorf("summary = %+v, want 5 sent in 1 mailing", s)
 	}
 	e.exactlyOnce(t, confirmed)
-	if c := e.counts(t); c != (state.DeliveryCounts{Sent: 5}) {
+	if c := e.counts(t); c != (store.DeliveryCounts{Sent: 5}) {
 		t.Errorf("ledger = %+v, want 5 sent", c)
 	}
 
@@ -337,7 +338,7 @@ func waitFor(t testing.TB, what string, cond func() bool, d time.Duration) bool 
 
 func TestRetryTemporaryThenSent(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub001@example.com": 2}})
-	subs := e.subscribe(t, "sub", 3, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -366,7 +367,7 @@ func TestRetryTemporaryThenSent(t *testing.T) {
 // attempt is due later.
 func TestRetryWaitsForBackoff(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1}})
-	e.subscribe(t, "sub", 1, state.StatusConfirmed)
+	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -390,7 +391,7 @@ func TestRetryWaitsForBackoff(t *testing.T) {
 
 func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail5xx: map[string]bool{"sub002@example.com": true}})
-	subs := e.subscribe(t, "sub", 6, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -423,7 +424,7 @@ func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
 
 func TestRetriesExhausted(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 100}})
-	e.subscribe(t, "sub", 1, state.StatusConfirmed)
+	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -451,7 +452,7 @@ func TestRetriesExhausted(t *testing.T) {
 
 func TestConnectionDroppedMidData(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{DropData: map[string]int{"sub000@example.com": 1, "sub003@example.com": 1}})
-	subs := e.subscribe(t, "sub", 6, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -475,7 +476,7 @@ func TestConnectionDroppedMidData(t *testing.T) {
 
 func TestRedialAfter421PerConnection(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{MaxPerConn: 3})
-	subs := e.subscribe(t, "sub", 10, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 10, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -503,7 +504,7 @@ func TestRedialAfter421PerConnection(t *testing.T) {
 
 func TestConnectionReuse(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 40, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 40, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -519,7 +520,7 @@ func TestConnectionReuse(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 8, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 8, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -569,7 +570,7 @@ func TestPacerThrottle(t *testing.T) {
 
 func TestDigest(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 3, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("late", workerT0.Add(-1*time.Hour), true)
 	e.addPost("early", workerT0.Add(-3*time.Hour), true)
 	e.addPost("skipped", workerT0.Add(-2*time.Hour), false)
@@ -612,7 +613,7 @@ func TestDigest(t *testing.T) {
 
 func TestNewsletterFalseSkipsMailing(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	e.subscribe(t, "sub", 2, state.StatusConfirmed)
+	e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("quiet", workerT0, false)
 	e.clock.Add(time.Minute)
 	e.announce(t, "quiet")
@@ -632,7 +633,7 @@ func TestNewsletterFalseSkipsMailing(t *testing.T) {
 // Deliveries left in flight by a crash are sent at the next start.
 func TestRunRequeuesInFlight(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 4, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 4, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -661,14 +662,14 @@ func TestRunRequeuesInFlight(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 	e.exactlyOnce(t, subs)
-	if c := e.counts(t); c != (state.DeliveryCounts{Sent: 4}) {
+	if c := e.counts(t); c != (store.DeliveryCounts{Sent: 4}) {
 		t.Errorf("ledger = %+v", c)
 	}
 }
 
 func TestRunWakeAndShutdown(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 3, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	m := e.mailer(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -697,7 +698,7 @@ func TestRunWakeAndShutdown(t *testing.T) {
 // consistent, and a restart sends the rest exactly once.
 func TestShutdownMidList(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 30, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 30, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")
@@ -721,7 +722,7 @@ func TestShutdownMidList(t *testing.T) {
 
 func TestPreviewSendTestDryRun(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	e.subscribe(t, "sub", 12, state.StatusConfirmed)
+	e.subscribe(t, "sub", 12, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	m := e.mailer(t, nil)
 
@@ -744,7 +745,7 @@ func TestPreviewSendTestDryRun(t *testing.T) {
 	if e.srv.Count("tester@example.net") != 1 || e.srv.Delivered() != 1 {
 		t.Errorf("SendTest: delivered %d, to tester %d", e.srv.Delivered(), e.srv.Count("tester@example.net"))
 	}
-	if c := e.counts(t); c != (state.DeliveryCounts{}) {
+	if c := e.counts(t); c != (store.DeliveryCounts{}) {
 		t.Errorf("SendTest wrote to the ledger: %+v", c)
 	}
 	if err := m.SendTest(e.ctx, "p", "not an address"); err == nil {
@@ -808,7 +809,7 @@ func TestMessageIDDeterministic(t *testing.T) {
 // instead of burning an attempt of every subscriber, and reports it.
 func TestServerUnreachable(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
-	subs := e.subscribe(t, "sub", 50, state.StatusConfirmed)
+	subs := e.subscribe(t, "sub", 50, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Add(time.Minute)
 	e.announce(t, "p")

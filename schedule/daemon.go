@@ -24,14 +24,14 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
-// Store is the part of the state database the daemon uses; *state.DB
+// Store is the part of the state database the daemon uses; *sqlite.DB
 // implements it.
 type Store interface {
-	Posts(ctx context.Context) (map[string]state.PostState, error)
-	Record(ctx context.Context, now time.Time, posts []state.SeenPost, backfill bool) (state.RecordResult, error)
+	Posts(ctx context.Context) (map[string]store.PostState, error)
+	Record(ctx context.Context, now time.Time, posts []store.SeenPost, backfill bool) (store.RecordResult, error)
 	SetMeta(ctx context.Context, key, value string) error
 	Ping(ctx context.Context) error
 }
@@ -123,7 +123,7 @@ type ScanResult struct {
 	Published   int            // posts due at At
 	Problems    []feed.Problem // bad posts (skipped) and warnings
 	Recorded    int            // posts passed to Store.Record (new, changed, newly due)
-	Announced   []state.Announcement
+	Announced   []store.Announcement
 	Seeded      bool        // this scan was the first run on the database
 	Generated   bool        // the feeds were regenerated (the due set or a due post changed)
 	Changed     []string    // feed files rewritten on disk
@@ -165,7 +165,7 @@ type Daemon struct {
 
 	// Guarded by scanMu: scans are serialised.
 	scanMu sync.Mutex
-	known  map[string]state.PostState // the database's view of each post, kept current
+	known  map[string]store.PostState // the database's view of each post, kept current
 	// announcedPaths holds the paths of announced posts: a post keeps its
 	// file when its date (and with it its URL, the default id) moves.
 	announcedPaths map[string]bool
@@ -538,7 +538,7 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 
 	// Diff the snapshot against the database's view.
 	// (The Loader already skipped posts with duplicate ids, as Problems.)
-	var seen []state.SeenPost
+	var seen []store.SeenPost
 	for _, p := range snap.Posts {
 		due := p.Due(now)
 		if due {
@@ -554,7 +554,7 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 		// moved with its date) is the same post: never announce it again.
 		announced := !k.AnnouncedAt.IsZero() || d.announcedPaths[p.Path]
 		if changed || (due && !announced) {
-			seen = append(seen, state.SeenPost{
+			seen = append(seen, store.SeenPost{
 				ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash,
 				Date: p.Date, Due: due && (!announced || !k.AnnouncedAt.IsZero()),
 			})
@@ -645,7 +645,7 @@ func (d *Daemon) writeFeeds(ctx context.Context, out *feed.Output) ([]string, er
 }
 
 // remember updates the in-memory view of the database after a Record.
-func (d *Daemon) remember(seen []state.SeenPost, rr state.RecordResult, now time.Time) {
+func (d *Daemon) remember(seen []store.SeenPost, rr store.RecordResult, now time.Time) {
 	for _, p := range seen {
 		k := d.known[p.ID]
 		if k.FirstSeen.IsZero() {
@@ -670,7 +670,7 @@ func (d *Daemon) remember(seen []state.SeenPost, rr state.RecordResult, now time
 }
 
 // logAnnounced logs what a Record did.
-func (d *Daemon) logAnnounced(rr state.RecordResult) {
+func (d *Daemon) logAnnounced(rr store.RecordResult) {
 	var seeded, queued int
 	for _, a := range rr.Announced {
 		if a.Queued {

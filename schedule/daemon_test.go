@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
 func TestFirstRunSeeding(t *testing.T) {
@@ -448,7 +448,7 @@ func TestDatabaseFailureStillPublishes(t *testing.T) {
 	e.writePost("2024-05-01-b.md", "B", "2024-05-01 10:00:00")
 	e.store.failOn.Store(true)
 	res, err := d.Scan(ctx)
-	if !errors.Is(err, state.ErrLocked) {
+	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
 	if len(res.Announced) != 0 {

@@ -17,7 +17,8 @@ import (
 	"github.com/mmcdole/gofeed"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
+	"herald/schedule/store/sqlite"
 )
 
 // t0 is where fake clocks start in these tests.
@@ -25,20 +26,20 @@ var t0 = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // countingStore is the real database with counters around it.
 type countingStore struct {
-	*state.DB
+	*sqlite.DB
 	records atomic.Int64
 	metas   atomic.Int64
 	panicOn atomic.Bool // Record panics (to test recovery)
 	failOn  atomic.Bool // Record fails as a locked database would
 }
 
-func (s *countingStore) Record(ctx context.Context, now time.Time, posts []state.SeenPost, backfill bool) (state.RecordResult, error) {
+func (s *countingStore) Record(ctx context.Context, now time.Time, posts []store.SeenPost, backfill bool) (store.RecordResult, error) {
 	s.records.Add(1)
 	if s.panicOn.Load() {
 		panic("test panic in Record")
 	}
 	if s.failOn.Load() {
-		return state.RecordResult{}, fmt.Errorf("state: record: %w", state.ErrLocked)
+		return store.RecordResult{}, fmt.Errorf("store: record: %w", store.ErrLocked)
 	}
 	return s.DB.Record(ctx, now, posts, backfill)
 }
@@ -135,7 +136,7 @@ func newEnv(t testing.TB, tz string) *env {
 // openStore opens (again) the database.
 func (e *env) openStore() {
 	e.t.Helper()
-	db, err := state.Open(context.Background(), e.dbPath)
+	db, err := sqlite.Open(context.Background(), e.dbPath)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func (e *env) titles() []string {
 }
 
 // announcements returns the database's announcements, oldest first.
-func (e *env) announcements() []state.Announcement {
+func (e *env) announcements() []store.Announcement {
 	e.t.Helper()
 	list, err := e.store.Announcements(context.Background(), 0)
 	if err != nil {
@@ -290,7 +291,7 @@ func (e *env) announcements() []state.Announcement {
 	return list
 }
 
-func announcedTitles(list []state.Announcement) []string {
+func announcedTitles(list []store.Announcement) []string {
 	var out []string
 	for _, a := range list {
 		out = append(out, a.Title)

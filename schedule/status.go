@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"herald/feed"
-	"herald/schedule/state"
+	"herald/schedule/store"
 )
 
-// StatusStore is what `herald status` reads from the database; *state.DB
+// StatusStore is what `herald status` reads from the database; *sqlite.DB
 // implements it. Status only reads, so it runs safely while the daemon
 // writes.
 type StatusStore interface {
-	Posts(ctx context.Context) (map[string]state.PostState, error)
+	Posts(ctx context.Context) (map[string]store.PostState, error)
 	Meta(ctx context.Context, key string) (string, error)
-	Announcements(ctx context.Context, limit int) ([]state.Announcement, error)
+	Announcements(ctx context.Context, limit int) ([]store.Announcement, error)
 }
 
 // StatusOptions are the inputs of Status.
@@ -54,7 +54,7 @@ type StatusReport struct {
 	LastScanError   string
 	StoredPublished int // posts_published as of the daemon's last scan
 
-	Recent []state.Announcement // newest first
+	Recent []store.Announcement // newest first
 }
 
 // UpcomingPost is a post in StatusReport.
@@ -134,7 +134,7 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 	meta := make(map[string]string, 4)
 	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished} {
 		v, err := opts.Store.Meta(ctx, key)
-		if errors.Is(err, state.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {

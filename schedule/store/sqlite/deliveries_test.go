@@ -1,9 +1,10 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"os"
 	"slices"
 	"strconv"
@@ -14,8 +15,8 @@ import (
 )
 
 // mailPost is a due SeenPost named id dated date.
-func mailPost(id string, date time.Time) SeenPost {
-	return SeenPost{
+func mailPost(id string, date time.Time) store.SeenPost {
+	return store.SeenPost{
 		ID: id, Path: "_posts/" + id + ".md", Slug: id, Title: "Title " + id,
 		URL: "https://example.com/" + id + "/", Hash: "h-" + id, Date: date, Due: true,
 	}
@@ -30,7 +31,7 @@ func announce(t testing.TB, db *DB, now time.Time, ids ...string) {
 	if _, err := db.Record(ctx, now.Add(-2*time.Hour), nil, false); err != nil {
 		t.Fatal(err)
 	}
-	var ps []SeenPost
+	var ps []store.SeenPost
 	for i, id := range ids {
 		ps = append(ps, mailPost(id, now.Add(-time.Hour+time.Duration(i)*time.Minute)))
 	}
@@ -64,7 +65,7 @@ func expand(t testing.TB, db *DB, now time.Time, id, want int64) {
 	}
 }
 
-func countDeliveries(t testing.TB, db *DB) DeliveryCounts {
+func countDeliveries(t testing.TB, db *DB) store.DeliveryCounts {
 	t.Helper()
 	c, err := db.CountDeliveries(context.Background())
 	if err != nil {
@@ -73,7 +74,7 @@ func countDeliveries(t testing.TB, db *DB) DeliveryCounts {
 	return c
 }
 
-func claim(t testing.TB, db *DB, now time.Time, limit int) []Delivery {
+func claim(t testing.TB, db *DB, now time.Time, limit int) []store.Delivery {
 	t.Helper()
 	list, err := db.ClaimDeliveries(context.Background(), now, limit)
 	if err != nil {
@@ -82,7 +83,7 @@ func claim(t testing.TB, db *DB, now time.Time, limit int) []Delivery {
 	return list
 }
 
-func emails(ds []Delivery) []string {
+func emails(ds []store.Delivery) []string {
 	var out []string
 	for _, d := range ds {
 		out = append(out, d.Email)
@@ -91,7 +92,7 @@ func emails(ds []Delivery) []string {
 	return out
 }
 
-func postIDs(m Mailing) []string {
+func postIDs(m store.Mailing) []string {
 	var out []string
 	for _, p := range m.Posts {
 		out = append(out, p.PostID)
@@ -115,7 +116,7 @@ func TestCreateMailingsPerPost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Kind != KindPost || !slices.Equal(postIDs(m), []string{want}) || !m.Cutoff.Equal(t0) ||
+		if m.Kind != store.KindPost || !slices.Equal(postIDs(m), []string{want}) || !m.Cutoff.Equal(t0) ||
 			!m.CreatedAt.Equal(t0.Add(time.Minute)) || !m.ExpandedAt.IsZero() {
 			t.Errorf("mailing %d = %+v, want post %s, cutoff %v (the announcement's time)", ids[i], m, want, t0)
 		}
@@ -135,8 +136,8 @@ func TestCreateMailingsPerPost(t *testing.T) {
 	if got, err := db.UnexpandedMailings(ctx); err != nil || !slices.Equal(got, ids) {
 		t.Errorf("UnexpandedMailings = %v, %v; want %v", got, err, ids)
 	}
-	if _, err := db.Mailing(ctx, 999); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Mailing(999) error = %v, want ErrNotFound", err)
+	if _, err := db.Mailing(ctx, 999); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Mailing(999) error = %v, want store.ErrNotFound", err)
 	}
 }
 
@@ -147,8 +148,8 @@ func TestCreateMailingsDigest(t *testing.T) {
 	if _, err := db.Record(ctx, t0.Add(-4*time.Hour), nil, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []SeenPost{mailPost("late", t0.Add(-time.Hour)), mailPost("early", t0.Add(-3*time.Hour)), mailPost("mid", t0.Add(-2*time.Hour))} {
-		if _, err := db.Record(ctx, t0, []SeenPost{p}, false); err != nil {
+	for _, p := range []store.SeenPost{mailPost("late", t0.Add(-time.Hour)), mailPost("early", t0.Add(-3*time.Hour)), mailPost("mid", t0.Add(-2*time.Hour))} {
+		if _, err := db.Record(ctx, t0, []store.SeenPost{p}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +162,7 @@ func TestCreateMailingsDigest(t *testing.T) {
 	if err != nil || len(manual) != 1 {
 		t.Fatalf("CreateManualMailings = %v, %v; want one mailing", manual, err)
 	}
-	if m, _ := db.Mailing(ctx, manual[0]); m.Kind != KindPost || !slices.Equal(postIDs(m), []string{"manual"}) {
+	if m, _ := db.Mailing(ctx, manual[0]); m.Kind != store.KindPost || !slices.Equal(postIDs(m), []string{"manual"}) {
 		t.Errorf("manual mailing = %+v", m)
 	}
 	if again, _ := db.CreateManualMailings(ctx, t0.Add(time.Minute)); len(again) != 0 {
@@ -177,7 +178,7 @@ func TestCreateMailingsDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Kind != KindDigest || !m.Cutoff.Equal(tick) {
+	if m.Kind != store.KindDigest || !m.Cutoff.Equal(tick) {
 		t.Errorf("digest = kind %s cutoff %v, want digest cutoff %v (its creation)", m.Kind, m.Cutoff, tick)
 	}
 	if got, want := postIDs(m), []string{"early", "mid", "late"}; !slices.Equal(got, want) {
@@ -191,20 +192,20 @@ func TestCreateMailingsDigest(t *testing.T) {
 func TestExpandMailingRecipients(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	early := addSub(t, db, t0.Add(-time.Hour), "early@example.com", StatusConfirmed)
-	atTime := addSub(t, db, t0, "same-second@example.com", StatusConfirmed)
-	addSub(t, db, t0.Add(-time.Hour), "pending@example.com", StatusPending)
-	addSub(t, db, t0.Add(-time.Hour), "unsub@example.com", StatusUnsubscribed)
-	reconf := addSub(t, db, t0.Add(-time.Hour), "reconfirmed@example.com", StatusConfirmed)
+	early := addSub(t, db, t0.Add(-time.Hour), "early@example.com", store.StatusConfirmed)
+	atTime := addSub(t, db, t0, "same-second@example.com", store.StatusConfirmed)
+	addSub(t, db, t0.Add(-time.Hour), "pending@example.com", store.StatusPending)
+	addSub(t, db, t0.Add(-time.Hour), "unsub@example.com", store.StatusUnsubscribed)
+	reconf := addSub(t, db, t0.Add(-time.Hour), "reconfirmed@example.com", store.StatusConfirmed)
 
 	announce(t, db, t0, "p")
 	// After the announcement: a new subscriber, and one who left and came
 	// back (confirmed_at moves), both miss this post.
-	addSub(t, db, t0.Add(time.Second), "late@example.com", StatusConfirmed)
-	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Second), reconf.ID, StatusUnsubscribed); err != nil {
+	addSub(t, db, t0.Add(time.Second), "late@example.com", store.StatusConfirmed)
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Second), reconf.ID, store.StatusUnsubscribed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SetSubscriberStatus(ctx, t0.Add(2*time.Second), reconf.ID, StatusConfirmed); err != nil {
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(2*time.Second), reconf.ID, store.StatusConfirmed); err != nil {
 		t.Fatal(err)
 	}
 
@@ -222,8 +223,8 @@ func TestExpandMailingRecipients(t *testing.T) {
 	if want := []string{early.Email, atTime.Email}; !slices.Equal(got, want) {
 		t.Errorf("recipients = %v, want %v", got, want)
 	}
-	if _, err := db.ExpandMailing(ctx, t0, 999); !errors.Is(err, ErrNotFound) {
-		t.Errorf("ExpandMailing(999) error = %v, want ErrNotFound", err)
+	if _, err := db.ExpandMailing(ctx, t0, 999); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ExpandMailing(999) error = %v, want store.ErrNotFound", err)
 	}
 }
 
@@ -232,10 +233,10 @@ func TestExpandDigestCutoff(t *testing.T) {
 	announce(t, db, t0, "a", "b")
 	// Confirmed after the posts were announced but before the digest tick:
 	// the digest goes to everyone confirmed when it is made.
-	addSub(t, db, t0.Add(time.Minute), "before-tick@example.com", StatusConfirmed)
+	addSub(t, db, t0.Add(time.Minute), "before-tick@example.com", store.StatusConfirmed)
 	tick := t0.Add(time.Hour)
 	ids := createMailings(t, db, tick, true)
-	addSub(t, db, tick.Add(time.Second), "after-tick@example.com", StatusConfirmed)
+	addSub(t, db, tick.Add(time.Second), "after-tick@example.com", store.StatusConfirmed)
 	expand(t, db, tick.Add(time.Minute), ids[0], 1)
 	if got := emails(claim(t, db, tick.Add(time.Minute), 10)); !slices.Equal(got, []string{"before-tick@example.com"}) {
 		t.Errorf("digest recipients = %v", got)
@@ -247,7 +248,7 @@ func TestExpandDigestCutoff(t *testing.T) {
 func TestExpandSkipsThoseWhoHaveThePost(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	addSub(t, db, t0.Add(-time.Hour), "first@example.com", StatusConfirmed)
+	addSub(t, db, t0.Add(-time.Hour), "first@example.com", store.StatusConfirmed)
 	announce(t, db, t0, "p")
 	ids := createMailings(t, db, t0, false)
 	expand(t, db, t0, ids[0], 1)
@@ -256,7 +257,7 @@ func TestExpandSkipsThoseWhoHaveThePost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	addSub(t, db, t0.Add(time.Hour), "second@example.com", StatusConfirmed)
+	addSub(t, db, t0.Add(time.Hour), "second@example.com", store.StatusConfirmed)
 	// Announce returns the existing queued announcement: nothing new.
 	if _, created, err := db.Announce(ctx, t0.Add(2*time.Hour), mailPost("p", t0.Add(-time.Hour))); err != nil || created {
 		t.Fatalf("Announce = %v, %v; want the existing one", created, err)
@@ -294,10 +295,10 @@ func recipients(t *testing.T, db *DB, now time.Time, postID string) (int, []stri
 func TestPostRecipients(t *testing.T) {
 	db := openTest(t, tempDB(t))
 	for i := range 8 {
-		addSub(t, db, t0, fmt.Sprintf("r%d@example.com", i), StatusConfirmed)
+		addSub(t, db, t0, fmt.Sprintf("r%d@example.com", i), store.StatusConfirmed)
 	}
-	addSub(t, db, t0, "pending@example.com", StatusPending)
-	addSub(t, db, t0.Add(time.Hour), "future@example.com", StatusConfirmed)
+	addSub(t, db, t0, "pending@example.com", store.StatusPending)
+	addSub(t, db, t0.Add(time.Hour), "future@example.com", store.StatusConfirmed)
 	n, sample, _ := recipients(t, db, t0.Add(time.Minute), "never-sent")
 	if n != 8 || len(sample) != 5 || sample[0] != "r0@example.com" {
 		t.Errorf("PostRecipients = %d %v, want 8 and a sample of 5 from r0@", n, sample)
@@ -307,7 +308,7 @@ func TestPostRecipients(t *testing.T) {
 func TestSkipMailing(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	addSub(t, db, t0.Add(-time.Hour), "s@example.com", StatusConfirmed)
+	addSub(t, db, t0.Add(-time.Hour), "s@example.com", store.StatusConfirmed)
 	announce(t, db, t0, "p")
 	ids := createMailings(t, db, t0, false)
 	if err := db.SkipMailing(ctx, t0, ids[0], "newsletter: false"); err != nil {
@@ -320,8 +321,8 @@ func TestSkipMailing(t *testing.T) {
 	if got, _ := db.UnexpandedMailings(ctx); len(got) != 0 {
 		t.Errorf("UnexpandedMailings = %v, want none", got)
 	}
-	if err := db.SkipMailing(ctx, t0, 999, "x"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SkipMailing(999) error = %v, want ErrNotFound", err)
+	if err := db.SkipMailing(ctx, t0, 999, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SkipMailing(999) error = %v, want store.ErrNotFound", err)
 	}
 }
 
@@ -330,7 +331,7 @@ func TestSkipMailing(t *testing.T) {
 func setupDeliveries(t testing.TB, db *DB, n int) int64 {
 	t.Helper()
 	for i := range n {
-		addSub(t, db, t0.Add(-time.Hour), fmt.Sprintf("s%03d@example.com", i), StatusConfirmed)
+		addSub(t, db, t0.Add(-time.Hour), fmt.Sprintf("s%03d@example.com", i), store.StatusConfirmed)
 	}
 	announce(t, db, t0, "p")
 	ids := createMailings(t, db, t0, false)
@@ -359,7 +360,7 @@ func TestDeliveryLifecycle(t *testing.T) {
 	if more := claim(t, db, now, 10); len(more) != 0 {
 		t.Fatalf("third claim = %+v, want none (all sending)", more)
 	}
-	if c := countDeliveries(t, db); c != (DeliveryCounts{Sending: 5}) {
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Sending: 5}) {
 		t.Errorf("counts = %+v, want 5 sending", c)
 	}
 
@@ -378,11 +379,11 @@ func TestDeliveryLifecycle(t *testing.T) {
 		}
 	}
 	// Recording twice, or a delivery not in flight: ErrNotFound.
-	if err := db.MarkSent(ctx, now, first[0].ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("MarkSent twice error = %v, want ErrNotFound", err)
+	if err := db.MarkSent(ctx, now, first[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkSent twice error = %v, want store.ErrNotFound", err)
 	}
-	if err := db.MarkFailed(ctx, now, first[1].ID, 550, "x"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("MarkFailed of a retry row error = %v, want ErrNotFound", err)
+	if err := db.MarkFailed(ctx, now, first[1].ID, 550, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkFailed of a retry row error = %v, want store.ErrNotFound", err)
 	}
 
 	// In flight at a "crash": rest. One released (never sent), one requeued.
@@ -395,7 +396,7 @@ func TestDeliveryLifecycle(t *testing.T) {
 	if n, err := db.RequeueInFlight(ctx, now, now); err != nil || n != 1 {
 		t.Errorf("RequeueInFlight = %d, %v; want 1", n, err)
 	}
-	if c := countDeliveries(t, db); c != (DeliveryCounts{Pending: 2, Sent: 1, Retry: 1, Failed: 1}) {
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Pending: 2, Sent: 1, Retry: 1, Failed: 1}) {
 		t.Errorf("counts = %+v", c)
 	}
 	if n, _ := db.WaitingDeliveries(ctx); n != 3 {
@@ -431,8 +432,8 @@ func TestDeliveryLifecycle(t *testing.T) {
 	if err := db.MarkSent(ctx, retryAt, r[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.NextRetry(ctx); !errors.Is(err, ErrNotFound) {
-		t.Errorf("NextRetry with nothing waiting error = %v, want ErrNotFound", err)
+	if _, err := db.NextRetry(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("NextRetry with nothing waiting error = %v, want store.ErrNotFound", err)
 	}
 
 	stats, err := db.DeliveryStats(ctx, 10)
@@ -473,7 +474,7 @@ func TestUnsubscribeDropsWaitingDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Minute), s.ID, StatusUnsubscribed); err != nil {
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Minute), s.ID, store.StatusUnsubscribed); err != nil {
 		t.Fatal(err)
 	}
 	got := emails(claim(t, db, t0.Add(time.Minute), 10))
@@ -637,16 +638,16 @@ func TestRecordOutcomes(t *testing.T) {
 	now := t0.Add(time.Minute)
 	ds := claim(t, db, now, 3)
 	next := now.Add(time.Hour)
-	n, err := db.RecordOutcomes(ctx, now, []Outcome{
-		{ID: ds[0].ID, State: DeliverySent},
-		{ID: ds[1].ID, State: DeliveryRetry, Next: next, Code: 451, Text: "later"},
-		{ID: ds[2].ID, State: DeliveryFailed, Code: 550, Text: "no"},
-		{ID: ds[0].ID, State: DeliverySent}, // not in flight any more: ignored
+	n, err := db.RecordOutcomes(ctx, now, []store.Outcome{
+		{ID: ds[0].ID, State: store.DeliverySent},
+		{ID: ds[1].ID, State: store.DeliveryRetry, Next: next, Code: 451, Text: "later"},
+		{ID: ds[2].ID, State: store.DeliveryFailed, Code: 550, Text: "no"},
+		{ID: ds[0].ID, State: store.DeliverySent}, // not in flight any more: ignored
 	})
 	if err != nil || n != 3 {
 		t.Fatalf("RecordOutcomes = %d, %v; want 3", n, err)
 	}
-	if c := countDeliveries(t, db); c != (DeliveryCounts{Pending: 1, Sent: 1, Retry: 1, Failed: 1}) {
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Pending: 1, Sent: 1, Retry: 1, Failed: 1}) {
 		t.Errorf("counts = %+v", c)
 	}
 	if got, _ := db.NextRetry(ctx); !got.Equal(t0) {
@@ -658,7 +659,7 @@ func TestRecordOutcomes(t *testing.T) {
 	}
 	// A bad state refuses the whole group.
 	rest := claim(t, db, now, 5)
-	if _, err := db.RecordOutcomes(ctx, now, []Outcome{{ID: rest[0].ID, State: DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
+	if _, err := db.RecordOutcomes(ctx, now, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
 		t.Errorf("RecordOutcomes with a bad state: no error")
 	}
 	if c := countDeliveries(t, db); c.Sending != 1 || c.Sent != 1 {
@@ -673,7 +674,7 @@ func TestRecordOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if n, err := l.RecordOutcomes(ctx, now, []Outcome{{ID: rest[0].ID, State: DeliverySent}}); n != 1 || err != nil {
+	if n, err := l.RecordOutcomes(ctx, now, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}}); n != 1 || err != nil {
 		t.Errorf("Ledger.RecordOutcomes = %d, %v; want 1", n, err)
 	}
 	if c := countDeliveries(t, db); c.Sending != 0 || c.Sent != 2 {
@@ -712,9 +713,9 @@ SELECT 'u' || i || '@example.com', 'u' || i || '@example.com', 'confirmed', 'imp
 			break
 		}
 		for i := 0; i < len(list); i += group {
-			var outs []Outcome
+			var outs []store.Outcome
 			for _, d := range list[i:min(i+group, len(list))] {
-				outs = append(outs, Outcome{ID: d.ID, State: DeliverySent})
+				outs = append(outs, store.Outcome{ID: d.ID, State: store.DeliverySent})
 			}
 			if _, err := l.RecordOutcomes(ctx, t0, outs); err != nil {
 				b.Fatal(err)

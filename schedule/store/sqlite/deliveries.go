@@ -1,10 +1,11 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"strings"
 	"time"
 )
@@ -16,98 +17,6 @@ import (
 // outcome (MarkSent, MarkRetry, MarkFailed). Every step is its own short
 // transaction, so after a crash the ledger says exactly which messages may
 // have been in flight (state sending; RequeueInFlight).
-
-// MailingKind is the kind of a mailing.
-type MailingKind string
-
-// Mailing kinds.
-const (
-	KindPost   MailingKind = "post"   // one post
-	KindDigest MailingKind = "digest" // every post that waited for the digest tick
-)
-
-// DeliveryState is the state of one delivery.
-type DeliveryState string
-
-// Delivery states: pending → sending → sent | retry | failed.
-const (
-	DeliveryPending DeliveryState = "pending"
-	DeliverySending DeliveryState = "sending"
-	DeliverySent    DeliveryState = "sent"
-	DeliveryRetry   DeliveryState = "retry"
-	DeliveryFailed  DeliveryState = "failed"
-)
-
-// Mailing is one email sent to every subscriber confirmed by its Cutoff.
-type Mailing struct {
-	ID        int64
-	Kind      MailingKind
-	CreatedAt time.Time
-	// Cutoff: only subscribers confirmed at or before it receive the
-	// mailing. For a post it is the announcement's time (a subscriber added
-	// after a post was announced does not receive it); for a digest, the
-	// digest's own creation time (the digest goes to everyone confirmed when
-	// it was made).
-	Cutoff     time.Time
-	ExpandedAt time.Time // zero: deliveries not created yet
-	Skipped    string    // why the mailing sends nothing; "" for a normal one
-	Posts      []MailingPost
-}
-
-// MailingPost is one post of a mailing.
-type MailingPost struct {
-	AnnouncementID int64
-	PostID         string
-	Path, Title    string
-	URL            string
-	Date           time.Time
-}
-
-// Delivery is a claimed delivery, ready to send.
-type Delivery struct {
-	ID           int64
-	MailingID    int64
-	SubscriberID int64
-	Email, Name  string // the subscriber's
-	// Attempts counts sends started, this one included.
-	Attempts int
-	// QueuedAt starts the retry window (mail.retry_for): creation, or the
-	// last RequeueFailed.
-	QueuedAt  time.Time
-	CreatedAt time.Time
-}
-
-// MailingStats counts one mailing's deliveries by state.
-type MailingStats struct {
-	MailingID int64
-	Kind      MailingKind
-	CreatedAt time.Time
-	Skipped   string
-	Posts     []MailingPost
-	Sent      int
-	Pending   int // pending, or sending right now
-	Retrying  int
-	Failed    int
-}
-
-// Total is the number of deliveries of the mailing.
-func (s MailingStats) Total() int { return s.Sent + s.Pending + s.Retrying + s.Failed }
-
-// FailedDelivery is a delivery that failed for good, with its last error.
-type FailedDelivery struct {
-	ID, MailingID, SubscriberID int64
-	Email                       string
-	PostIDs                     []string // the mailing's posts
-	Attempts                    int
-	Code                        int // SMTP code; 0 for a network error
-	Error                       string
-	UpdatedAt                   time.Time
-}
-
-// DeliveryCounts counts every delivery of the ledger by state.
-type DeliveryCounts struct {
-	Pending, Sending, Sent, Retry, Failed int64
-}
 
 // mailingMode selects the announcements createMailings takes.
 type mailingMode int
@@ -171,7 +80,7 @@ WHERE queued = 1 AND mailed_at IS NULL ORDER BY id`)
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		insert := func(kind MailingKind, cutoff int64) (int64, error) {
+		insert := func(kind store.MailingKind, cutoff int64) (int64, error) {
 			var id int64
 			err := tx.QueryRowContext(ctx,
 				"INSERT INTO mailings (kind, created_at, cutoff) VALUES (?, ?, ?) RETURNING id",
@@ -190,7 +99,7 @@ WHERE queued = 1 AND mailed_at IS NULL ORDER BY id`)
 		for _, w := range list {
 			if mode == modeDigest && !w.manual {
 				if digestID == 0 {
-					if digestID, err = insert(KindDigest, unix(now)); err != nil {
+					if digestID, err = insert(store.KindDigest, unix(now)); err != nil {
 						return err
 					}
 				}
@@ -199,7 +108,7 @@ WHERE queued = 1 AND mailed_at IS NULL ORDER BY id`)
 				}
 				continue
 			}
-			id, err := insert(KindPost, w.created)
+			id, err := insert(store.KindPost, w.created)
 			if err != nil {
 				return err
 			}
@@ -252,14 +161,14 @@ func (db *DB) ExpandMailing(ctx context.Context, now time.Time, id int64) (int64
 	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
 		n = 0
 		var (
-			kind     MailingKind
+			kind     store.MailingKind
 			cutoff   int64
 			expanded sql.NullInt64
 		)
 		err := tx.QueryRowContext(ctx, "SELECT kind, cutoff, expanded_at FROM mailings WHERE id = ?", id).
 			Scan(&kind, &cutoff, &expanded)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("state: mailing #%d: %w", id, ErrNotFound)
+			return fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
 		}
 		if err != nil || expanded.Valid {
 			return err
@@ -319,10 +228,10 @@ func (db *DB) SkipMailing(ctx context.Context, now time.Time, id int64, reason s
 
 // Mailing returns mailing id with its posts in date order (oldest first),
 // or ErrNotFound.
-func (db *DB) Mailing(ctx context.Context, id int64) (Mailing, error) {
+func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 	op := fmt.Sprintf("mailing #%d", id)
 	var (
-		m               Mailing
+		m               store.Mailing
 		created, cutoff int64
 		expanded        sql.NullInt64
 		skipped         sql.NullString
@@ -331,20 +240,20 @@ func (db *DB) Mailing(ctx context.Context, id int64) (Mailing, error) {
 		"SELECT id, kind, created_at, cutoff, expanded_at, skipped FROM mailings WHERE id = ?", id).
 		Scan(&m.ID, &m.Kind, &created, &cutoff, &expanded, &skipped)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Mailing{}, fmt.Errorf("state: mailing #%d: %w", id, ErrNotFound)
+		return store.Mailing{}, fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return Mailing{}, db.wrap(op, err)
+		return store.Mailing{}, db.wrap(op, err)
 	}
 	m.CreatedAt, m.Cutoff, m.ExpandedAt, m.Skipped = fromUnix(created), fromUnix(cutoff), fromNullUnix(expanded), skipped.String
 	if m.Posts, err = db.mailingPosts(ctx, id); err != nil {
-		return Mailing{}, db.wrap(op, err)
+		return store.Mailing{}, db.wrap(op, err)
 	}
 	return m, nil
 }
 
 // mailingPosts returns the posts of mailing id, oldest first.
-func (db *DB) mailingPosts(ctx context.Context, id int64) ([]MailingPost, error) {
+func (db *DB) mailingPosts(ctx context.Context, id int64) ([]store.MailingPost, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 SELECT a.id, p.id, p.path, p.title, p.url, p.date
 FROM announcements a JOIN posts p ON p.id = a.post_id
@@ -353,10 +262,10 @@ WHERE a.mailing_id = ? ORDER BY p.date, p.id`, id)
 		return nil, err
 	}
 	defer rows.Close()
-	var posts []MailingPost
+	var posts []store.MailingPost
 	for rows.Next() {
 		var (
-			p    MailingPost
+			p    store.MailingPost
 			date int64
 		)
 		if err := rows.Scan(&p.AnnouncementID, &p.PostID, &p.Path, &p.Title, &p.URL, &date); err != nil {
@@ -373,12 +282,12 @@ WHERE a.mailing_id = ? ORDER BY p.date, p.id`, id)
 // transaction it moves them to sending and counts the attempt. The state is
 // committed before the caller sends, so a crash leaves them as sending
 // (RequeueInFlight).
-func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error) {
 	if limit <= 0 {
-		return nil, fmt.Errorf("state: claim deliveries: limit %d must be positive", limit)
+		return nil, fmt.Errorf("store: claim deliveries: limit %d must be positive", limit)
 	}
 	now = now.UTC().Truncate(time.Second)
-	var list []Delivery
+	var list []store.Delivery
 	err := db.inTx(ctx, "claim deliveries", func(tx *sql.Tx) error {
 		list = list[:0]
 		rows, err := tx.QueryContext(ctx, `
@@ -391,7 +300,7 @@ ORDER BY d.next_attempt_at, d.id LIMIT ?`, unix(now), limit)
 		}
 		for rows.Next() {
 			var (
-				d               Delivery
+				d               store.Delivery
 				queued, created int64
 			)
 			if err := rows.Scan(&d.ID, &d.MailingID, &d.SubscriberID, &d.Email, &d.Name, &d.Attempts, &queued, &created); err != nil {
@@ -443,7 +352,7 @@ func (db *DB) mark(ctx context.Context, op string, id int64, query string, args 
 	if n, err := r.RowsAffected(); err != nil {
 		return db.wrap(fmt.Sprintf("%s delivery #%d", op, id), err)
 	} else if n == 0 {
-		return fmt.Errorf("state: %s delivery #%d: not in flight: %w", op, id, ErrNotFound)
+		return fmt.Errorf("store: %s delivery #%d: not in flight: %w", op, id, store.ErrNotFound)
 	}
 	return nil
 }
@@ -473,15 +382,6 @@ UPDATE deliveries SET state = 'failed', last_code = ?1, last_error = ?2, updated
 WHERE id = ?4 AND state = 'sending'`, code, text, unix(now), id)
 }
 
-// Outcome is the result of one send, for RecordOutcomes.
-type Outcome struct {
-	ID    int64         // delivery id
-	State DeliveryState // DeliverySent, DeliveryRetry or DeliveryFailed
-	Next  time.Time     // DeliveryRetry: the next attempt
-	Code  int           // SMTP code of a failure; 0 for a network error
-	Text  string        // failure text
-}
-
 // recordOutcome is the UPDATE of one outcome: ?1 now, ?2 state, ?3 next
 // attempt, ?4 code, ?5 text, ?6 delivery id.
 const recordOutcome = `
@@ -501,34 +401,34 @@ WHERE id = ?6 AND state = 'sending'`
 // cost). Outcomes of deliveries no longer in flight are ignored; the result
 // counts those recorded. A worker recording many outcomes should use a
 // Ledger, which prepares the statement once.
-func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error) {
+func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
 	return db.recordOutcomes(ctx, nil, now, outcomes)
 }
 
-// Ledger is a handle on the delivery ledger for a worker: the statement
+// ledger is a handle on the delivery ledger for a worker: the statement
 // that records outcomes is prepared once (parsing SQL costs as much as
 // running it). Close it when done. Safe for concurrent use.
-type Ledger struct {
+type ledger struct {
 	db     *DB
 	record *sql.Stmt
 }
 
 // Ledger prepares a Ledger.
-func (db *DB) Ledger(ctx context.Context) (*Ledger, error) {
+func (db *DB) Ledger(ctx context.Context) (store.Ledger, error) {
 	st, err := db.sql.PrepareContext(ctx, recordOutcome)
 	if err != nil {
 		return nil, db.wrap("prepare ledger", err)
 	}
-	return &Ledger{db: db, record: st}, nil
+	return &ledger{db: db, record: st}, nil
 }
 
 // RecordOutcomes is DB.RecordOutcomes with the prepared statement.
-func (l *Ledger) RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error) {
+func (l *ledger) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
 	return l.db.recordOutcomes(ctx, l.record, now, outcomes)
 }
 
 // Close releases the prepared statement.
-func (l *Ledger) Close() error {
+func (l *ledger) Close() error {
 	if err := l.record.Close(); err != nil {
 		return l.db.wrap("close ledger", err)
 	}
@@ -537,15 +437,15 @@ func (l *Ledger) Close() error {
 
 // recordOutcomes runs recordOutcome for each outcome in one transaction,
 // with prepared (nil: prepared for this transaction).
-func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.Time, outcomes []Outcome) (int, error) {
+func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.Time, outcomes []store.Outcome) (int, error) {
 	if len(outcomes) == 0 {
 		return 0, nil
 	}
 	for _, o := range outcomes {
 		switch o.State {
-		case DeliverySent, DeliveryRetry, DeliveryFailed:
+		case store.DeliverySent, store.DeliveryRetry, store.DeliveryFailed:
 		default:
-			return 0, fmt.Errorf("state: record outcomes: delivery #%d: state %q is not sent, retry or failed", o.ID, o.State)
+			return 0, fmt.Errorf("store: record outcomes: delivery #%d: state %q is not sent, retry or failed", o.ID, o.State)
 		}
 	}
 	now = now.UTC()
@@ -626,23 +526,23 @@ func (db *DB) NextRetry(ctx context.Context) (time.Time, error) {
 		return time.Time{}, db.wrap("next retry", err)
 	}
 	if !t.Valid {
-		return time.Time{}, fmt.Errorf("state: next retry: no delivery waits: %w", ErrNotFound)
+		return time.Time{}, fmt.Errorf("store: next retry: no delivery waits: %w", store.ErrNotFound)
 	}
 	return fromUnix(t.Int64), nil
 }
 
 // CountDeliveries counts every delivery of the ledger by state.
-func (db *DB) CountDeliveries(ctx context.Context) (DeliveryCounts, error) {
+func (db *DB) CountDeliveries(ctx context.Context) (store.DeliveryCounts, error) {
 	n, err := db.countGroups(ctx, "count deliveries", "SELECT state, count(*) FROM deliveries GROUP BY state")
 	if err != nil {
-		return DeliveryCounts{}, err
+		return store.DeliveryCounts{}, err
 	}
-	return DeliveryCounts{
-		Pending: n[string(DeliveryPending)],
-		Sending: n[string(DeliverySending)],
-		Sent:    n[string(DeliverySent)],
-		Retry:   n[string(DeliveryRetry)],
-		Failed:  n[string(DeliveryFailed)],
+	return store.DeliveryCounts{
+		Pending: n[string(store.DeliveryPending)],
+		Sending: n[string(store.DeliverySending)],
+		Sent:    n[string(store.DeliverySent)],
+		Retry:   n[string(store.DeliveryRetry)],
+		Failed:  n[string(store.DeliveryFailed)],
 	}, nil
 }
 
@@ -686,7 +586,7 @@ SELECT (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retry'))
 
 // DeliveryStats counts the deliveries of the newest limit mailings (limit
 // <= 0: all) by state, newest mailing first, each with its posts.
-func (db *DB) DeliveryStats(ctx context.Context, limit int) ([]MailingStats, error) {
+func (db *DB) DeliveryStats(ctx context.Context, limit int) ([]store.MailingStats, error) {
 	if limit <= 0 {
 		limit = -1
 	}
@@ -702,10 +602,10 @@ GROUP BY m.id ORDER BY m.id DESC`, limit)
 	if err != nil {
 		return nil, db.wrap("delivery stats", err)
 	}
-	var list []MailingStats
+	var list []store.MailingStats
 	for rows.Next() {
 		var (
-			s       MailingStats
+			s       store.MailingStats
 			created int64
 		)
 		if err := rows.Scan(&s.MailingID, &s.Kind, &created, &s.Skipped, &s.Sent, &s.Pending, &s.Retrying, &s.Failed); err != nil {
@@ -729,7 +629,7 @@ GROUP BY m.id ORDER BY m.id DESC`, limit)
 
 // FailedDeliveries returns up to limit failed deliveries (limit <= 0: all),
 // most recently failed first, with their last error.
-func (db *DB) FailedDeliveries(ctx context.Context, limit int) ([]FailedDelivery, error) {
+func (db *DB) FailedDeliveries(ctx context.Context, limit int) ([]store.FailedDelivery, error) {
 	if limit <= 0 {
 		limit = -1
 	}
@@ -743,10 +643,10 @@ ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
 		return nil, db.wrap("failed deliveries", err)
 	}
 	defer rows.Close()
-	var list []FailedDelivery
+	var list []store.FailedDelivery
 	for rows.Next() {
 		var (
-			f       FailedDelivery
+			f       store.FailedDelivery
 			updated int64
 			posts   sql.NullString
 		)
@@ -788,7 +688,7 @@ WHERE state = 'failed'
 // PostRecipients answers "who would receive post postID if it were sent
 // now": the confirmed subscribers (confirmed at or before now) that have no
 // delivery of that post yet, counted, and the first sample of them by id.
-func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []Subscriber, error) {
+func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error) {
 	const where = `
 WHERE status = 'confirmed' AND confirmed_at <= ?1
   AND NOT EXISTS (
@@ -808,7 +708,7 @@ WHERE status = 'confirmed' AND confirmed_at <= ?1
 		return 0, nil, db.wrap(op, err)
 	}
 	defer rows.Close()
-	var list []Subscriber
+	var list []store.Subscriber
 	for rows.Next() {
 		s, err := scanSubscriber(rows)
 		if err != nil {

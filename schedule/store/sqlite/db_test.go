@@ -1,10 +1,11 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,7 @@ func rawDB(t testing.TB, dsn string) *sql.DB {
 }
 
 func TestConfig(t *testing.T) {
-	if got, want := Default().Database, "var/herald.db"; got != want {
+	if got, want := store.Default().Database, "var/herald.db"; got != want {
 		t.Errorf("Default().Database = %q, want %q", got, want)
 	}
 	tests := []struct {
@@ -70,7 +71,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {
-			c := Config{Database: tt.in}
+			c := store.Config{Database: tt.in}
 			err := c.Validate()
 			switch {
 			case tt.wantErr == "" && err != nil:
@@ -188,10 +189,10 @@ func TestOpenSchemaTooNew(t *testing.T) {
 
 	known := len(mustMigrations(t))
 	_, err := Open(context.Background(), path)
-	if !errors.Is(err, ErrSchemaTooNew) {
-		t.Fatalf("Open = %v, want ErrSchemaTooNew", err)
+	if !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("Open = %v, want store.ErrSchemaTooNew", err)
 	}
-	want := fmt.Sprintf("state: database %s has schema version 7, this herald knows up to %d: upgrade herald", path, known)
+	want := fmt.Sprintf("store: database %s has schema version 7, this herald knows up to %d: upgrade herald", path, known)
 	if err.Error() != want {
 		t.Errorf("error = %q\nwant    %q", err, want)
 	}
@@ -226,10 +227,10 @@ func TestOpenCorrupt(t *testing.T) {
 				db.Close()
 				t.Fatal("Open of a garbage file succeeded")
 			}
-			if !errors.Is(err, ErrCorrupt) {
-				t.Errorf("Open = %v, want ErrCorrupt", err)
+			if !errors.Is(err, store.ErrCorrupt) {
+				t.Errorf("Open = %v, want store.ErrCorrupt", err)
 			}
-			if !strings.HasPrefix(err.Error(), "state: ") || !strings.Contains(err.Error(), path) {
+			if !strings.HasPrefix(err.Error(), "store: ") || !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not start with state: and name %s", err, path)
 			}
 			got, _ := os.ReadFile(path)
@@ -297,20 +298,20 @@ func TestLocked(t *testing.T) {
 			t.Fatalf("Posts while another connection writes: %v", err)
 		}
 		start := time.Now()
-		_, err := db.Record(ctx, now, []SeenPost{{ID: "a", Path: "a.md", Date: now, Due: true}}, false)
-		if !errors.Is(err, ErrLocked) {
-			t.Fatalf("Record = %v, want ErrLocked", err)
+		_, err := db.Record(ctx, now, []store.SeenPost{{ID: "a", Path: "a.md", Date: now, Due: true}}, false)
+		if !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("Record = %v, want store.ErrLocked", err)
 		}
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("Record took %v with a 200ms busy timeout", el)
 		}
-		for _, want := range []string{"state: record: ", path, "locked"} {
+		for _, want := range []string{"store: record: ", path, "locked"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
 		}
-		if err := db.SetMeta(ctx, "k", "v"); !errors.Is(err, ErrLocked) {
-			t.Errorf("SetMeta = %v, want ErrLocked", err)
+		if err := db.SetMeta(ctx, "k", "v"); !errors.Is(err, store.ErrLocked) {
+			t.Errorf("SetMeta = %v, want store.ErrLocked", err)
 		}
 	})
 
@@ -330,10 +331,10 @@ func TestLocked(t *testing.T) {
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("Open took %v with a 200ms busy timeout", el)
 		}
-		if !errors.Is(err, ErrLocked) {
-			t.Errorf("Open = %v, want ErrLocked", err)
+		if !errors.Is(err, store.ErrLocked) {
+			t.Errorf("Open = %v, want store.ErrLocked", err)
 		}
-		if !strings.HasPrefix(err.Error(), "state: ") || !strings.Contains(err.Error(), path) {
+		if !strings.HasPrefix(err.Error(), "store: ") || !strings.Contains(err.Error(), path) {
 			t.Errorf("error %q does not start with state: and name %s", err, path)
 		}
 	})
@@ -415,10 +416,10 @@ func TestMeta(t *testing.T) {
 	db := openTest(t, tempDB(t))
 
 	_, err := db.Meta(ctx, "missing")
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Meta(missing) = %v, want ErrNotFound", err)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Meta(missing) = %v, want store.ErrNotFound", err)
 	}
-	if want := `state: meta "missing": not found`; err.Error() != want {
+	if want := `store: meta "missing": not found`; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
 	for _, v := range []string{"one", "", "three ü\nlines"} {

@@ -1,8 +1,9 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"errors"
+	"herald/schedule/store"
 	"testing"
 	"time"
 )
@@ -11,23 +12,23 @@ func TestDeletePendingAndIDsNeverReused(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	add := func(email string, st SubscriberStatus, at time.Time) Subscriber {
+	add := func(email string, st store.SubscriberStatus, at time.Time) store.Subscriber {
 		t.Helper()
-		s, created, err := db.AddSubscriber(ctx, at, email, "", st, SourceWeb)
+		s, created, err := db.AddSubscriber(ctx, at, email, "", st, store.SourceWeb)
 		if err != nil || !created {
 			t.Fatalf("add %s: %v (created %v)", email, err, created)
 		}
 		return s
 	}
-	old := add("old@example.org", StatusPending, t0)
-	add("fresh@example.org", StatusPending, t0.Add(6*24*time.Hour))
-	add("kept@example.org", StatusConfirmed, t0)
+	old := add("old@example.org", store.StatusPending, t0)
+	add("fresh@example.org", store.StatusPending, t0.Add(6*24*time.Hour))
+	add("kept@example.org", store.StatusConfirmed, t0)
 
 	n, err := db.DeletePending(ctx, t0.Add(24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("DeletePending = %d, %v; want 1", n, err)
 	}
-	if _, err := db.Subscriber(ctx, "old@example.org"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Subscriber(ctx, "old@example.org"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old pending subscriber still there: %v", err)
 	}
 	for _, email := range []string{"fresh@example.org", "kept@example.org"} {
@@ -37,11 +38,11 @@ func TestDeletePendingAndIDsNeverReused(t *testing.T) {
 	}
 	// The highest id was deleted: a new subscriber must not get it back,
 	// or an old unsubscribe token would name them.
-	last := add("last@example.org", StatusPending, t0)
+	last := add("last@example.org", store.StatusPending, t0)
 	if err := db.RemoveSubscriber(ctx, "last@example.org"); err != nil {
 		t.Fatal(err)
 	}
-	next := add("next@example.org", StatusPending, t0)
+	next := add("next@example.org", store.StatusPending, t0)
 	if next.ID == last.ID || next.ID == old.ID {
 		t.Errorf("id %d reused (old %d, last %d)", next.ID, old.ID, last.ID)
 	}

@@ -1,17 +1,18 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"testing"
 	"time"
 )
 
 // addSub adds a subscriber and fails the test on error.
-func addSub(t testing.TB, db *DB, now time.Time, email string, status SubscriberStatus) Subscriber {
+func addSub(t testing.TB, db *DB, now time.Time, email string, status store.SubscriberStatus) store.Subscriber {
 	t.Helper()
-	s, _, err := db.AddSubscriber(context.Background(), now, email, "", status, SourceCLI)
+	s, _, err := db.AddSubscriber(context.Background(), now, email, "", status, store.SourceCLI)
 	if err != nil {
 		t.Fatalf("AddSubscriber(%s): %v", email, err)
 	}
@@ -28,7 +29,7 @@ func TestEmailKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := EmailKey(tt.in); got != tt.want {
+			if got := store.EmailKey(tt.in); got != tt.want {
 				t.Errorf("EmailKey(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
@@ -39,18 +40,18 @@ func TestAddSubscriber(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
 
-	s, created, err := db.AddSubscriber(ctx, t0, "Ann@Example.com", "Ann", StatusConfirmed, SourceCLI)
+	s, created, err := db.AddSubscriber(ctx, t0, "Ann@Example.com", "Ann", store.StatusConfirmed, store.SourceCLI)
 	if err != nil || !created {
 		t.Fatalf("AddSubscriber = %v, %v; want created", created, err)
 	}
-	want := Subscriber{ID: s.ID, Email: "Ann@Example.com", Name: "Ann", Status: StatusConfirmed,
-		Source: SourceCLI, CreatedAt: t0, ConfirmedAt: t0}
+	want := store.Subscriber{ID: s.ID, Email: "Ann@Example.com", Name: "Ann", Status: store.StatusConfirmed,
+		Source: store.SourceCLI, CreatedAt: t0, ConfirmedAt: t0}
 	if s != want {
 		t.Errorf("AddSubscriber = %+v, want %+v", s, want)
 	}
 
 	// The domain is case-insensitive: the same subscriber, unchanged.
-	again, created, err := db.AddSubscriber(ctx, t0.Add(time.Hour), "Ann@EXAMPLE.COM", "Other", StatusPending, SourceImport)
+	again, created, err := db.AddSubscriber(ctx, t0.Add(time.Hour), "Ann@EXAMPLE.COM", "Other", store.StatusPending, store.SourceImport)
 	if err != nil || created {
 		t.Fatalf("AddSubscriber again = %v, %v; want not created", created, err)
 	}
@@ -58,18 +59,18 @@ func TestAddSubscriber(t *testing.T) {
 		t.Errorf("AddSubscriber again = %+v, want the existing %+v", again, want)
 	}
 	// The local part is not.
-	if _, created, _ := db.AddSubscriber(ctx, t0, "ann@example.com", "", StatusPending, SourceWeb); !created {
+	if _, created, _ := db.AddSubscriber(ctx, t0, "ann@example.com", "", store.StatusPending, store.SourceWeb); !created {
 		t.Errorf("ann@ (lower-case local part) was not created as a new subscriber")
 	}
 
 	for _, bad := range []struct {
 		email  string
-		status SubscriberStatus
-		source SubscriberSource
+		status store.SubscriberStatus
+		source store.SubscriberSource
 	}{
-		{"no-at", StatusConfirmed, SourceCLI},
-		{"x@example.com", "active", SourceCLI},
-		{"x@example.com", StatusConfirmed, "api"},
+		{"no-at", store.StatusConfirmed, store.SourceCLI},
+		{"x@example.com", "active", store.SourceCLI},
+		{"x@example.com", store.StatusConfirmed, "api"},
 	} {
 		if _, _, err := db.AddSubscriber(ctx, t0, bad.email, "", bad.status, bad.source); err == nil {
 			t.Errorf("AddSubscriber(%q, %q, %q): no error", bad.email, bad.status, bad.source)
@@ -80,15 +81,15 @@ func TestAddSubscriber(t *testing.T) {
 func TestAddSubscriberNeverResubscribes(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	s := addSub(t, db, t0, "gone@example.com", StatusConfirmed)
-	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, StatusUnsubscribed); err != nil {
+	s := addSub(t, db, t0, "gone@example.com", store.StatusConfirmed)
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, store.StatusUnsubscribed); err != nil {
 		t.Fatal(err)
 	}
-	got, created, err := db.AddSubscriber(ctx, t0.Add(2*time.Hour), "gone@example.com", "", StatusConfirmed, SourceImport)
+	got, created, err := db.AddSubscriber(ctx, t0.Add(2*time.Hour), "gone@example.com", "", store.StatusConfirmed, store.SourceImport)
 	if err != nil || created {
 		t.Fatalf("AddSubscriber = %v, %v", created, err)
 	}
-	if got.Status != StatusUnsubscribed {
+	if got.Status != store.StatusUnsubscribed {
 		t.Errorf("status after re-import = %s, want unsubscribed", got.Status)
 	}
 }
@@ -96,7 +97,7 @@ func TestAddSubscriberNeverResubscribes(t *testing.T) {
 func TestSubscriberLookup(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	s := addSub(t, db, t0, "bob@Example.org", StatusPending)
+	s := addSub(t, db, t0, "bob@Example.org", store.StatusPending)
 
 	got, err := db.Subscriber(ctx, "bob@example.ORG")
 	if err != nil || got.ID != s.ID {
@@ -105,31 +106,31 @@ func TestSubscriberLookup(t *testing.T) {
 	if got, err := db.SubscriberByID(ctx, s.ID); err != nil || got != s {
 		t.Errorf("SubscriberByID = %+v, %v; want %+v", got, err, s)
 	}
-	if _, err := db.Subscriber(ctx, "BOB@example.org"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Subscriber(other local part) error = %v, want ErrNotFound", err)
+	if _, err := db.Subscriber(ctx, "BOB@example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Subscriber(other local part) error = %v, want store.ErrNotFound", err)
 	}
-	if _, err := db.SubscriberByID(ctx, 999); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SubscriberByID(999) error = %v, want ErrNotFound", err)
+	if _, err := db.SubscriberByID(ctx, 999); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SubscriberByID(999) error = %v, want store.ErrNotFound", err)
 	}
 }
 
 func TestSetSubscriberStatus(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	s := addSub(t, db, t0, "c@example.com", StatusPending)
+	s := addSub(t, db, t0, "c@example.com", store.StatusPending)
 
 	steps := []struct {
 		at          time.Time
-		status      SubscriberStatus
+		status      store.SubscriberStatus
 		wantChanged bool
 		wantConf    time.Time
 		wantUnsub   time.Time
 	}{
-		{t0.Add(1 * time.Hour), StatusConfirmed, true, t0.Add(time.Hour), time.Time{}},
-		{t0.Add(2 * time.Hour), StatusConfirmed, false, t0.Add(time.Hour), time.Time{}},
-		{t0.Add(3 * time.Hour), StatusUnsubscribed, true, t0.Add(time.Hour), t0.Add(3 * time.Hour)},
-		{t0.Add(4 * time.Hour), StatusConfirmed, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
-		{t0.Add(5 * time.Hour), StatusPending, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
+		{t0.Add(1 * time.Hour), store.StatusConfirmed, true, t0.Add(time.Hour), time.Time{}},
+		{t0.Add(2 * time.Hour), store.StatusConfirmed, false, t0.Add(time.Hour), time.Time{}},
+		{t0.Add(3 * time.Hour), store.StatusUnsubscribed, true, t0.Add(time.Hour), t0.Add(3 * time.Hour)},
+		{t0.Add(4 * time.Hour), store.StatusConfirmed, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
+		{t0.Add(5 * time.Hour), store.StatusPending, true, t0.Add(4 * time.Hour), t0.Add(3 * time.Hour)},
 	}
 	for i, st := range steps {
 		changed, err := db.SetSubscriberStatus(ctx, st.at, s.ID, st.status)
@@ -143,8 +144,8 @@ func TestSetSubscriberStatus(t *testing.T) {
 				st.wantChanged, st.status, st.wantConf, st.wantUnsub)
 		}
 	}
-	if _, err := db.SetSubscriberStatus(ctx, t0, 999, StatusConfirmed); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SetSubscriberStatus(999) error = %v, want ErrNotFound", err)
+	if _, err := db.SetSubscriberStatus(ctx, t0, 999, store.StatusConfirmed); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetSubscriberStatus(999) error = %v, want store.ErrNotFound", err)
 	}
 	if _, err := db.SetSubscriberStatus(ctx, t0, s.ID, "gone"); err == nil {
 		t.Errorf("SetSubscriberStatus(invalid): no error")
@@ -154,7 +155,7 @@ func TestSetSubscriberStatus(t *testing.T) {
 func TestRemoveSubscriber(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	addSub(t, db, t0, "d@example.com", StatusConfirmed)
+	addSub(t, db, t0, "d@example.com", store.StatusConfirmed)
 	// With a delivery: the cascade removes it too.
 	announce(t, db, t0.Add(time.Minute), "p1")
 	ids := createMailings(t, db, t0.Add(time.Minute), false)
@@ -163,14 +164,14 @@ func TestRemoveSubscriber(t *testing.T) {
 	if err := db.RemoveSubscriber(ctx, "d@EXAMPLE.com"); err != nil {
 		t.Fatalf("RemoveSubscriber: %v", err)
 	}
-	if _, err := db.Subscriber(ctx, "d@example.com"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("after remove: Subscriber error = %v, want ErrNotFound", err)
+	if _, err := db.Subscriber(ctx, "d@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after remove: store.Subscriber error = %v, want store.ErrNotFound", err)
 	}
-	if c := countDeliveries(t, db); c != (DeliveryCounts{}) {
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{}) {
 		t.Errorf("after remove: deliveries %+v, want none", c)
 	}
-	if err := db.RemoveSubscriber(ctx, "d@example.com"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second RemoveSubscriber error = %v, want ErrNotFound", err)
+	if err := db.RemoveSubscriber(ctx, "d@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second RemoveSubscriber error = %v, want store.ErrNotFound", err)
 	}
 }
 
@@ -178,17 +179,17 @@ func TestEachSubscriberAndCount(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
 	const n = 2*subscriberBatch + 7 // three batches, the last one partial
-	want := map[SubscriberStatus]int{}
+	want := map[store.SubscriberStatus]int{}
 	for i := range n {
-		st := []SubscriberStatus{StatusConfirmed, StatusConfirmed, StatusPending, StatusUnsubscribed}[i%4]
+		st := []store.SubscriberStatus{store.StatusConfirmed, store.StatusConfirmed, store.StatusPending, store.StatusUnsubscribed}[i%4]
 		addSub(t, db, t0, fmt.Sprintf("u%04d@example.com", i), st)
 		want[st]++
 	}
-	for _, st := range []SubscriberStatus{"", StatusConfirmed, StatusPending, StatusUnsubscribed} {
+	for _, st := range []store.SubscriberStatus{"", store.StatusConfirmed, store.StatusPending, store.StatusUnsubscribed} {
 		t.Run(string(st), func(t *testing.T) {
 			var got int
 			var last int64
-			err := db.EachSubscriber(ctx, st, func(s Subscriber) error {
+			err := db.EachSubscriber(ctx, st, func(s store.Subscriber) error {
 				if s.ID <= last {
 					t.Fatalf("ids not increasing: %d after %d", s.ID, last)
 				}
@@ -213,7 +214,7 @@ func TestEachSubscriberAndCount(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	var visited int
-	err := db.EachSubscriber(ctx, "", func(Subscriber) error {
+	err := db.EachSubscriber(ctx, "", func(store.Subscriber) error {
 		visited++
 		if visited == 3 {
 			return stop
@@ -223,7 +224,7 @@ func TestEachSubscriberAndCount(t *testing.T) {
 	if err != stop || visited != 3 {
 		t.Errorf("EachSubscriber with fn error = %v after %d, want stop after 3", err, visited)
 	}
-	if err := db.EachSubscriber(ctx, "bogus", func(Subscriber) error { return nil }); err == nil {
+	if err := db.EachSubscriber(ctx, "bogus", func(store.Subscriber) error { return nil }); err == nil {
 		t.Errorf("EachSubscriber(bogus): no error")
 	}
 
@@ -231,7 +232,7 @@ func TestEachSubscriberAndCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc := SubscriberCounts{Pending: want[StatusPending], Confirmed: want[StatusConfirmed], Unsubscribed: want[StatusUnsubscribed]}
+	wc := store.SubscriberCounts{Pending: want[store.StatusPending], Confirmed: want[store.StatusConfirmed], Unsubscribed: want[store.StatusUnsubscribed]}
 	if c != wc || c.Total() != n {
 		t.Errorf("CountSubscribers = %+v, want %+v (total %d)", c, wc, n)
 	}
@@ -242,10 +243,10 @@ func TestEachSubscriberFnWrites(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
 	for i := range subscriberBatch + 3 {
-		addSub(t, db, t0, fmt.Sprintf("w%04d@example.com", i), StatusPending)
+		addSub(t, db, t0, fmt.Sprintf("w%04d@example.com", i), store.StatusPending)
 	}
-	err := db.EachSubscriber(ctx, StatusPending, func(s Subscriber) error {
-		_, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, StatusConfirmed)
+	err := db.EachSubscriber(ctx, store.StatusPending, func(s store.Subscriber) error {
+		_, err := db.SetSubscriberStatus(ctx, t0.Add(time.Hour), s.ID, store.StatusConfirmed)
 		return err
 	})
 	if err != nil {
@@ -272,12 +273,12 @@ func TestInitMeta(t *testing.T) {
 func TestAddSubscribers(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t, tempDB(t))
-	addSub(t, db, t0, "old@example.com", StatusUnsubscribed)
-	created, err := db.AddSubscribers(ctx, t0.Add(time.Hour), []NewSubscriber{
-		{Email: "a@example.com", Name: "A", Status: StatusConfirmed, Source: SourceImport},
-		{Email: "old@EXAMPLE.com", Status: StatusConfirmed, Source: SourceImport},
-		{Email: "p@example.com", Status: StatusPending, Source: SourceImport},
-		{Email: "a@Example.com", Status: StatusConfirmed, Source: SourceImport}, // same as the first
+	addSub(t, db, t0, "old@example.com", store.StatusUnsubscribed)
+	created, err := db.AddSubscribers(ctx, t0.Add(time.Hour), []store.NewSubscriber{
+		{Email: "a@example.com", Name: "A", Status: store.StatusConfirmed, Source: store.SourceImport},
+		{Email: "old@EXAMPLE.com", Status: store.StatusConfirmed, Source: store.SourceImport},
+		{Email: "p@example.com", Status: store.StatusPending, Source: store.SourceImport},
+		{Email: "a@Example.com", Status: store.StatusConfirmed, Source: store.SourceImport}, // same as the first
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -286,16 +287,16 @@ func TestAddSubscribers(t *testing.T) {
 		t.Errorf("created = %v, want %v", created, want)
 	}
 	a, _ := db.Subscriber(ctx, "a@example.com")
-	if a.Name != "A" || a.Status != StatusConfirmed || !a.ConfirmedAt.Equal(t0.Add(time.Hour)) || a.Source != SourceImport {
+	if a.Name != "A" || a.Status != store.StatusConfirmed || !a.ConfirmedAt.Equal(t0.Add(time.Hour)) || a.Source != store.SourceImport {
 		t.Errorf("a = %+v", a)
 	}
-	if old, _ := db.Subscriber(ctx, "old@example.com"); old.Status != StatusUnsubscribed {
+	if old, _ := db.Subscriber(ctx, "old@example.com"); old.Status != store.StatusUnsubscribed {
 		t.Errorf("old status = %s, want unsubscribed (untouched)", old.Status)
 	}
-	if p, _ := db.Subscriber(ctx, "p@example.com"); p.Status != StatusPending || !p.ConfirmedAt.IsZero() {
+	if p, _ := db.Subscriber(ctx, "p@example.com"); p.Status != store.StatusPending || !p.ConfirmedAt.IsZero() {
 		t.Errorf("p = %+v", p)
 	}
-	if _, err := db.AddSubscribers(ctx, t0, []NewSubscriber{{Email: "x@example.com", Status: "bogus", Source: SourceCLI}}); err == nil {
+	if _, err := db.AddSubscribers(ctx, t0, []store.NewSubscriber{{Email: "x@example.com", Status: "bogus", Source: store.SourceCLI}}); err == nil {
 		t.Errorf("AddSubscribers with a bad status: no error")
 	}
 	if c, _ := db.CountSubscribers(ctx); c.Total() != 3 {

@@ -1,8 +1,9 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"fmt"
+	"herald/schedule/store"
 	"slices"
 	"strings"
 	"testing"
@@ -13,8 +14,8 @@ import (
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // post returns a SeenPost named id, dated date, due when date <= now.
-func post(id string, date, now time.Time) SeenPost {
-	return SeenPost{
+func post(id string, date, now time.Time) store.SeenPost {
+	return store.SeenPost{
 		ID: id, Path: "_posts/" + id + ".md", Slug: id, Title: "Title " + id,
 		URL: "https://example.com/" + id + "/", Hash: "h-" + id,
 		Date: date, Due: !date.After(now),
@@ -22,11 +23,11 @@ func post(id string, date, now time.Time) SeenPost {
 }
 
 // makePosts returns n posts dated one minute apart from start.
-func makePosts(n int, start time.Time, due bool) []SeenPost {
-	ps := make([]SeenPost, n)
+func makePosts(n int, start time.Time, due bool) []store.SeenPost {
+	ps := make([]store.SeenPost, n)
 	for i := range ps {
 		id := fmt.Sprintf("post-%05d", i)
-		ps[i] = SeenPost{
+		ps[i] = store.SeenPost{
 			ID: id, Path: "_posts/" + id + ".md", Slug: id, Title: "Post " + id,
 			URL: "https://example.com/" + id + "/", Hash: fmt.Sprintf("%064x", i),
 			Date: start.Add(time.Duration(i) * time.Minute), Due: due,
@@ -35,7 +36,7 @@ func makePosts(n int, start time.Time, due bool) []SeenPost {
 	return ps
 }
 
-func record(t *testing.T, db *DB, now time.Time, posts []SeenPost, backfill bool) RecordResult {
+func record(t *testing.T, db *DB, now time.Time, posts []store.SeenPost, backfill bool) store.RecordResult {
 	t.Helper()
 	res, err := db.Record(context.Background(), now, posts, backfill)
 	if err != nil {
@@ -45,7 +46,7 @@ func record(t *testing.T, db *DB, now time.Time, posts []SeenPost, backfill bool
 }
 
 // ids lists the post IDs of as, and whether each is queued.
-func ids(as []Announcement) []string {
+func ids(as []store.Announcement) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, fmt.Sprintf("%s queued=%v", a.PostID, a.Queued))
@@ -53,7 +54,7 @@ func ids(as []Announcement) []string {
 	return out
 }
 
-func announcements(t *testing.T, db *DB) []Announcement {
+func announcements(t *testing.T, db *DB) []store.Announcement {
 	t.Helper()
 	list, err := db.Announcements(context.Background(), 0)
 	if err != nil {
@@ -62,7 +63,7 @@ func announcements(t *testing.T, db *DB) []Announcement {
 	return list
 }
 
-func postState(t *testing.T, db *DB, id string) PostState {
+func postState(t *testing.T, db *DB, id string) store.PostState {
 	t.Helper()
 	m, err := db.Posts(context.Background())
 	if err != nil {
@@ -79,7 +80,7 @@ func TestRecordFirstRun(t *testing.T) {
 	for _, backfill := range []bool{false, true} {
 		t.Run(fmt.Sprintf("backfill=%v", backfill), func(t *testing.T) {
 			db := openTest(t, tempDB(t))
-			posts := []SeenPost{
+			posts := []store.SeenPost{
 				post("newer", t0.Add(-time.Hour), t0),
 				post("future", t0.Add(time.Hour), t0),
 				post("older", t0.Add(-48*time.Hour), t0),
@@ -107,7 +108,7 @@ func TestRecordFirstRun(t *testing.T) {
 
 			// The next run is not a first run; the future post, once due, is queued.
 			later := t0.Add(2 * time.Hour)
-			res = record(t, db, later, []SeenPost{post("future", t0.Add(time.Hour), later)}, backfill)
+			res = record(t, db, later, []store.SeenPost{post("future", t0.Add(time.Hour), later)}, backfill)
 			if res.Seeded {
 				t.Error("Seeded = true on the second run")
 			}
@@ -130,7 +131,7 @@ func TestRecordEmptyBlogFirstRun(t *testing.T) {
 		t.Fatalf("second Record(nil) seeded")
 	}
 	later := t0.Add(time.Hour)
-	res := record(t, db, later, []SeenPost{post("archive", t0.Add(-24*time.Hour), later), post("first", later, later)}, false)
+	res := record(t, db, later, []store.SeenPost{post("archive", t0.Add(-24*time.Hour), later), post("first", later, later)}, false)
 	if !res.Seeded {
 		t.Errorf("the first Record with a due post did not seed")
 	}
@@ -141,7 +142,7 @@ func TestRecordEmptyBlogFirstRun(t *testing.T) {
 
 func TestRecordEmptyCostsNothing(t *testing.T) {
 	db := openTest(t, tempDB(t))
-	record(t, db, t0, []SeenPost{post("a", t0.Add(-time.Minute), t0)}, false) // seeds
+	record(t, db, t0, []store.SeenPost{post("a", t0.Add(-time.Minute), t0)}, false) // seeds
 	// With the database closed any query would fail: a steady-state Record
 	// with nothing to record must not run one.
 	db.sql.Close()
@@ -155,12 +156,12 @@ func TestRecordAnnouncesOnce(t *testing.T) {
 	record(t, db, t0.Add(-time.Hour), nil, false) // first run, before the post
 	p := post("a", t0.Add(-time.Minute), t0)
 
-	res := record(t, db, t0, []SeenPost{p}, false)
+	res := record(t, db, t0, []store.SeenPost{p}, false)
 	if got := ids(res.Announced); !slices.Equal(got, []string{"a queued=true"}) {
 		t.Fatalf("first Record Announced = %q", got)
 	}
 	for i := range 3 {
-		if res := record(t, db, t0.Add(time.Duration(i)*time.Minute), []SeenPost{p, p}, false); len(res.Announced) != 0 {
+		if res := record(t, db, t0.Add(time.Duration(i)*time.Minute), []store.SeenPost{p, p}, false); len(res.Announced) != 0 {
 			t.Errorf("Record %d announced again: %q", i+2, ids(res.Announced))
 		}
 	}
@@ -188,14 +189,14 @@ func TestRecordBecomesDueLater(t *testing.T) {
 	record(t, db, t0, nil, false)
 	date := t0.Add(10 * time.Minute)
 
-	if res := record(t, db, t0, []SeenPost{post("soon", date, t0)}, false); len(res.Announced) != 0 {
+	if res := record(t, db, t0, []store.SeenPost{post("soon", date, t0)}, false); len(res.Announced) != 0 {
 		t.Fatalf("not-due post announced: %q", ids(res.Announced))
 	}
 	if p := postState(t, db, "soon"); !p.AnnouncedAt.IsZero() || !p.Date.Equal(date) || !p.FirstSeen.Equal(t0) {
 		t.Errorf("PostState = %+v", p)
 	}
 	now := date.Add(time.Second)
-	res := record(t, db, now, []SeenPost{post("soon", date, now)}, false)
+	res := record(t, db, now, []store.SeenPost{post("soon", date, now)}, false)
 	if got := ids(res.Announced); !slices.Equal(got, []string{"soon queued=true"}) {
 		t.Fatalf("Announced = %q, want soon", got)
 	}
@@ -212,12 +213,12 @@ func TestRecordDeletedThenReadded(t *testing.T) {
 	db := openTest(t, tempDB(t))
 	record(t, db, t0, nil, false)
 	p := post("gone", t0.Add(-time.Hour), t0)
-	record(t, db, t0, []SeenPost{p}, false)
+	record(t, db, t0, []store.SeenPost{p}, false)
 
 	// Deleted: the daemon stops passing it. Re-added a day later, edited.
 	later := t0.Add(24 * time.Hour)
 	p.Hash, p.Title = "h-new", "New title"
-	if res := record(t, db, later, []SeenPost{p}, false); len(res.Announced) != 0 {
+	if res := record(t, db, later, []store.SeenPost{p}, false); len(res.Announced) != 0 {
 		t.Errorf("re-added post announced again: %q", ids(res.Announced))
 	}
 	got := postState(t, db, "gone")
@@ -232,12 +233,12 @@ func TestRecordDeletedThenReadded(t *testing.T) {
 func TestRecordDateMovedToFuture(t *testing.T) {
 	db := openTest(t, tempDB(t))
 	record(t, db, t0, nil, false)
-	record(t, db, t0, []SeenPost{post("moved", t0.Add(-time.Hour), t0)}, false)
+	record(t, db, t0, []store.SeenPost{post("moved", t0.Add(-time.Hour), t0)}, false)
 
 	// Moved a week ahead: no longer due.
 	future := t0.Add(7 * 24 * time.Hour)
 	now := t0.Add(time.Minute)
-	if res := record(t, db, now, []SeenPost{post("moved", future, now)}, false); len(res.Announced) != 0 {
+	if res := record(t, db, now, []store.SeenPost{post("moved", future, now)}, false); len(res.Announced) != 0 {
 		t.Errorf("announced while in the future: %q", ids(res.Announced))
 	}
 	if got := postState(t, db, "moved"); !got.Date.Equal(future) {
@@ -245,7 +246,7 @@ func TestRecordDateMovedToFuture(t *testing.T) {
 	}
 	// Due again a week later: not announced a second time.
 	now = future.Add(time.Second)
-	if res := record(t, db, now, []SeenPost{post("moved", future, now)}, false); len(res.Announced) != 0 {
+	if res := record(t, db, now, []store.SeenPost{post("moved", future, now)}, false); len(res.Announced) != 0 {
 		t.Errorf("announced again when due: %q", ids(res.Announced))
 	}
 	if n := len(announcements(t, db)); n != 1 {
@@ -255,8 +256,8 @@ func TestRecordDateMovedToFuture(t *testing.T) {
 
 func TestRecordEmptyID(t *testing.T) {
 	db := openTest(t, tempDB(t))
-	_, err := db.Record(context.Background(), t0, []SeenPost{{Path: "_posts/x.md", Due: true}}, false)
-	if err == nil || !strings.Contains(err.Error(), "_posts/x.md") || !strings.HasPrefix(err.Error(), "state: ") {
+	_, err := db.Record(context.Background(), t0, []store.SeenPost{{Path: "_posts/x.md", Due: true}}, false)
+	if err == nil || !strings.Contains(err.Error(), "_posts/x.md") || !strings.HasPrefix(err.Error(), "store: ") {
 		t.Errorf("Record with an empty ID = %v, want an error naming the path", err)
 	}
 }
@@ -267,7 +268,7 @@ func TestTimesUTC(t *testing.T) {
 	now := t0.In(zone).Add(123 * time.Millisecond)
 	date := t0.Add(-time.Hour).In(zone)
 	record(t, db, now, nil, false)
-	res := record(t, db, now, []SeenPost{{ID: "z", Date: date, Due: true}}, false)
+	res := record(t, db, now, []store.SeenPost{{ID: "z", Date: date, Due: true}}, false)
 
 	p := postState(t, db, "z")
 	list := announcements(t, db)
@@ -301,7 +302,7 @@ func TestAnnounce(t *testing.T) {
 			t.Errorf("Announcement = %+v", a)
 		}
 		// Record does not announce it a second time.
-		if res := record(t, db, send, []SeenPost{p}, false); len(res.Announced) != 0 {
+		if res := record(t, db, send, []store.SeenPost{p}, false); len(res.Announced) != 0 {
 			t.Errorf("Record after Announce announced %q", ids(res.Announced))
 		}
 		// Nor does a second send.
@@ -320,7 +321,7 @@ func TestAnnounce(t *testing.T) {
 		db := openTest(t, tempDB(t))
 		record(t, db, t0.Add(-time.Hour), nil, false)
 		p := post("auto", t0, t0)
-		res := record(t, db, t0, []SeenPost{p}, false)
+		res := record(t, db, t0, []store.SeenPost{p}, false)
 		a, created, err := db.Announce(ctx, send, p)
 		if err != nil || created {
 			t.Fatalf("Announce = %v, %v; want the existing one", created, err)
@@ -336,7 +337,7 @@ func TestAnnounce(t *testing.T) {
 	t.Run("seeded without mail", func(t *testing.T) {
 		db := openTest(t, tempDB(t))
 		p := post("archive", t0.Add(-time.Hour), t0)
-		if res := record(t, db, t0, []SeenPost{p}, false); res.Announced[0].Queued {
+		if res := record(t, db, t0, []store.SeenPost{p}, false); res.Announced[0].Queued {
 			t.Fatal("seeded post queued")
 		}
 		a, created, err := db.Announce(ctx, send, p)
@@ -363,7 +364,7 @@ func TestAnnouncementsOrderAndLimit(t *testing.T) {
 	record(t, db, t0, nil, false)
 	for i := range 5 {
 		now := t0.Add(time.Duration(i) * time.Hour)
-		record(t, db, now, []SeenPost{post(fmt.Sprint("p", i), now, now)}, false)
+		record(t, db, now, []store.SeenPost{post(fmt.Sprint("p", i), now, now)}, false)
 	}
 	list, err := db.Announcements(ctx, 3)
 	if err != nil {
@@ -453,9 +454,9 @@ func BenchmarkRecord10k(b *testing.B) {
 			batch := slices.Clone(posts)
 			i := 0
 			for b.Loop() {
-				p := SeenPost{ID: fmt.Sprintf("new-%d", i), Path: "new.md", Date: t0, Due: true}
+				p := store.SeenPost{ID: fmt.Sprintf("new-%d", i), Path: "new.md", Date: t0, Due: true}
 				i++
-				in := []SeenPost{p}
+				in := []store.SeenPost{p}
 				if all {
 					batch = append(batch[:len(posts)], p)
 					in = batch
@@ -476,15 +477,15 @@ func TestRecordRenamedPostNotMailedAgain(t *testing.T) {
 	db := openTest(t, tempDB(t))
 	record(t, db, t0.Add(-time.Hour), nil, false)
 	orig := post("hello", t0.Add(-time.Minute), t0)
-	if got := ids(record(t, db, t0, []SeenPost{orig}, false).Announced); !slices.Equal(got, []string{"hello queued=true"}) {
+	if got := ids(record(t, db, t0, []store.SeenPost{orig}, false).Announced); !slices.Equal(got, []string{"hello queued=true"}) {
 		t.Fatalf("first announcement = %q", got)
 	}
 	tests := []struct {
 		name string
-		edit func(p *SeenPost)
+		edit func(p *store.SeenPost)
 	}{
-		{"same content", func(p *SeenPost) {}},
-		{"edited, same title and date", func(p *SeenPost) { p.Hash = "edited" }},
+		{"same content", func(p *store.SeenPost) {}},
+		{"edited, same title and date", func(p *store.SeenPost) { p.Hash = "edited" }},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,14 +493,14 @@ func TestRecordRenamedPostNotMailedAgain(t *testing.T) {
 			p.ID = fmt.Sprintf("https://example.com/renamed-%d/", i)
 			p.Path = fmt.Sprintf("renamed-%d.md", i)
 			tt.edit(&p)
-			res := record(t, db, t0.Add(time.Duration(i+1)*time.Minute), []SeenPost{p}, false)
+			res := record(t, db, t0.Add(time.Duration(i+1)*time.Minute), []store.SeenPost{p}, false)
 			if len(res.Announced) != 1 || res.Announced[0].Queued {
 				t.Errorf("renamed post: announced %+v, want recorded without mail", res.Announced)
 			}
 		})
 	}
 	other := post("other", t0.Add(-2*time.Minute), t0)
-	if res := record(t, db, t0.Add(time.Hour), []SeenPost{other}, false); len(res.Announced) != 1 || !res.Announced[0].Queued {
+	if res := record(t, db, t0.Add(time.Hour), []store.SeenPost{other}, false); len(res.Announced) != 1 || !res.Announced[0].Queued {
 		t.Errorf("a different post: %+v, want queued", res.Announced)
 	}
 }

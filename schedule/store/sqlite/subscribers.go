@@ -1,89 +1,27 @@
-package state
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"strings"
 	"time"
 )
-
-// SubscriberStatus is a subscriber's state.
-type SubscriberStatus string
-
-// Subscriber states. Only confirmed subscribers receive newsletters.
-const (
-	StatusPending      SubscriberStatus = "pending"
-	StatusConfirmed    SubscriberStatus = "confirmed"
-	StatusUnsubscribed SubscriberStatus = "unsubscribed"
-)
-
-// valid reports whether s is one of the three states.
-func (s SubscriberStatus) valid() bool {
-	return s == StatusPending || s == StatusConfirmed || s == StatusUnsubscribed
-}
-
-// SubscriberSource records how a subscriber was added.
-type SubscriberSource string
-
-// Subscriber sources.
-const (
-	SourceCLI    SubscriberSource = "cli"    // herald subscribers add
-	SourceImport SubscriberSource = "import" // herald subscribers import
-	SourceWeb    SubscriberSource = "web"    // the subscribe form
-)
-
-func (s SubscriberSource) valid() bool {
-	return s == SourceCLI || s == SourceImport || s == SourceWeb
-}
-
-// Subscriber is one subscriber row. Times are UTC, seconds; a zero time is
-// "never".
-type Subscriber struct {
-	ID             int64
-	Email          string // as given
-	Name           string
-	Status         SubscriberStatus
-	Source         SubscriberSource
-	CreatedAt      time.Time
-	ConfirmedAt    time.Time // last time the status became confirmed
-	UnsubscribedAt time.Time // last time the status became unsubscribed
-}
-
-// SubscriberCounts counts subscribers by status.
-type SubscriberCounts struct {
-	Pending, Confirmed, Unsubscribed int
-}
-
-// Total is the number of subscribers in any state.
-func (c SubscriberCounts) Total() int { return c.Pending + c.Confirmed + c.Unsubscribed }
-
-// EmailKey returns the de-duplication key of an address: the local part as
-// given, "@", and the domain in lower case (only the domain is
-// case-insensitive, RFC 5321). It does not validate the address (package
-// mailer does); an address without "@" is returned lower-cased.
-func EmailKey(email string) string {
-	email = strings.TrimSpace(email)
-	i := strings.LastIndexByte(email, '@')
-	if i < 0 {
-		return strings.ToLower(email)
-	}
-	return email[:i] + "@" + strings.ToLower(email[i+1:])
-}
 
 // selectSubscribers is the SELECT that scanSubscriber reads.
 const selectSubscribers = `
 SELECT id, email, name, status, source, created_at, confirmed_at, unsubscribed_at FROM subscribers`
 
-func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
+func scanSubscriber(row interface{ Scan(...any) error }) (store.Subscriber, error) {
 	var (
-		s                   Subscriber
+		s                   store.Subscriber
 		created             int64
 		confirmed, unsubbed sql.NullInt64
 	)
 	if err := row.Scan(&s.ID, &s.Email, &s.Name, &s.Status, &s.Source, &created, &confirmed, &unsubbed); err != nil {
-		return Subscriber{}, err
+		return store.Subscriber{}, err
 	}
 	s.CreatedAt, s.ConfirmedAt, s.UnsubscribedAt = fromUnix(created), fromNullUnix(confirmed), fromNullUnix(unsubbed)
 	return s, nil
@@ -95,29 +33,29 @@ func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
 // adding or importing never re-subscribes someone who unsubscribed, nor
 // downgrades a confirmed subscriber to pending; SetSubscriberStatus does that
 // on purpose.
-func (db *DB) AddSubscriber(ctx context.Context, now time.Time, email, name string, status SubscriberStatus, source SubscriberSource) (Subscriber, bool, error) {
-	ns := NewSubscriber{Email: strings.TrimSpace(email), Name: name, Status: status, Source: source}
+func (db *DB) AddSubscriber(ctx context.Context, now time.Time, email, name string, status store.SubscriberStatus, source store.SubscriberSource) (store.Subscriber, bool, error) {
+	ns := store.NewSubscriber{Email: strings.TrimSpace(email), Name: name, Status: status, Source: source}
 	op := "add subscriber " + ns.Email
-	if err := ns.validate(); err != nil {
-		return Subscriber{}, false, fmt.Errorf("state: %s: %w", op, err)
+	if err := ns.Validate(); err != nil {
+		return store.Subscriber{}, false, fmt.Errorf("store: %s: %w", op, err)
 	}
 	now = now.UTC().Truncate(time.Second)
 	var (
-		s       Subscriber
+		s       store.Subscriber
 		created bool
 	)
 	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, insertSubscriber+" RETURNING id", ns.args(now)...).Scan(&id)
+		err := tx.QueryRowContext(ctx, insertSubscriber+" RETURNING id", insertArgs(ns, now)...).Scan(&id)
 		created = err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		s, err = scanSubscriber(tx.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(ns.Email)))
+		s, err = scanSubscriber(tx.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", store.EmailKey(ns.Email)))
 		return err
 	})
 	if err != nil {
-		return Subscriber{}, false, err
+		return store.Subscriber{}, false, err
 	}
 	return s, created, nil
 }
@@ -131,39 +69,20 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6,
         CASE WHEN ?4 = 'unsubscribed' THEN ?6 END)
 ON CONFLICT (email_key) DO NOTHING`
 
-// NewSubscriber is one address for AddSubscribers.
-type NewSubscriber struct {
-	Email, Name string
-	Status      SubscriberStatus
-	Source      SubscriberSource
-}
-
-func (s NewSubscriber) validate() error {
-	switch {
-	case !strings.Contains(s.Email, "@"):
-		return fmt.Errorf("%q: not an email address", s.Email)
-	case !s.Status.valid():
-		return fmt.Errorf("%s: invalid status %q", s.Email, s.Status)
-	case !s.Source.valid():
-		return fmt.Errorf("%s: invalid source %q", s.Email, s.Source)
-	}
-	return nil
-}
-
-// args are insertSubscriber's arguments.
-func (s NewSubscriber) args(now time.Time) []any {
-	return []any{s.Email, EmailKey(s.Email), s.Name, s.Status, s.Source, unix(now)}
+// insertArgs are insertSubscriber's arguments.
+func insertArgs(s store.NewSubscriber, now time.Time) []any {
+	return []any{s.Email, store.EmailKey(s.Email), s.Name, s.Status, s.Source, unix(now)}
 }
 
 // AddSubscribers is AddSubscriber for many addresses in one transaction
 // (an import of a large list): created[i] reports whether subs[i] was new;
 // known addresses are left unchanged. An invalid entry fails the whole call
 // before anything is written.
-func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error) {
+func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []store.NewSubscriber) ([]bool, error) {
 	for i := range subs {
 		subs[i].Email = strings.TrimSpace(subs[i].Email)
-		if err := subs[i].validate(); err != nil {
-			return nil, fmt.Errorf("state: add subscribers: %w", err)
+		if err := subs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("store: add subscribers: %w", err)
 		}
 	}
 	now = now.UTC().Truncate(time.Second)
@@ -175,7 +94,7 @@ func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []NewSubsc
 		}
 		defer st.Close()
 		for i, s := range subs {
-			r, err := st.ExecContext(ctx, s.args(now)...)
+			r, err := st.ExecContext(ctx, insertArgs(s, now)...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.Email, err)
 			}
@@ -195,25 +114,25 @@ func (db *DB) AddSubscribers(ctx context.Context, now time.Time, subs []NewSubsc
 
 // Subscriber returns the subscriber with the address email (matched by
 // EmailKey), or ErrNotFound.
-func (db *DB) Subscriber(ctx context.Context, email string) (Subscriber, error) {
-	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", EmailKey(email)))
+func (db *DB) Subscriber(ctx context.Context, email string) (store.Subscriber, error) {
+	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE email_key = ?", store.EmailKey(email)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Subscriber{}, fmt.Errorf("state: subscriber %s: %w", email, ErrNotFound)
+		return store.Subscriber{}, fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
 	}
 	if err != nil {
-		return Subscriber{}, db.wrap("subscriber "+email, err)
+		return store.Subscriber{}, db.wrap("subscriber "+email, err)
 	}
 	return s, nil
 }
 
 // SubscriberByID returns the subscriber with the given id, or ErrNotFound.
-func (db *DB) SubscriberByID(ctx context.Context, id int64) (Subscriber, error) {
+func (db *DB) SubscriberByID(ctx context.Context, id int64) (store.Subscriber, error) {
 	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Subscriber{}, fmt.Errorf("state: subscriber #%d: %w", id, ErrNotFound)
+		return store.Subscriber{}, fmt.Errorf("store: subscriber #%d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return Subscriber{}, db.wrap(fmt.Sprintf("subscriber #%d", id), err)
+		return store.Subscriber{}, db.wrap(fmt.Sprintf("subscriber #%d", id), err)
 	}
 	return s, nil
 }
@@ -225,18 +144,18 @@ func (db *DB) SubscriberByID(ctx context.Context, id int64) (Subscriber, error) 
 // unsubscribed_at. Leaving confirmed also drops the subscriber's deliveries
 // that were not sent yet (pending or retry), in the same transaction.
 // ErrNotFound when there is no such subscriber.
-func (db *DB) SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status SubscriberStatus) (bool, error) {
+func (db *DB) SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status store.SubscriberStatus) (bool, error) {
 	op := fmt.Sprintf("set subscriber #%d status %s", id, status)
-	if !status.valid() {
-		return false, fmt.Errorf("state: %s: invalid status", op)
+	if !status.Valid() {
+		return false, fmt.Errorf("store: %s: invalid status", op)
 	}
 	now = now.UTC().Truncate(time.Second)
 	var changed bool
 	err := db.inTx(ctx, op, func(tx *sql.Tx) error {
-		var cur SubscriberStatus
+		var cur store.SubscriberStatus
 		err := tx.QueryRowContext(ctx, "SELECT status FROM subscribers WHERE id = ?", id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("state: subscriber #%d: %w", id, ErrNotFound)
+			return fmt.Errorf("store: subscriber #%d: %w", id, store.ErrNotFound)
 		}
 		if err != nil {
 			return err
@@ -253,7 +172,7 @@ UPDATE subscribers SET status = ?1,
 WHERE id = ?3`, status, unix(now), id); err != nil {
 			return err
 		}
-		if cur == StatusConfirmed {
+		if cur == store.StatusConfirmed {
 			_, err := tx.ExecContext(ctx,
 				"DELETE FROM deliveries WHERE subscriber_id = ? AND state IN ('pending', 'retry')", id)
 			return err
@@ -272,14 +191,14 @@ WHERE id = ?3`, status, unix(now), id); err != nil {
 // ErrNotFound when there is no such subscriber.
 func (db *DB) RemoveSubscriber(ctx context.Context, email string) error {
 	op := "remove subscriber " + email
-	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE email_key = ?", EmailKey(email))
+	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE email_key = ?", store.EmailKey(email))
 	if err != nil {
 		return db.wrap(op, err)
 	}
 	if n, err := r.RowsAffected(); err != nil {
 		return db.wrap(op, err)
 	} else if n == 0 {
-		return fmt.Errorf("state: subscriber %s: %w", email, ErrNotFound)
+		return fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
 	}
 	return nil
 }
@@ -306,12 +225,12 @@ const subscriberBatch = 500
 // so memory does not grow with the list and no read transaction is held
 // while fn runs (fn may write to the database). An error from fn stops the
 // walk and is returned as it is.
-func (db *DB) EachSubscriber(ctx context.Context, status SubscriberStatus, fn func(Subscriber) error) error {
-	if status != "" && !status.valid() {
-		return fmt.Errorf("state: each subscriber: invalid status %q", status)
+func (db *DB) EachSubscriber(ctx context.Context, status store.SubscriberStatus, fn func(store.Subscriber) error) error {
+	if status != "" && !status.Valid() {
+		return fmt.Errorf("store: each subscriber: invalid status %q", status)
 	}
 	var after int64
-	batch := make([]Subscriber, 0, subscriberBatch)
+	batch := make([]store.Subscriber, 0, subscriberBatch)
 	for {
 		batch = batch[:0]
 		rows, err := db.sql.QueryContext(ctx, selectSubscribers+`
@@ -345,15 +264,15 @@ WHERE id > ?1 AND (?2 = '' OR status = ?2) ORDER BY id LIMIT ?3`, after, status,
 }
 
 // CountSubscribers counts subscribers by status.
-func (db *DB) CountSubscribers(ctx context.Context) (SubscriberCounts, error) {
+func (db *DB) CountSubscribers(ctx context.Context) (store.SubscriberCounts, error) {
 	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers GROUP BY status")
 	if err != nil {
-		return SubscriberCounts{}, err
+		return store.SubscriberCounts{}, err
 	}
-	return SubscriberCounts{
-		Pending:      int(n[string(StatusPending)]),
-		Confirmed:    int(n[string(StatusConfirmed)]),
-		Unsubscribed: int(n[string(StatusUnsubscribed)]),
+	return store.SubscriberCounts{
+		Pending:      int(n[string(store.StatusPending)]),
+		Confirmed:    int(n[string(store.StatusConfirmed)]),
+		Unsubscribed: int(n[string(store.StatusUnsubscribed)]),
 	}, nil
 }
 

@@ -1,18 +1,4 @@
-// Package state is Herald's SQLite database: the posts seen in the posts
-// folder, their announcements and (in subscribers.go and deliveries.go) the
-// newsletter's subscribers and deliveries.
-//
-// It is the only package that imports the SQLite driver (modernc.org/sqlite,
-// pure Go) and the only one that writes SQL. The database is one file opened
-// in WAL mode, so the daemon and a second process (`herald status`, `herald
-// subscribers add`) can use it at the same time; a writer that finds the file
-// locked waits up to the busy timeout and then fails with ErrLocked.
-//
-// Conventions: times are stored as INTEGER Unix seconds and returned in UTC
-// (sub-second precision is dropped); the schema lives in embedded migrations
-// (migrations/NNNN_name.sql) applied by Open, one transaction each, and
-// recorded in schema_migrations; every error starts with "state: ".
-package state
+package sqlite
 
 import (
 	"context"
@@ -20,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,47 +21,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Sentinel errors. Test with errors.Is; the returned errors carry a message
-// naming the database file.
-var (
-	// ErrNotFound: no such row (Meta key, subscriber, …). Always returned
-	// wrapped in a message naming what was missing: `state: meta "k": not found`.
-	ErrNotFound = errors.New("not found")
-	// ErrSchemaTooNew: the database was migrated by a newer herald.
-	ErrSchemaTooNew = errors.New("state: database schema is newer than this herald")
-	// ErrLocked: another connection held the database locked for longer
-	// than the busy timeout.
-	ErrLocked = errors.New("state: database is locked")
-	// ErrCorrupt: the file is not a SQLite database, or is damaged.
-	ErrCorrupt = errors.New("state: file is not a valid SQLite database")
-)
-
 // busyTimeout is how long a statement waits for a lock held by another
 // connection before failing with ErrLocked.
 const busyTimeout = 5 * time.Second
-
-// Config is the [state] section of config.toml.
-type Config struct {
-	// Database is the SQLite file; its folder is created when missing.
-	Database string `toml:"database"`
-}
-
-// Default returns the default [state] section.
-func Default() Config { return Config{Database: "var/herald.db"} }
-
-// Validate checks the section; messages name the key.
-func (c *Config) Validate() error {
-	c.Database = strings.TrimSpace(c.Database)
-	switch {
-	case c.Database == "":
-		return errors.New("state.database: must not be empty")
-	case strings.ContainsRune(c.Database, 0):
-		return fmt.Errorf("state.database: must not contain a NUL byte, got %q", c.Database)
-	case c.Database == ":memory:" || strings.HasPrefix(c.Database, "file:"):
-		return fmt.Errorf("state.database: must be a file path, got %q", c.Database)
-	}
-	return nil
-}
 
 // DB is an open Herald database. It is safe for concurrent use, also by
 // several processes on the same file.
@@ -100,7 +49,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // open is Open with a chosen busy timeout (tests use a short one).
 func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	if path == "" {
-		return nil, errors.New("state: open: empty database path")
+		return nil, errors.New("store: open: empty database path")
 	}
 	migs, err := loadMigrations(migrationFS)
 	if err != nil {
@@ -108,17 +57,17 @@ func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("state: database %s: %w", path, err)
+		return nil, fmt.Errorf("store: database %s: %w", path, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("state: database %s: create folder: %w", path, err)
+		return nil, fmt.Errorf("store: database %s: create folder: %w", path, err)
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("state: database %s: is a directory", path)
+		return nil, fmt.Errorf("store: database %s: is a directory", path)
 	}
 	sdb, err := sql.Open("sqlite", dsn(abs, busy))
 	if err != nil {
-		return nil, fmt.Errorf("state: database %s: %w", path, err)
+		return nil, fmt.Errorf("store: database %s: %w", path, err)
 	}
 	db := &DB{sql: sdb, path: path, busy: busy}
 	if err := db.migrate(ctx, migs); err != nil {
@@ -166,13 +115,19 @@ func escapePath(p string) string {
 // Close closes the database.
 func (db *DB) Close() error {
 	if err := db.sql.Close(); err != nil {
-		return fmt.Errorf("state: close %s: %w", db.path, err)
+		return fmt.Errorf("store: close %s: %w", db.path, err)
 	}
 	return nil
 }
 
 // Path returns the database file as given to Open.
 func (db *DB) Path() string { return db.path }
+
+// Location is Path, for messages (store.Store).
+func (db *DB) Location() string { return db.path }
+
+// DB is a store.Store.
+var _ store.Store = (*DB)(nil)
 
 // Ping checks that the database answers a query.
 func (db *DB) Ping(ctx context.Context) error {
@@ -188,7 +143,7 @@ func (db *DB) Meta(ctx context.Context, key string) (string, error) {
 	var v string
 	err := db.sql.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("state: meta %q: %w", key, ErrNotFound)
+		return "", fmt.Errorf("store: meta %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
 		return "", db.wrap("meta "+strconv.Quote(key), err)
@@ -234,7 +189,7 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 	return nil
 }
 
-// wrap prefixes err with "state: op" and classifies SQLite's busy and
+// wrap prefixes err with "store: op" and classifies SQLite's busy and
 // corruption codes as ErrLocked and ErrCorrupt, naming the file. Errors
 // already prefixed (by a nested wrap) are returned as they are.
 func (db *DB) wrap(op string, err error) error {
@@ -250,20 +205,20 @@ func (db *DB) wrap(op string, err error) error {
 		switch e.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return &stateError{
-				msg: fmt.Sprintf("state: %s: database %s is locked by another process (waited %v): %v", op, db.path, db.busy, err),
-				is:  ErrLocked, err: err,
+				msg: fmt.Sprintf("store: %s: database %s is locked by another process (waited %v): %v", op, db.path, db.busy, err),
+				is:  store.ErrLocked, err: err,
 			}
 		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 			return &stateError{
-				msg: fmt.Sprintf("state: %s: %s is not a valid SQLite database (corrupt, or another kind of file): %v", op, db.path, err),
-				is:  ErrCorrupt, err: err,
+				msg: fmt.Sprintf("store: %s: %s is not a valid SQLite database (corrupt, or another kind of file): %v", op, db.path, err),
+				is:  store.ErrCorrupt, err: err,
 			}
 		}
 	}
-	if strings.HasPrefix(err.Error(), "state: ") {
+	if strings.HasPrefix(err.Error(), "store: ") {
 		return err
 	}
-	return &stateError{msg: fmt.Sprintf("state: %s: %s: %v", op, db.path, err), err: err}
+	return &stateError{msg: fmt.Sprintf("store: %s: %s: %v", op, db.path, err), err: err}
 }
 
 // stateError is an error with a complete message that matches a sentinel
@@ -302,30 +257,30 @@ var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
-		return nil, fmt.Errorf("state: migrations: %w", err)
+		return nil, fmt.Errorf("store: migrations: %w", err)
 	}
 	var migs []migration
 	for _, n := range names {
 		base := strings.TrimPrefix(n, "migrations/")
 		m := migrationName.FindStringSubmatch(base)
 		if m == nil {
-			return nil, fmt.Errorf("state: migration %s: name must be NNNN_name.sql (lower case)", n)
+			return nil, fmt.Errorf("store: migration %s: name must be NNNN_name.sql (lower case)", n)
 		}
 		v, _ := strconv.Atoi(m[1])
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
-			return nil, fmt.Errorf("state: migration %s: %w", n, err)
+			return nil, fmt.Errorf("store: migration %s: %w", n, err)
 		}
 		migs = append(migs, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
 	for i, m := range migs {
 		if m.version != i+1 {
-			return nil, fmt.Errorf("state: migration %s: version %d, want %d (versions run 1, 2, 3… without gaps or duplicates)", m.name, m.version, i+1)
+			return nil, fmt.Errorf("store: migration %s: version %d, want %d (versions run 1, 2, 3… without gaps or duplicates)", m.name, m.version, i+1)
 		}
 	}
 	if len(migs) == 0 {
-		return nil, errors.New("state: no migrations embedded")
+		return nil, errors.New("store: no migrations embedded")
 	}
 	return migs, nil
 }
@@ -360,8 +315,8 @@ func (db *DB) migrate(ctx context.Context, migs []migration) error {
 	known := migs[len(migs)-1].version
 	if current > known {
 		return &stateError{
-			msg: fmt.Sprintf("state: database %s has schema version %d, this herald knows up to %d: upgrade herald", db.path, current, known),
-			is:  ErrSchemaTooNew, err: ErrSchemaTooNew,
+			msg: fmt.Sprintf("store: database %s has schema version %d, this herald knows up to %d: upgrade herald", db.path, current, known),
+			is:  store.ErrSchemaTooNew, err: store.ErrSchemaTooNew,
 		}
 	}
 	for _, m := range migs {

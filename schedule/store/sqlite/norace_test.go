@@ -1,6 +1,6 @@
 //go:build !race
 
-package state
+package sqlite
 
 // raceEnabled: see race_test.go.
 const raceEnabled = false

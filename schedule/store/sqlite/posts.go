@@ -1,4 +1,4 @@
-package state
+package sqlite
 
 import (
 	"cmp"
@@ -6,44 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"herald/schedule/store"
 	"slices"
 	"time"
 )
-
-// PostState is a post as the database remembers it.
-type PostState struct {
-	ID, Path, Slug, Title, URL, Hash string
-	// Date is the publication date; FirstSeen the first time the post was
-	// recorded; AnnouncedAt when it was announced, zero: never. UTC, seconds.
-	Date, FirstSeen, AnnouncedAt time.Time
-}
-
-// SeenPost is a post as the daemon sees it in the posts folder.
-type SeenPost struct {
-	ID, Path, Slug, Title, URL, Hash string
-	Date                             time.Time
-	Due                              bool // published and date <= now
-}
-
-// Announcement is one announcement of a post: a row of the newsletter's queue.
-type Announcement struct {
-	ID                       int64
-	PostID, Path, Title, URL string
-	Date, CreatedAt          time.Time // UTC, seconds
-	// Queued false: recorded as announced without mail (first-run seeding).
-	Queued bool
-	// Manual: made by Announce (`herald send POST`) rather than by Record.
-	Manual bool
-	// MailedAt is when the mailer took the announcement off the queue
-	// (set by the mail code); zero: not yet.
-	MailedAt time.Time
-}
-
-// RecordResult is what one Record call did.
-type RecordResult struct {
-	Announced []Announcement // newly announced by this call, date order
-	Seeded    bool           // this call was the first run: due posts were recorded without queueing mail (unless backfill)
-}
 
 // metaSeeded is the meta key holding the time of the first Record (RFC 3339).
 const metaSeeded = "seeded"
@@ -62,7 +28,7 @@ WHERE posts.path <> excluded.path OR posts.slug <> excluded.slug
    OR posts.title <> excluded.title OR posts.url <> excluded.url
    OR posts.hash <> excluded.hash OR posts.date <> excluded.date`
 
-func upsertArgs(p *SeenPost, now time.Time) []any {
+func upsertArgs(p *store.SeenPost, now time.Time) []any {
 	return []any{p.ID, p.Path, p.Slug, p.Title, p.URL, p.Hash, unix(p.Date), unix(now)}
 }
 
@@ -80,22 +46,22 @@ func upsertArgs(p *SeenPost, now time.Time) []any {
 // an empty or not yet mounted posts folder never mails the archive found
 // later, and a new blog's first post is still mailed. Once the database is
 // seeded, a Record with no posts runs no query.
-func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error) {
+func (db *DB) Record(ctx context.Context, now time.Time, posts []store.SeenPost, backfill bool) (store.RecordResult, error) {
 	if len(posts) == 0 && db.seeded.Load() {
-		return RecordResult{}, nil
+		return store.RecordResult{}, nil
 	}
 	for i := range posts {
 		if posts[i].ID == "" {
-			return RecordResult{}, fmt.Errorf("state: record: post %q: empty ID", posts[i].Path)
+			return store.RecordResult{}, fmt.Errorf("store: record: post %q: empty ID", posts[i].Path)
 		}
 	}
 	now = now.UTC().Truncate(time.Second)
 	var (
-		res        RecordResult
+		res        store.RecordResult
 		announcing bool // false: not seeded yet and nothing due
 	)
 	err := db.inTx(ctx, "record", func(tx *sql.Tx) error {
-		res = RecordResult{}
+		res = store.RecordResult{}
 		// seeding: the archive found on the first run, posts dated
 		// before firstRun, is recorded without mail (unless backfill).
 		seeding, firstRun := false, time.Time{}
@@ -127,7 +93,7 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []SeenPost, backf
 		if len(posts) == 0 {
 			return nil
 		}
-		queuedFor := func(p *SeenPost) bool {
+		queuedFor := func(p *store.SeenPost) bool {
 			return backfill || !seeding || !p.Date.Before(firstRun)
 		}
 
@@ -196,7 +162,7 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 			if err != nil {
 				return err
 			}
-			res.Announced = append(res.Announced, Announcement{
+			res.Announced = append(res.Announced, store.Announcement{
 				ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
 				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued,
 			})
@@ -204,12 +170,12 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 		return nil
 	})
 	if err != nil {
-		return RecordResult{}, err
+		return store.RecordResult{}, err
 	}
 	if announcing {
 		db.seeded.Store(true)
 	}
-	slices.SortStableFunc(res.Announced, func(a, b Announcement) int {
+	slices.SortStableFunc(res.Announced, func(a, b store.Announcement) int {
 		return cmp.Or(a.Date.Compare(b.Date), cmp.Compare(a.PostID, b.PostID))
 	})
 	return res, nil
@@ -219,13 +185,13 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 // announcement of it, unless a queued announcement of p already exists; then
 // it returns that one and false. The post counts as announced from then on
 // (Record will not announce it again), whether or not it is due.
-func (db *DB) Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error) {
+func (db *DB) Announce(ctx context.Context, now time.Time, p store.SeenPost) (store.Announcement, bool, error) {
 	if p.ID == "" {
-		return Announcement{}, false, fmt.Errorf("state: announce: post %q: empty ID", p.Path)
+		return store.Announcement{}, false, fmt.Errorf("store: announce: post %q: empty ID", p.Path)
 	}
 	now = now.UTC().Truncate(time.Second)
 	var (
-		a       Announcement
+		a       store.Announcement
 		created bool
 	)
 	err := db.inTx(ctx, "announce "+p.ID, func(tx *sql.Tx) error {
@@ -266,7 +232,7 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 			"UPDATE posts SET announced_at = ? WHERE id = ? AND announced_at IS NULL", unix(now), p.ID); err != nil {
 			return err
 		}
-		a = Announcement{
+		a = store.Announcement{
 			ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
 			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true,
 		}
@@ -274,23 +240,23 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 		return nil
 	})
 	if err != nil {
-		return Announcement{}, false, err
+		return store.Announcement{}, false, err
 	}
 	return a, created, nil
 }
 
 // Posts returns every post the database has seen, keyed by ID.
-func (db *DB) Posts(ctx context.Context) (map[string]PostState, error) {
+func (db *DB) Posts(ctx context.Context) (map[string]store.PostState, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM posts`)
 	if err != nil {
 		return nil, db.wrap("posts", err)
 	}
 	defer rows.Close()
-	m := make(map[string]PostState)
+	m := make(map[string]store.PostState)
 	for rows.Next() {
 		var (
-			p               PostState
+			p               store.PostState
 			date, firstSeen int64
 			announced       sql.NullInt64
 		)
@@ -308,7 +274,7 @@ SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM pos
 
 // Announcements returns the newest limit announcements, newest first
 // (limit <= 0: all of them).
-func (db *DB) Announcements(ctx context.Context, limit int) ([]Announcement, error) {
+func (db *DB) Announcements(ctx context.Context, limit int) ([]store.Announcement, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -318,7 +284,7 @@ ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, limit)
 		return nil, db.wrap("announcements", err)
 	}
 	defer rows.Close()
-	list := []Announcement{}
+	list := []store.Announcement{}
 	for rows.Next() {
 		a, err := scanAnnouncement(rows)
 		if err != nil {
@@ -338,15 +304,15 @@ SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, 
 FROM announcements a JOIN posts p ON p.id = a.post_id`
 
 // scanAnnouncement scans one row of selectAnnouncements.
-func scanAnnouncement(row interface{ Scan(...any) error }) (Announcement, error) {
+func scanAnnouncement(row interface{ Scan(...any) error }) (store.Announcement, error) {
 	var (
-		a             Announcement
+		a             store.Announcement
 		date, created int64
 		kind          string
 		mailed        sql.NullInt64
 	)
 	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed); err != nil {
-		return Announcement{}, err
+		return store.Announcement{}, err
 	}
 	a.Date, a.CreatedAt, a.MailedAt = fromUnix(date), fromUnix(created), fromNullUnix(mailed)
 	a.Manual = kind == "manual"
@@ -373,7 +339,7 @@ func firstRunAt(ctx context.Context, tx *sql.Tx, now time.Time) (time.Time, erro
 	return t, nil
 }
 
-func anyDue(posts []SeenPost) bool {
+func anyDue(posts []store.SeenPost) bool {
 	for i := range posts {
 		if posts[i].Due {
 			return true

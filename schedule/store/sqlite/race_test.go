@@ -1,6 +1,6 @@
 //go:build race
 
-package state
+package sqlite
 
 // raceEnabled: the race detector slows SQLite (pure Go) about 50 times;
 // tests that time large batches shrink them.

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the contract every backend satisfies (schedule/store/sqlite,
+// and any other backend below this package): the whole state of a Herald
+// installation. The packages that use the state do not take a Store: they
+// declare the few methods they need (schedule.Store, mailer.Store,
+// mailer.WebStore, …), so a backend only has to satisfy this one interface
+// for all of them. Each backend asserts it at compile time.
+//
+// The methods' meaning is documented on the SQLite backend, the reference
+// implementation: schedule/store/sqlite.DB.
+type Store interface {
+	AddSubscriber(ctx context.Context, now time.Time, email, name string, status SubscriberStatus, source SubscriberSource) (Subscriber, bool, error)
+	AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error)
+	Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error)
+	Announcements(ctx context.Context, limit int) ([]Announcement, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	Close() error
+	CountDeliveries(ctx context.Context) (DeliveryCounts, error)
+	CountSubscribers(ctx context.Context) (SubscriberCounts, error)
+	CreateMailings(ctx context.Context, now time.Time, digest bool) ([]int64, error)
+	CreateManualMailings(ctx context.Context, now time.Time) ([]int64, error)
+	DeletePending(ctx context.Context, olderThan time.Time) (int64, error)
+	DeliveryStats(ctx context.Context, limit int) ([]MailingStats, error)
+	EachSubscriber(ctx context.Context, status SubscriberStatus, fn func(Subscriber) error) error
+	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
+	FailedDeliveries(ctx context.Context, limit int) ([]FailedDelivery, error)
+	InitMeta(ctx context.Context, key, value string) (string, error)
+	Ledger(ctx context.Context) (Ledger, error)
+	Mailing(ctx context.Context, id int64) (Mailing, error)
+	MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error
+	MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error
+	MarkSent(ctx context.Context, now time.Time, id int64) error
+	Meta(ctx context.Context, key string) (string, error)
+	NextRetry(ctx context.Context) (time.Time, error)
+	Ping(ctx context.Context) error
+	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []Subscriber, error)
+	Posts(ctx context.Context) (map[string]PostState, error)
+	Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error)
+	RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error)
+	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
+	RemoveSubscriber(ctx context.Context, email string) error
+	RequeueFailed(ctx context.Context, now time.Time, postID string) (int64, error)
+	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
+	SchemaVersion(ctx context.Context) (int, error)
+	SetMeta(ctx context.Context, key, value string) error
+	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status SubscriberStatus) (bool, error)
+	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
+	Subscriber(ctx context.Context, email string) (Subscriber, error)
+	SubscriberByID(ctx context.Context, id int64) (Subscriber, error)
+	UnexpandedMailings(ctx context.Context) ([]int64, error)
+	WaitingDeliveries(ctx context.Context) (int64, error)
+	// Location names the database for messages (a file path, or a URL without its password).
+	Location() string
+}
