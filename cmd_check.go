@@ -17,6 +17,9 @@ func (m *Main) runCheck(ctx context.Context) error {
 		return err
 	}
 	c := &m.Config
+	for _, s := range c.Sources {
+		fmt.Fprintln(m.Stdout, s)
+	}
 	problems := append([]feed.Problem(nil), snap.Problems...)
 	for _, p := range snap.Posts {
 		problems = append(problems, loader.Check(ctx, p)...)

@@ -33,6 +33,9 @@ type Config struct {
 
 	// Path is the file the configuration was read from ("" for none).
 	Path string `toml:"-"`
+	// Sources says where each setting taken over from a Jekyll site
+	// (site.jekyll) came from; empty without site.jekyll.
+	Sources []feed.Source `toml:"-"`
 }
 
 // DefaultConfig returns the embedded defaults. Site title and URL have no
@@ -81,6 +84,9 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, err
 	}
 	cfg.Path = path
+	if err := cfg.applyJekyll(path, data); err != nil {
+		return cfg, err
+	}
 	cfg.resolvePaths(filepath.Dir(path))
 	if err := cfg.Validate(); err != nil {
 		return cfg, &configError{fmt.Errorf("%s: %w", path, err)}
@@ -114,6 +120,50 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 		return &configError{fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())}
 	}
 	return &configError{fmt.Errorf("%s: %w", path, err)}
+}
+
+// applyJekyll reads the _config.yml of site.jekyll (relative to the
+// configuration file's folder) and fills the keys data (config.toml) does
+// not set.
+func (c *Config) applyJekyll(path string, data []byte) error {
+	if c.Site.Jekyll == "" {
+		return nil
+	}
+	if !filepath.IsAbs(c.Site.Jekyll) {
+		c.Site.Jekyll = filepath.Join(filepath.Dir(path), c.Site.Jekyll)
+	}
+	j, err := feed.ReadJekyllConfig(c.Site.Jekyll)
+	if err != nil {
+		return &configError{fmt.Errorf("%s: %w", path, err)}
+	}
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return &configError{fmt.Errorf("%s: %w", path, err)}
+	}
+	isSet := func(key string) bool {
+		m := raw
+		parts := strings.Split(key, ".")
+		for i, p := range parts {
+			v, ok := m[p]
+			if !ok {
+				return false
+			}
+			if i == len(parts)-1 {
+				return true
+			}
+			if m, ok = v.(map[string]any); !ok {
+				return false
+			}
+		}
+		return false
+	}
+	c.Sources = j.Apply(&c.Site, &c.Posts, &c.Feeds, isSet)
+	for i := range c.Sources {
+		if c.Sources[i].From == "config.toml" {
+			c.Sources[i].From = path
+		}
+	}
+	return nil
 }
 
 // resolvePaths makes the relative paths of the configuration relative to dir.

@@ -663,3 +663,116 @@ tls = "none"
 		}
 	}
 }
+
+// jekyllEnv is a temporary Herald installation in front of a copy of the
+// Jekyll test site testdata/jekyll/site, configured by site.jekyll alone
+// (plus extra TOML).
+func jekyllEnv(t *testing.T, extra string) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, "testdata/jekyll/site", filepath.Join(dir, "site"))
+	e := &testEnv{dir: dir, config: filepath.Join(dir, "config.toml")}
+	cfg := "[site]\njekyll = \"site\"\n" + extra + "\n[server]\nlisten = \"\"\n"
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// atomEntry is what a feed reader keys an entry on and shows of it.
+type atomEntry struct{ ID, Link, Title, Published, Updated string }
+
+func atomEntries(t *testing.T, path string) (feedID string, entries []atomEntry) {
+	t.Helper()
+	f := parseFeedFile(t, path)
+	if f.FeedType != "atom" {
+		t.Fatalf("%s is %s, want atom", path, f.FeedType)
+	}
+	for _, it := range f.Items {
+		entries = append(entries, atomEntry{it.GUID, it.Link, it.Title, it.Published, it.Updated})
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`<id>([^<]*)</id>`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatalf("%s: no feed id", path)
+	}
+	return string(m[1]), entries
+}
+
+// TestJekyllFeedReference builds the Jekyll test site with Herald and
+// compares its Atom feeds with jekyll-feed 0.17's output of the same site
+// (testdata/jekyll/regen.sh): the same files, feed ids, entry ids, links,
+// titles and dates.
+func TestJekyllFeedReference(t *testing.T) {
+	e := jekyllEnv(t, "")
+	r := e.run(t, "build")
+	if r.code != 0 {
+		t.Fatalf("build exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	for _, name := range []string{"feed.xml", "feed/news.xml", "feed/by_tag/data.xml", "feed/by_tag/career.xml"} {
+		t.Run(name, func(t *testing.T) {
+			wantID, want := atomEntries(t, filepath.Join("testdata/jekyll/jekyll-feed", filepath.FromSlash(name)))
+			gotID, got := atomEntries(t, e.path("public/"+name))
+			if gotID != wantID {
+				t.Errorf("feed id = %q, want %q", gotID, wantID)
+			}
+			if len(want) == 0 {
+				t.Fatal("the reference has no entries")
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("entries:\n%s\nwant (jekyll-feed):\n%s", fmt.Sprintln(got), fmt.Sprintln(want))
+			}
+		})
+	}
+	for _, name := range []string{"rss.xml", "feed.json"} {
+		f := parseFeedFile(t, e.path("public/"+name))
+		if len(f.Items) != 6 {
+			t.Errorf("%s: %d items, want 6", name, len(f.Items))
+		}
+	}
+	if _, err := os.Stat(e.path("public/atom.xml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("public/atom.xml: %v, want no such file (the Atom feed is feed.xml)", err)
+	}
+}
+
+// TestJekyllConfigSources checks that config.toml wins over _config.yml
+// and that `herald check` says where each value came from.
+func TestJekyllConfigSources(t *testing.T) {
+	e := jekyllEnv(t, "title = \"Overridden\"\n")
+	r := e.run(t, "check")
+	if r.code != 0 {
+		t.Fatalf("check exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	yml := e.path("site/_config.yml")
+	for _, want := range []string{
+		`site.title = "Overridden" (from ` + e.config + `)`,
+		`site.url = "https://example.com" (from ` + yml + `:20)`,
+		`site.author = "Sam Q. Sample" (from ` + yml + `:26)`,
+		`site.timezone = "Europe/Berlin" (from ` + yml + `:31)`,
+		`site.description = "A simple, whitespace theme for academics. Based on *folio design, with notes on data careers." (from ` + yml + `:11)`,
+		`feeds.atom = "feed.xml" (from default with site.jekyll)`,
+		`feeds.rss = "rss.xml" (from default with site.jekyll)`,
+		`feeds.limit = 20 (from ` + yml,
+		`feeds.ids = "jekyll" (from default with site.jekyll)`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestJekyllConfigErrors: a _config.yml that does not parse is a
+// configuration error naming its file and line.
+func TestJekyllConfigErrors(t *testing.T) {
+	e := jekyllEnv(t, "")
+	if err := os.WriteFile(e.path("site/_config.yml"), []byte("title: x\nurl: https://example.com\nfeed:\n  path: [unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run(t, "check")
+	if r.code != 2 || !strings.Contains(r.stderr, e.path("site/_config.yml")+":4:") {
+		t.Errorf("check = %d, stderr %q; want 2 and the file's line 4", r.code, r.stderr)
+	}
+}

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"time"
 
@@ -48,18 +49,18 @@ func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
 			Author: &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{
 				Name:  xmlSafe(d.authorName()),
 				Email: site.Email,
-				Uri:   d.home,
+				Uri:   cmp.Or(site.authorURI, d.home),
 			}},
 		},
 		Lang: site.Language,
 		Links: []feeds.AtomLink{
-			{Href: d.selfURL(AtomName), Rel: "self", Type: "application/atom+xml"},
+			{Href: d.selfURL(d.atom), Rel: "self", Type: "application/atom+xml"},
 			{Href: d.home, Rel: "alternate", Type: "text/html"},
 		},
 		Generator: Generator,
 		Entries:   make([]*atomEntry, 0, len(d.items)),
 	}
-	if d.prefix != "" {
+	if d.sub {
 		doc.Subtitle = xmlSafe(d.desc)
 	}
 	if d.cfg.Hub != "" {

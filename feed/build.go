@@ -43,22 +43,31 @@ type item struct {
 	r     *Rendered
 	id    string
 	terms []string // tags then categories, deduplicated
+	title string   // one line; smartified for jekyll-feed compatibility
 
 	xTitle, xSummary, xHTML, xAuthor string // XML-safe; xHTML only with full content
 	xTerms                           []string
 }
 
-func newItem(e Entry, full bool) *item {
+func newItem(e Entry, site *Site, cfg *FeedsConfig) *item {
 	it := &item{
 		post:     e.Post,
 		r:        e.Rendered,
 		id:       postID(e.Post),
 		terms:    postTerms(e.Post),
-		xTitle:   xmlSafe(e.Post.Title),
+		xTitle:   xmlSafe(oneLine(e.Post.Title)),
 		xSummary: xmlSafe(e.Rendered.SummaryHTML),
-		xAuthor:  xmlSafe(e.Post.Author),
+		xAuthor:  xmlSafe(oneLine(e.Post.Author)),
 	}
-	if full {
+	if cfg.IDs == IDsJekyll {
+		it.id = jekyllPostID(site, e.Post)
+	}
+	it.title = oneLine(e.Post.Title)
+	if cfg.IDs == IDsJekyll || site.Jekyll != "" {
+		it.title = smartify(it.title) // jekyll-feed: post.title | smartify
+		it.xTitle = xmlSafe(it.title)
+	}
+	if cfg.FullContent {
 		it.xHTML = xmlSafe(e.Rendered.HTML)
 	}
 	it.xTerms = make([]string, len(it.terms))
@@ -73,9 +82,9 @@ func (it *item) size() int {
 	return 1024 + len(it.xTitle) + 2*len(it.xSummary) + len(it.r.SummaryText) + len(it.xHTML) + len(it.xHTML)/8
 }
 
-// feedDoc is everything one set of three feed files (the main feeds or one
-// tag's feeds) needs, computed once and shared by the RSS, Atom and JSON
-// writers.
+// feedDoc is everything one set of feed files (the main feeds, one tag's
+// feeds, or one of jekyll-feed's category or tag feeds) needs, computed
+// once and shared by the RSS, Atom and JSON writers.
 type feedDoc struct {
 	site      *Site
 	cfg       *FeedsConfig
@@ -84,15 +93,25 @@ type feedDoc struct {
 	desc      string
 	home      string // site home page, with a trailing slash
 	id        string // Atom feed id; never changes
-	prefix    string // "" or "tags/<slug>/"
-	selfBase  string // feeds URL + "/" + prefix, URL-escaped
+	feedsURL  string // feeds.url, no trailing slash
+	rss       string // file names ("tags/go/feed.xml"); "" = not written
+	atom      string
+	json      string
+	sub       bool // a tag or category feed
 	items     []*item
 	updated   time.Time // newest entry's Modified(), in loc; epoch when empty
 	published time.Time // newest entry's Date, in loc; epoch when empty
 	estimate  int       // rough size of one file, to size its buffer once
 }
 
-func (d *feedDoc) selfURL(name string) string { return d.selfBase + name }
+// selfURL is the URL the feed file called name is published at.
+func (d *feedDoc) selfURL(name string) string {
+	var b strings.Builder
+	b.WriteString(d.feedsURL)
+	b.WriteByte('/')
+	escapeURLPath(&b, name, false)
+	return b.String()
+}
 
 // authorName is the feed-level author: site.author, else the site title.
 func (d *feedDoc) authorName() string {
@@ -102,19 +121,27 @@ func (d *feedDoc) authorName() string {
 	return d.site.Title
 }
 
-// Build turns entries into the feed files: feed.xml (RSS 2.0), atom.xml
-// (Atom 1.0) and feed.json (JSON Feed 1.1), plus tags/<slug>/… for every tag
-// when cfg.Tags is set. Entries are ordered by date (newest first), then
-// path; only the newest cfg.Limit go in each feed (0 = all). The result
-// depends only on its arguments: the same entries in any order give the same
-// bytes. Entries with a duplicate Post.ID are dropped (the newest is kept).
-// The files are written on up to GOMAXPROCS goroutines.
+// Build turns entries into the feed files named by cfg.RSS (RSS 2.0),
+// cfg.Atom (Atom 1.0) and cfg.JSON (JSON Feed 1.1), plus tags/<slug>/…
+// (feed.xml, atom.xml, feed.json, for the formats that are on) for every
+// tag when cfg.Tags is set, and jekyll-feed's Atom feeds per category
+// (cfg.Categories) and per tag (cfg.ByTag). Entries are ordered by date
+// (newest first), then path; only the newest cfg.Limit go in each feed (0 =
+// all). The result depends only on its arguments: the same entries in any
+// order give the same bytes. Entries with a duplicate Post.ID are dropped
+// (the newest is kept). The files are written on up to GOMAXPROCS
+// goroutines.
 func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 	if site == nil || cfg == nil {
 		return nil, fmt.Errorf("%w: nil site or feeds config", errBuild)
 	}
 	if cfg.Limit < 0 {
 		return nil, fmt.Errorf("%w: feeds.limit: must be 0 or more, got %d", errBuild, cfg.Limit)
+	}
+	if cfg.RSS == "" && cfg.Atom == "" && cfg.JSON == "" { // not validated: the default names
+		c := *cfg
+		c.RSS, c.Atom, c.JSON = RSSName, AtomName, JSONName
+		cfg = &c
 	}
 	sorted := make([]Entry, 0, len(entries))
 	for i, e := range entries {
@@ -125,14 +152,14 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 	}
 	slices.SortFunc(sorted, compareEntries)
 	sorted = dedupeIDs(sorted)
-	if !cfg.Tags {
+	if !cfg.subFeeds() {
 		sorted = limit(sorted, cfg.Limit) // tag feeds may reach further back
 	}
 	items := make([]*item, len(sorted))
 	const chunk = 64
 	parallel((len(sorted)+chunk-1)/chunk, func(c int) {
 		for i := c * chunk; i < min((c+1)*chunk, len(sorted)); i++ {
-			items[i] = newItem(sorted[i], cfg.FullContent)
+			items[i] = newItem(sorted[i], site, cfg)
 		}
 	})
 
@@ -146,27 +173,43 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 	if desc == "" {
 		desc = site.Title
 	}
-
-	docs := []*feedDoc{{
-		site: site, cfg: cfg, loc: loc,
+	names := func(rss, atom, json string) (string, string, string) {
+		if cfg.RSS == "" {
+			rss = ""
+		}
+		if cfg.Atom == "" {
+			atom = ""
+		}
+		if cfg.JSON == "" {
+			json = ""
+		}
+		return rss, atom, json
+	}
+	main := &feedDoc{
+		site: site, cfg: cfg, loc: loc, feedsURL: feedsURL,
 		title: site.Title, desc: desc, home: home, id: home,
-		selfBase: feedsURL + "/",
-		items:    limit(items, cfg.Limit),
-	}}
+		rss: cfg.RSS, atom: cfg.Atom, json: cfg.JSON,
+		items: limit(items, cfg.Limit),
+	}
+	if cfg.IDs == IDsJekyll && cfg.Atom != "" {
+		main.id = main.selfURL(cfg.Atom) // jekyll-feed: {{ page.url | absolute_url }}
+	}
+	docs := []*feedDoc{main}
 	if cfg.Tags {
 		for _, t := range collectTags(items) {
-			docs = append(docs, &feedDoc{
-				site: site, cfg: cfg, loc: loc,
-				title:    fmt.Sprintf("%s: posts tagged %s", site.Title, t.name),
-				desc:     fmt.Sprintf("Posts tagged %s on %s", t.name, site.Title),
-				home:     home,
-				id:       home + "tags/" + url.PathEscape(t.slug) + "/",
-				prefix:   "tags/" + t.slug + "/",
-				selfBase: feedsURL + "/tags/" + url.PathEscape(t.slug) + "/",
-				items:    limit(t.items, cfg.Limit),
-			})
+			d := &feedDoc{
+				site: site, cfg: cfg, loc: loc, feedsURL: feedsURL, sub: true,
+				title: fmt.Sprintf("%s: posts tagged %s", site.Title, t.name),
+				desc:  fmt.Sprintf("Posts tagged %s on %s", t.name, site.Title),
+				home:  home,
+				id:    home + "tags/" + url.PathEscape(t.slug) + "/",
+				items: limit(t.items, cfg.Limit),
+			}
+			d.rss, d.atom, d.json = names("tags/"+t.slug+"/"+RSSName, "tags/"+t.slug+"/"+AtomName, "tags/"+t.slug+"/"+JSONName)
+			docs = append(docs, d)
 		}
 	}
+	docs = append(docs, jekyllSubFeeds(main, items)...)
 
 	type job struct {
 		d           *feedDoc
@@ -189,10 +232,16 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 		for _, it := range d.items {
 			d.estimate += it.size()
 		}
-		jobs = append(jobs, // the largest first: JSON escapes the most
-			job{d, JSONName, JSONType, writeJSON},
-			job{d, RSSName, RSSType, writeRSS},
-			job{d, AtomName, AtomType, writeAtom})
+		// the largest first: JSON escapes the most
+		if d.json != "" {
+			jobs = append(jobs, job{d, d.json, JSONType, writeJSON})
+		}
+		if d.rss != "" {
+			jobs = append(jobs, job{d, d.rss, RSSType, writeRSS})
+		}
+		if d.atom != "" {
+			jobs = append(jobs, job{d, d.atom, AtomType, writeAtom})
+		}
 	}
 
 	out := &Output{Files: make([]File, len(jobs))}
@@ -201,15 +250,20 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 		j := jobs[i]
 		buf := bytes.NewBuffer(make([]byte, 0, j.d.estimate))
 		if err := j.write(buf, j.d); err != nil {
-			errs[i] = fmt.Errorf("feed: build %s%s: %w", j.d.prefix, j.name, err)
+			errs[i] = fmt.Errorf("feed: build %s: %w", j.name, err)
 			return
 		}
-		out.Files[i] = newFile(j.d.prefix+j.name, j.ctype, buf.Bytes(), lastModified(j.d))
+		out.Files[i] = newFile(j.name, j.ctype, buf.Bytes(), lastModified(j.d))
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(out.Files); i++ {
+		if out.Files[i].Name == out.Files[i-1].Name {
+			return nil, fmt.Errorf("%w: two feeds named %s (check feeds.rss, feeds.atom, feeds.json, feeds.categories, feeds.by_tag)", errBuild, out.Files[i].Name)
+		}
+	}
 	return out, nil
 }
 

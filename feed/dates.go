@@ -84,6 +84,9 @@ func parsePostDate(s string, loc *time.Location) (t time.Time, gap bool, err err
 			return bad(fmt.Sprintf("time %02d:%02d:%02d out of range", hour, minute, sec))
 		}
 		p.spaces()
+		if oddOffset(p.s[p.i:]) {
+			p.i = len(p.s) // Jekyll (Ruby's Time.parse) ignores it: a wall-clock time in loc
+		}
 		if !p.done() {
 			z, why := p.zone()
 			if z == nil {
@@ -101,6 +104,47 @@ func parsePostDate(s string, loc *time.Location) (t time.Time, gap bool, err err
 	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
 	gap = t.Hour() != hour || t.Minute() != minute || t.Day() != day
 	return t, gap, nil
+}
+
+// oddOffset reports whether zone is an offset of three digits without a
+// colon ("+530"), which Ruby's Time.parse, and so Jekyll, ignores.
+func oddOffset(zone string) bool {
+	return len(zone) == 4 && (zone[0] == '+' || zone[0] == '-') &&
+		isDigit(zone[1]) && isDigit(zone[2]) && isDigit(zone[3])
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// yamlTimestampNoZone reports whether s is a YAML 1.1 timestamp with a time
+// of day and no zone ("2023-10-06 04:00:00"): Ruby's YAML reads such an
+// unquoted value as UTC, and so does Jekyll.
+func yamlTimestampNoZone(s string) bool {
+	p := dateScanner{s: strings.TrimSpace(s)}
+	if _, ok := p.digits(4, 4); !ok || !p.byte('-') {
+		return false
+	}
+	if _, ok := p.digits(1, 2); !ok || !p.byte('-') {
+		return false
+	}
+	if _, ok := p.digits(1, 2); !ok {
+		return false
+	}
+	if !p.byte('T') && !p.byte('t') && !p.spaces() {
+		return false
+	}
+	if _, ok := p.digits(1, 2); !ok || !p.byte(':') {
+		return false
+	}
+	if _, ok := p.digits(2, 2); !ok || !p.byte(':') {
+		return false
+	}
+	if _, ok := p.digits(2, 2); !ok {
+		return false
+	}
+	if p.byte('.') {
+		p.digits(0, 9)
+	}
+	return p.done()
 }
 
 // daysIn is the number of days in month m of year y.

@@ -36,6 +36,11 @@ type postParser struct {
 	base      string // site.url + site.baseurl, no trailing "/"
 	scheme    string // site.url's scheme, for "//host/x" references
 	permalink string // site.permalink with styles resolved
+	excerpt   string // site.excerpt_separator
+	future    bool   // site.future
+	defaults  []postDefault
+	relPrefix string // the posts folder's path in the Jekyll site ("" or "x/"), for defaults' scopes
+	yamlUTC   bool   // site.jekyll: an unquoted date-time without a zone is UTC, as Ruby's YAML reads it
 }
 
 func newPostParser(site *Site) *postParser {
@@ -48,7 +53,8 @@ func newPostParser(site *Site) *postParser {
 	if perm == "" {
 		perm = permalinkTemplate(DefaultSite().Permalink, true)
 	}
-	return &postParser{loc: site.Location(), base: base, scheme: scheme, permalink: perm}
+	return &postParser{loc: site.Location(), base: base, scheme: scheme, permalink: perm,
+		excerpt: site.ExcerptSeparator, future: site.Future, defaults: site.defaults, yamlUTC: site.Jekyll != ""}
 }
 
 // parsedPost is a parsed post file with what the loader needs besides the
@@ -258,11 +264,13 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 	}
 
 	out := &parsedPost{post: &Post{
-		Name:       name,
-		Slug:       fileSlug,
-		Published:  true,
-		Newsletter: true,
-		BodyLine:   bodyLine,
+		Name:             name,
+		Slug:             fileSlug,
+		Published:        true,
+		Newsletter:       true,
+		Future:           pp.future,
+		ExcerptSeparator: pp.excerpt,
+		BodyLine:         bodyLine,
 	}}
 	p := out.post
 	warn := func(line int, format string, args ...any) {
@@ -286,6 +294,9 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 		id                            string
 		slug                          string
 	)
+	if len(pp.defaults) > 0 {
+		root = withDefaults(root, defaultsFor(pp.defaults, pp.relPrefix+rel))
+	}
 	if root != nil && root.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			k, v := deref(root.Content[i]), deref(root.Content[i+1])
@@ -309,9 +320,17 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 				if strings.TrimSpace(s) == "" {
 					continue
 				}
-				t, gap, err := parsePostDate(s, pp.loc)
+				loc := pp.loc
+				if pp.yamlUTC && v.Style == 0 && yamlTimestampNoZone(s) {
+					loc = time.UTC // Jekyll: Ruby's YAML reads it as UTC
+				}
+				t, gap, err := parsePostDate(s, loc)
 				if err != nil {
 					return nil, &postError{line, key + ": " + err.Error()}
+				}
+				t = t.In(pp.loc)
+				if z := strings.TrimSpace(s); len(z) > 4 && oddOffset(z[len(z)-4:]) {
+					warn(line, "%s: offset %s has three digits and no colon: ignored, as Jekyll does (the time is read in %s)", key, z[len(z)-4:], pp.loc)
 				}
 				if gap {
 					warn(line, "%s: %s does not exist in %s (clocks go forward that day); read as %s",
@@ -399,10 +418,11 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 		}
 	}
 	if p.Title == "" {
-		if titleLine == 0 {
-			titleLine = 1
+		// Jekyll: a post without a title takes one from its file name.
+		p.Title = titleFromSlug(fileSlug)
+		if p.Title == "" {
+			return nil, &postError{max(titleLine, 1), "title: required (front matter has no title, and the file name has no words)"}
 		}
-		return nil, &postError{titleLine, "title: required (front matter has no title, or it is empty)"}
 	}
 	// Jekyll: the singular key, when present, wins over the plural one.
 	if haveSingleTags {

@@ -101,6 +101,22 @@ func selectPosts(due []*Post, failed map[*Post]bool, cfg *FeedsConfig) []*Post {
 		}
 		take := cfg.Limit == 0 || n < cfg.Limit
 		n++
+		for _, c := range cfg.Categories {
+			if slices.Contains(p.Categories, c) {
+				if perTag["\x00c:"+c] < cfg.Limit || cfg.Limit == 0 {
+					take = true
+				}
+				perTag["\x00c:"+c]++
+			}
+		}
+		if cfg.ByTag != "" {
+			for _, t := range p.Tags {
+				if perTag["\x00t:"+t] < cfg.Limit || cfg.Limit == 0 {
+					take = true
+				}
+				perTag["\x00t:"+t]++
+			}
+		}
 		if cfg.Tags {
 			seen := map[string]bool{}
 			for _, t := range p.Tags {

@@ -33,7 +33,7 @@ func newJSONDoc(d *feedDoc) *jsonDoc {
 			Title:       d.title,
 			Language:    site.Language,
 			HomePageUrl: d.home,
-			FeedUrl:     d.selfURL(JSONName),
+			FeedUrl:     d.selfURL(d.json),
 			Description: d.desc,
 			Authors:     []*feeds.JSONAuthor{{Name: d.authorName(), Url: d.home}},
 		},
@@ -49,7 +49,7 @@ func newJSONDoc(d *feedDoc) *jsonDoc {
 		it := &feeds.JSONItem{
 			Id:            x.id,
 			Url:           p.URL,
-			Title:         p.Title,
+			Title:         x.title,
 			ContentHTML:   r.SummaryHTML,
 			Summary:       r.SummaryText,
 			Image:         p.Image,

@@ -20,12 +20,16 @@ func Lint(out *Output) []Problem {
 	var ps []Problem
 	for _, f := range out.Files {
 		var errs []string
-		switch path.Base(f.Name) {
-		case RSSName:
+		kind := f.ContentType
+		if kind == "" {
+			kind = map[string]string{RSSName: RSSType, AtomName: AtomType, JSONName: JSONType}[path.Base(f.Name)]
+		}
+		switch kind {
+		case RSSType:
 			errs = lintRSS(f.Data)
-		case AtomName:
+		case AtomType:
 			errs = lintAtom(f.Data)
-		case JSONName:
+		case JSONType:
 			errs = lintJSON(f.Data)
 		}
 		for _, e := range errs {

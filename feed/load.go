@@ -43,6 +43,9 @@ type Loader struct {
 	parser  *postParser
 	workers int
 	r       *renderer
+	// postsOnly: the posts folder is a Jekyll site's source folder, whose
+	// posts are the files in its _posts folders (and only those).
+	postsOnly bool
 
 	scanMu  sync.Mutex             // one Scan at a time
 	cache   map[string]*cacheEntry // by Post.Path; owned by Scan (scanMu)
@@ -74,7 +77,7 @@ func NewLoader(site *Site, dir string, logger *slog.Logger) *Loader {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{
+	l := &Loader{
 		st:      site,
 		dir:     dir,
 		log:     logger,
@@ -83,6 +86,19 @@ func NewLoader(site *Site, dir string, logger *slog.Logger) *Loader {
 		r:       newRenderer(site),
 		cache:   map[string]*cacheEntry{},
 	}
+	if site.Jekyll != "" {
+		if rel, err := filepath.Rel(site.Jekyll, dir); err == nil && rel == "." {
+			l.postsOnly = true
+		} else if err == nil && !strings.HasPrefix(rel, "..") {
+			l.parser.relPrefix = filepath.ToSlash(rel) + "/"
+		}
+	}
+	return l
+}
+
+// inPostsFolder reports whether rel lies in a folder called _posts.
+func inPostsFolder(rel string) bool {
+	return strings.HasPrefix(rel, "_posts/") || strings.Contains(rel, "/_posts/")
 }
 
 // site is the site the loader was made for.
@@ -274,6 +290,9 @@ func (w *walker) statFailed(file string, err error) {
 // e is its cache entry when the caller looked it up already (nil: look it
 // up); it is reused when the file did not change.
 func (w *walker) add(rel, file string, size int64, mtime time.Time, e *cacheEntry) {
+	if w.l.postsOnly && !inPostsFolder(rel) {
+		return
+	}
 	if e == nil {
 		e = w.l.cache[rel]
 	}

@@ -114,7 +114,7 @@ func writeRSS(buf *bytes.Buffer, d *feedDoc) error {
 			Language:    site.Language,
 			Generator:   Generator,
 		},
-		AtomLinks: []rssAtomLink{{Href: d.selfURL(RSSName), Rel: "self", Type: "application/rss+xml"}},
+		AtomLinks: []rssAtomLink{{Href: d.selfURL(d.rss), Rel: "self", Type: "application/rss+xml"}},
 		Items:     make([]*rssItem, 0, len(d.items)),
 	}
 	if len(d.items) > 0 {

@@ -111,6 +111,10 @@ func DefaultFeeds() FeedsConfig {
 		Limit:       20,
 		FullContent: true,
 		MaxAge:      Duration{5 * time.Minute},
+		RSS:         RSSName,
+		Atom:        AtomName,
+		JSON:        JSONName,
+		IDs:         IDsPermalink,
 	}
 }
 
@@ -139,6 +143,42 @@ func (c *FeedsConfig) Validate(site *Site) error {
 	if c.Hub != "" {
 		if err := checkAbsURL(c.Hub, true); err != nil {
 			bad("feeds.hub: %w, got %q", err, c.Hub)
+		}
+	}
+	switch c.IDs {
+	case "":
+		c.IDs = IDsPermalink
+	case IDsPermalink, IDsJekyll:
+	default:
+		bad("feeds.ids: must be %q or %q, got %q", IDsPermalink, IDsJekyll, c.IDs)
+	}
+	seen := map[string]string{}
+	for _, f := range []struct{ key, name, ext string }{
+		{"feeds.rss", c.RSS, ".xml"}, {"feeds.atom", c.Atom, ".xml"}, {"feeds.json", c.JSON, ".json"},
+	} {
+		if f.name == "" {
+			continue
+		}
+		switch {
+		case !validName(f.name) || strings.HasPrefix(f.name, "tags/"):
+			bad("%s: must be a relative file path such as \"feed%s\" (not under tags/), got %q", f.key, f.ext, f.name)
+		case seen[f.name] != "":
+			bad("%s: %q is already %s", f.key, f.name, seen[f.name])
+		}
+		seen[f.name] = f.key
+	}
+	if c.RSS == "" && c.Atom == "" && c.JSON == "" {
+		bad("feeds.rss, feeds.atom, feeds.json: at least one feed must have a name")
+	}
+	if c.ByTag != "" {
+		c.ByTag = strings.Trim(c.ByTag, "/") + "/"
+		if !validName(c.ByTag + "x.xml") {
+			bad("feeds.by_tag: must be a relative folder path such as \"feed/by_tag/\", got %q", c.ByTag)
+		}
+	}
+	for _, cat := range c.Categories {
+		if !validName("feed/" + cat + ".xml") {
+			bad("feeds.categories: %q cannot be a file name", cat)
 		}
 	}
 	return errors.Join(errs...)

@@ -22,7 +22,19 @@ type Site struct {
 	Timezone    string `toml:"timezone"`
 	Permalink   string `toml:"permalink"`
 
-	loc *time.Location // set by Validate
+	// Jekyll is a Jekyll source folder whose _config.yml fills the keys
+	// this file leaves unset (see JekyllConfig.Apply); "" for none.
+	Jekyll string `toml:"jekyll"`
+	// ExcerptSeparator is the site-wide excerpt_separator, for posts
+	// without their own; "" = the first paragraph.
+	ExcerptSeparator string `toml:"excerpt_separator"`
+	// Future publishes future-dated posts at once (Jekyll's future: true);
+	// false: a post is published at its date.
+	Future bool `toml:"future"`
+
+	loc       *time.Location // set by Validate
+	authorURI string         // the author's uri from _config.yml
+	defaults  []postDefault  // front-matter defaults from _config.yml
 }
 
 // PostsConfig is the [posts] section of the configuration.
@@ -32,14 +44,38 @@ type PostsConfig struct {
 
 // FeedsConfig is the [feeds] section of the configuration.
 type FeedsConfig struct {
-	Dir         string   `toml:"dir"`          // where feed.xml, atom.xml, feed.json are written
+	Dir         string   `toml:"dir"`          // where the feed files are written
 	URL         string   `toml:"url"`          // absolute base URL the feed files are published under; default site.url+baseurl
 	Limit       int      `toml:"limit"`        // newest N posts; 0 = all
 	FullContent bool     `toml:"full_content"` // false = summary only
 	Tags        bool     `toml:"tags"`         // also write tags/<tag>/feed.xml, atom.xml, feed.json
 	Hub         string   `toml:"hub"`          // WebSub hub URL, "" = none
 	MaxAge      Duration `toml:"max_age"`      // Cache-Control max-age of served feeds
+
+	// File names (and URL paths below URL) of the three feeds; "" turns
+	// one off. Defaults: feed.xml, atom.xml, feed.json; with site.jekyll:
+	// rss.xml, jekyll-feed's path (feed.xml), feed.json.
+	RSS  string `toml:"rss"`
+	Atom string `toml:"atom"`
+	JSON string `toml:"json"`
+	// IDs chooses entry ids: IDsPermalink (the post's URL, or its id:) or
+	// IDsJekyll (what jekyll-feed writes: post.id made absolute).
+	IDs string `toml:"ids"`
+	// jekyll-feed's extra feeds, Atom only: one per category at
+	// feed/CATEGORY.xml, and with ByTag (a path such as "feed/by_tag/") one
+	// per tag at ByTag+TAG+".xml" (ByTagOnly: only these tags; ByTagExcept:
+	// not these).
+	Categories  []string `toml:"categories"`
+	ByTag       string   `toml:"by_tag"`
+	ByTagOnly   []string `toml:"by_tag_only"`
+	ByTagExcept []string `toml:"by_tag_except"`
 }
+
+// Entry id styles (feeds.ids).
+const (
+	IDsPermalink = "permalink"
+	IDsJekyll    = "jekyll"
+)
 
 // Duration is a time.Duration that decodes from a TOML string such as "72h"
 // or "30s".
@@ -82,6 +118,7 @@ type Post struct {
 	ID               string // stable id: front-matter id, else URL
 	Published        bool   // false for published: false or draft: true
 	Newsletter       bool   // false for newsletter: false
+	Future           bool   // site.future: due at once, whatever its date
 	BodyLine         int    // 1-based line of the file where the body starts
 
 	// mtimeTrusted: the file's mtime was old enough when it was read that
@@ -90,8 +127,8 @@ type Post struct {
 }
 
 // Due reports whether the post belongs in the feeds at now: published and
-// its date has passed.
-func (p *Post) Due(now time.Time) bool { return p.Published && !p.Date.After(now) }
+// its date has passed (or site.future is set).
+func (p *Post) Due(now time.Time) bool { return p.Published && (p.Future || !p.Date.After(now)) }
 
 // Modified is the post's last modification time for feeds: Updated when set
 // and later than Date, else Date.
