@@ -13,12 +13,15 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -774,5 +777,119 @@ func TestJekyllConfigErrors(t *testing.T) {
 	r := e.run(t, "check")
 	if r.code != 2 || !strings.Contains(r.stderr, e.path("site/_config.yml")+":4:") {
 		t.Errorf("check = %d, stderr %q; want 2 and the file's line 4", r.code, r.stderr)
+	}
+}
+
+// newsboat runs Debian's newsboat headless on urls, cache and config in dir.
+func newsboat(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("newsboat", append([]string{"-u", filepath.Join(dir, "urls"), "-c", filepath.Join(dir, "cache.db"), "-C", filepath.Join(dir, "config")}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("newsboat %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// unread is newsboat's count of unread articles.
+func unread(t *testing.T, dir string, reload bool) string {
+	t.Helper()
+	args := []string{"-x", "print-unread"}
+	if reload {
+		args = []string{"-x", "reload", "print-unread"}
+	}
+	out := newsboat(t, dir, args...)
+	m := regexp.MustCompile(`(\d+) unread articles`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("newsboat printed no unread count:\n%s", out)
+	}
+	return m[1]
+}
+
+// TestNewsboatTakeover is what a reader of a jekyll-feed blog sees when
+// Herald takes the feed over: newsboat reads jekyll-feed's feed.xml, every
+// article is marked read, then the same URL serves Herald's feed of the
+// same posts: nothing is unread. One new post: one unread article. With
+// permalink ids (Herald's ids before site.jekyll) every post would be new
+// again.
+func TestNewsboatTakeover(t *testing.T) {
+	if _, err := exec.LookPath("newsboat"); err != nil {
+		t.Skip("newsboat is not installed (apt-get install -y newsboat; .ci/run installs it): skipping the reader test")
+	}
+	var current atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/feed.xml" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/atom+xml")
+		w.Write(*current.Load())
+	}))
+	defer srv.Close()
+	serve := func(file string) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current.Store(&b)
+	}
+
+	for _, tc := range []struct {
+		name, extra       string
+		wantAfterTakeover string
+	}{
+		{"jekyll ids", "", "0"},
+		{"permalink ids", "[feeds]\nids = \"permalink\"\n", "6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nb := t.TempDir()
+			for name, data := range map[string]string{"urls": srv.URL + "/feed.xml\n", "config": ""} {
+				if err := os.WriteFile(filepath.Join(nb, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ref := "testdata/jekyll/jekyll-feed/feed.xml"
+			serve(ref)
+			if got := unread(t, nb, true); got != "6" {
+				t.Fatalf("jekyll-feed's feed: %s unread, want 6", got)
+			}
+			// Mark everything read, as the reader did over the years.
+			_, entries := atomEntries(t, ref)
+			var ids []string
+			for _, e := range entries {
+				ids = append(ids, e.ID)
+			}
+			if err := os.WriteFile(filepath.Join(nb, "read.txt"), []byte(strings.Join(ids, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			newsboat(t, nb, "-I", filepath.Join(nb, "read.txt"))
+			if got := unread(t, nb, false); got != "0" {
+				t.Fatalf("after marking all read: %s unread, want 0", got)
+			}
+
+			e := jekyllEnv(t, tc.extra)
+			if r := e.run(t, "build"); r.code != 0 {
+				t.Fatalf("build exit %d\n%s", r.code, r.stderr)
+			}
+			serve(e.path("public/feed.xml"))
+			if got := unread(t, nb, true); got != tc.wantAfterTakeover {
+				t.Fatalf("Herald's feed at the same URL: %s unread, want %s", got, tc.wantAfterTakeover)
+			}
+			if tc.wantAfterTakeover != "0" {
+				return
+			}
+			post := "---\ntitle: One more post\ndate: 2024-07-07 09:00:00 +0200\n---\nNew.\n"
+			if err := os.WriteFile(e.path("site/_posts/2024-07-07-one-more-post.md"), []byte(post), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.run(t, "build"); r.code != 0 {
+				t.Fatalf("build exit %d\n%s", r.code, r.stderr)
+			}
+			serve(e.path("public/feed.xml"))
+			if got := unread(t, nb, true); got != "1" {
+				t.Fatalf("after one more post: %s unread, want 1", got)
+			}
+		})
 	}
 }

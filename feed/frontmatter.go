@@ -311,7 +311,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 				if !ok {
 					return nil, &postError{line, "title: must be a string"}
 				}
-				p.Title, titleLine = strings.TrimSpace(s), line
+				p.Title, titleLine = oneLine(s), line // never a CR or LF in a feed or a header
 			case "date", "updated", "last_modified_at":
 				s, ok := scalar(v)
 				if !ok {
@@ -349,7 +349,7 @@ func (pp *postParser) parse(rel string, data []byte) (*parsedPost, error) {
 				}
 				switch key {
 				case "description":
-					p.Description = strings.TrimSpace(s)
+					p.Description = oneLine(s)
 				case "excerpt_separator":
 					p.ExcerptSeparator = s
 				case "permalink":

@@ -576,6 +576,9 @@ func (l *Loader) resolve(kind, arg string) (string, bool) {
 				return cands[0].URL, true
 			}
 		}
+		if u, ok := l.pageURL(q); ok {
+			return u, true
+		}
 		return l.parser.base + "/" + q, false
 	}
 	return "", false
