@@ -115,6 +115,9 @@ func DefaultFeeds() FeedsConfig {
 		Atom:        AtomName,
 		JSON:        JSONName,
 		IDs:         IDsPermalink,
+		Categories:  []string{},
+		ByTagOnly:   []string{},
+		ByTagExcept: []string{},
 	}
 }
 
