@@ -57,6 +57,7 @@ func (m *Main) scanPosts(ctx context.Context) (*feed.Loader, *feed.Snapshot, err
 		return nil, nil, err
 	}
 	loader := feed.NewLoader(&m.Config.Site, m.Config.Posts.Dir, m.Logger)
+	loader.SetLimits(&m.Config.Posts)
 	snap, err := loader.Scan(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -43,6 +43,7 @@ func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error)
 	}
 	m.onClose(db.Close)
 	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)}
+	e.loader.SetLimits(&c.Posts)
 	if withMailer {
 		snap, err := e.loader.Scan(ctx)
 		if err != nil {

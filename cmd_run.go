@@ -45,6 +45,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	defer db.Close()
 
 	loader := feed.NewLoader(&c.Site, c.Posts.Dir, log)
+	loader.SetLimits(&c.Posts)
 	handler := feed.NewHandler(c.Feeds.MaxAge.Duration)
 	parts, err := m.newMailParts(ctx, db, true)
 	if err != nil {

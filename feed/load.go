@@ -58,6 +58,14 @@ type Loader struct {
 	byPath map[string]*Post   // latest scan's posts by Path
 
 	bodies sync.Pool // *[]byte: file buffers of body
+
+	maxSize       int64         // posts.max_size
+	renderTimeout time.Duration // posts.render_timeout
+	renders       renderCalls   // renders in flight, for the deadline
+
+	// beforeRead, when set (tests), is called before a changed file is
+	// read by Scan.
+	beforeRead func(file string)
 }
 
 // cacheEntry is one file as the last Scan saw it.
@@ -85,6 +93,9 @@ func NewLoader(site *Site, dir string, logger *slog.Logger) *Loader {
 		workers: max(2, runtime.GOMAXPROCS(0)),
 		r:       newRenderer(site),
 		cache:   map[string]*cacheEntry{},
+
+		maxSize:       DefaultMaxPostSize,
+		renderTimeout: DefaultRenderTimeout,
 	}
 	if site.Jekyll != "" {
 		if rel, err := filepath.Rel(site.Jekyll, dir); err == nil && rel == "." {
@@ -265,6 +276,7 @@ func (w *walker) visit(dir, rel string, d fs.DirEntry) error {
 		return nil
 	}
 	if !info.Mode().IsRegular() {
+		w.notRegular(file)
 		return nil
 	}
 	w.add(crel, file, info.Size(), info.ModTime(), nil)
@@ -286,9 +298,16 @@ func (w *walker) statFailed(file string, err error) {
 	}
 }
 
+// notRegular records a file named like a post that is not a regular file
+// (a named pipe, a device): it is reported and never opened.
+func (w *walker) notRegular(file string) {
+	w.problems = append(w.problems, Problem{File: file, Msg: errNotRegular.Error()})
+}
+
 // add records the post file rel (OS path file) with its size and mtime.
 // e is its cache entry when the caller looked it up already (nil: look it
-// up); it is reused when the file did not change.
+// up); it is reused when the file did not change. A file over
+// posts.max_size gets an entry with its Problem at once: it is not read.
 func (w *walker) add(rel, file string, size int64, mtime time.Time, e *cacheEntry) {
 	if w.l.postsOnly && !inPostsFolder(rel) {
 		return
@@ -299,6 +318,10 @@ func (w *walker) add(rel, file string, size int64, mtime time.Time, e *cacheEntr
 	c := candidate{rel: rel, file: file, size: size, mtime: mtime}
 	if e != nil && !e.racy && e.size == size && e.mtime.Equal(mtime) {
 		c.entry = e
+	} else if size > w.l.maxSize {
+		c.entry = &cacheEntry{rel: rel, file: file, size: size, mtime: mtime,
+			racy:    !mtime.Before(time.Now().Add(-racyWindow)),
+			problem: &Problem{File: file, Msg: tooLarge(size, w.l.maxSize)}}
 	}
 	w.found = append(w.found, c)
 }
@@ -350,8 +373,18 @@ func (l *Loader) readChanged(ctx context.Context, found []candidate, start time.
 func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntry, []byte) {
 	e := &cacheEntry{rel: c.rel, file: c.file, size: c.size, mtime: c.mtime, racy: !c.mtime.Before(start.Add(-racyWindow))}
 	l.reads.Add(1)
-	data, err := readFileInto(c.file, buf[:0], c.size)
-	if err != nil {
+	if l.beforeRead != nil {
+		l.beforeRead(c.file)
+	}
+	data, err := readFileInto(c.file, buf[:0], c.size, l.maxSize)
+	switch {
+	case errors.Is(err, errNotRegular):
+		e.problem = &Problem{File: c.file, Msg: errNotRegular.Error()}
+		return e, buf
+	case errors.Is(err, errTooLarge):
+		e.problem = &Problem{File: c.file, Msg: tooLarge(int64(len(data)), l.maxSize)}
+		return e, buf
+	case err != nil:
 		e.problem = &Problem{File: c.file, Msg: "cannot read: " + unwrapPathError(err)}
 		return e, buf
 	}
@@ -376,15 +409,22 @@ func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntr
 	return e, buf
 }
 
+// errTooLarge is readAllInto's error for a file that grew past the limit.
+var errTooLarge = errors.New("file too large")
+
 // readAllInto reads r to its end into buf (grown as needed; size is the
 // expected size) and returns the bytes read. A short read that ends at the
 // expected size is taken for the end of the file (as it is for a regular
-// file), which saves the read that would return io.EOF.
-func readAllInto(r io.Reader, buf []byte, size int64) ([]byte, error) {
-	if want := int(size) + 512; cap(buf) < want {
+// file), which saves the read that would return io.EOF. When more than
+// limit bytes come, it stops and returns them with errTooLarge.
+func readAllInto(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
+	if want := int(min(size, limit)) + 512; cap(buf) < want {
 		buf = make([]byte, 0, want)
 	}
 	for {
+		if int64(len(buf)) > limit {
+			return buf, errTooLarge
+		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
@@ -507,7 +547,10 @@ func (l *Loader) bodyInto(ctx context.Context, p *Post, buf []byte) (src []byte,
 	if err := ctx.Err(); err != nil {
 		return nil, 0, buf, fmt.Errorf("feed: %s: %w", p.File, err)
 	}
-	data, size, mtime, err := readFileStat(p.File, buf[:0])
+	data, size, mtime, err := readFileStat(p.File, buf[:0], l.maxSize)
+	if errors.Is(err, errTooLarge) {
+		return nil, 0, data, fmt.Errorf("feed: %s: %s", p.File, tooLarge(max(size, int64(len(data))), l.maxSize))
+	}
 	if err != nil {
 		return nil, 0, buf, fmt.Errorf("feed: %w", err)
 	}
@@ -524,6 +567,9 @@ func (l *Loader) bodyInto(ctx context.Context, p *Post, buf []byte) (src []byte,
 	}
 	if bytes.IndexByte(body, '\r') >= 0 {
 		body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	}
+	if perr := checkNesting(body, line); perr != nil {
+		return nil, 0, buf, fmt.Errorf("feed: %s:%d: %s", p.File, perr.line, perr.msg)
 	}
 	return body, line, buf, nil
 }

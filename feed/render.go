@@ -291,45 +291,21 @@ func (l *Loader) logWarn(p *Post) func(line int, msg string) {
 	}
 }
 
-// Render renders p's body for feeds: HTML with Liquid resolved, absolute
-// URLs, no <style> or <script>, and the summary. Results are cached by
-// content hash and URL (a bounded cache), so an unchanged post is rendered,
-// and its warnings logged, once; the returned value is shared and must not
-// be modified. Safe for concurrent use.
-func (l *Loader) Render(ctx context.Context, p *Post) (*Rendered, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("feed: render %s: %w", p.File, err)
-	}
-	key := p.Hash + "\x00" + p.URL
-	if v, ok := l.r.cached(key); ok {
-		return v, nil
-	}
-	in, buf, err := l.input(ctx, p, l.logWarn(p))
-	if err != nil {
-		return nil, err
-	}
-	out, err := l.r.render(in)
-	l.putBody(buf)
-	if err != nil {
-		return nil, err
-	}
-	l.r.store(key, out)
-	return out, nil
-}
-
 // Section returns the part of p under the heading called name (the
 // mail.section setting; "" means "TLDR"), rendered as HTML like Render's
 // and as plain text. "5. TLDR", "TL;DR" and "TL DR" headings match "TLDR"
 // at any level. Without such a heading it falls back to the description,
 // then to the excerpt (Fallback set); with neither it returns an error
-// wrapping ErrNoSection.
-func (l *Loader) Section(ctx context.Context, p *Post, name string) (*Section, error) {
+// wrapping ErrNoSection. With maxHTML > 0 the section's HTML is bounded to
+// that many bytes: it keeps the whole blocks that fit (or the start of the
+// first block's text) and Truncated is set.
+func (l *Loader) Section(ctx context.Context, p *Post, name string, maxHTML int) (*Section, error) {
 	in, buf, err := l.input(ctx, p, nil) // Render reports the warnings
 	if err != nil {
 		return nil, err
 	}
 	defer l.putBody(buf)
-	s, err := l.r.section(in, name)
+	s, err := l.r.sectionMax(in, name, maxHTML)
 	if err != nil {
 		return nil, fmt.Errorf("feed: %s: section %q: %w", p.File, name, err)
 	}

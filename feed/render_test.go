@@ -268,14 +268,14 @@ func TestLoaderRenderSectionCheck(t *testing.T) {
 		t.Errorf("Check(seed) = %v, want none", probs)
 	}
 
-	sec, err := l.Section(ctx, plan, "TLDR")
+	sec, err := l.Section(ctx, plan, "TLDR", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sec.Heading != "5. TLDR" || sec.Fallback || !strings.Contains(sec.HTML, "Key points to remember") {
 		t.Errorf("Section = %+v", sec)
 	}
-	sec, err = l.Section(ctx, other, "TLDR")
+	sec, err = l.Section(ctx, other, "TLDR", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
 )
@@ -21,6 +22,12 @@ const defaultSectionName = "TLDR"
 // is empty) it falls back to the description, then to the excerpt, with
 // Fallback set.
 func (r *renderer) section(in *renderInput, name string) (*Section, error) {
+	return r.sectionMax(in, name, 0)
+}
+
+// sectionMax is section with the section's HTML bounded to about maxHTML
+// bytes (0: no bound): see cutNodes.
+func (r *renderer) sectionMax(in *renderInput, name string, maxHTML int) (*Section, error) {
 	if strings.TrimSpace(name) == "" {
 		name = defaultSectionName
 	}
@@ -48,20 +55,24 @@ func (r *renderer) section(in *renderInput, name string) (*Section, error) {
 		if len(nodes) == 0 {
 			break
 		}
-		htm, err := r.renderNodes(d, nodes)
+		s, err := r.cutNodes(d, nodes, maxHTML)
 		if err != nil {
 			return nil, err
 		}
-		t := newTextRenderer(d.src, d.res)
-		t.blocks(nodes)
-		return &Section{Heading: title, HTML: htm, Text: t.String()}, nil
+		s.Heading = title
+		return s, nil
 	}
 	if desc := strings.TrimSpace(in.Description); desc != "" {
-		return &Section{
+		s := &Section{
 			HTML:     "<p>" + html.EscapeString(desc) + "</p>",
 			Text:     desc,
 			Fallback: true,
-		}, nil
+		}
+		if maxHTML > 0 && len(s.HTML) > maxHTML {
+			s.HTML, s.Text = cutText(desc, maxHTML)
+			s.Truncated = true
+		}
+		return s, nil
 	}
 	ex, err := r.excerpt(in, d)
 	if err != nil {
@@ -73,13 +84,78 @@ func (r *renderer) section(in *renderInput, name string) (*Section, error) {
 	if ex.parsed != d {
 		defer ex.parsed.release()
 	}
-	t := newTextRenderer(ex.src, ex.res)
-	t.blocks(ex.nodes)
-	htm, err := r.renderNodes(ex.parsed, ex.nodes)
+	s, err := r.cutNodes(ex.parsed, ex.nodes, maxHTML)
 	if err != nil {
 		return nil, err
 	}
-	return &Section{HTML: htm, Text: t.String(), Fallback: true}, nil
+	s.Fallback = true
+	return s, nil
+}
+
+// cutNodes renders nodes, blocks of d, as a Section's HTML and text. With
+// maxHTML > 0 it keeps the whole blocks that fit in maxHTML bytes of HTML
+// and sets Truncated when some did not; when not even the first block
+// fits, the HTML is the start of its text, cut at a word, in a paragraph.
+// The text part holds the same blocks.
+func (r *renderer) cutNodes(d *parsed, nodes []ast.Node, maxHTML int) (*Section, error) {
+	if maxHTML <= 0 {
+		htm, err := r.renderNodes(d, nodes)
+		if err != nil {
+			return nil, err
+		}
+		t := newTextRenderer(d.src, d.res)
+		t.blocks(nodes)
+		return &Section{HTML: htm, Text: t.String()}, nil
+	}
+	var b strings.Builder
+	kept := 0
+	for _, n := range nodes {
+		htm, err := r.renderNodes(d, []ast.Node{n})
+		if err != nil {
+			return nil, err
+		}
+		if b.Len()+len(htm) > maxHTML {
+			break
+		}
+		b.WriteString(htm)
+		kept++
+	}
+	s := &Section{HTML: b.String(), Truncated: kept < len(nodes)}
+	if kept == 0 {
+		s.HTML, s.Text = cutText(flatText(nodes[:1], d.src), maxHTML)
+		return s, nil
+	}
+	t := newTextRenderer(d.src, d.res)
+	t.blocks(nodes[:kept])
+	s.Text = t.String()
+	return s, nil
+}
+
+// cutText cuts the plain text s so that it fits, escaped in a paragraph,
+// in maxHTML bytes: at the last space before the limit (or at a character
+// boundary when there is none), with an ellipsis. It returns the HTML and
+// the text.
+func cutText(s string, maxHTML int) (htm, text string) {
+	limit := max(maxHTML-len("<p>…</p>"), 0)
+	for {
+		cut := s
+		if len(cut) > limit {
+			cut = cut[:limit]
+			for len(cut) > 0 && !utf8.RuneStart(s[len(cut)]) {
+				cut = cut[:len(cut)-1]
+			}
+			if i := strings.LastIndexAny(cut, " \t\n"); i > len(cut)/2 {
+				cut = cut[:i]
+			}
+		}
+		cut = strings.TrimSpace(cut) + "…"
+		htm = "<p>" + html.EscapeString(cut) + "</p>"
+		if len(htm) <= maxHTML || limit == 0 {
+			return htm, cut
+		}
+		limit -= (len(htm) - maxHTML) + 1 // escaping made it longer: cut more
+		limit = max(limit, 0)
+	}
 }
 
 // sectionMatch reports whether a heading's text names the section: a

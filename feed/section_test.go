@@ -2,8 +2,11 @@ package feed
 
 import (
 	"errors"
+	"fmt"
+	"html"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSectionSeed(t *testing.T) {
@@ -90,5 +93,67 @@ func TestSectionMatch(t *testing.T) {
 		if got := sectionMatch(tt.heading, tt.name); got != tt.want {
 			t.Errorf("sectionMatch(%q, %q) = %v, want %v", tt.heading, tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestSectionMax(t *testing.T) {
+	para := func(i int) string { return fmt.Sprintf("Paragraph %d says something & more.", i) }
+	var long strings.Builder
+	long.WriteString("# Intro\n\nHello.\n\n# TLDR\n\n")
+	for i := range 5000 {
+		long.WriteString(para(i) + "\n\n")
+	}
+	giant := "# TLDR\n\n" + strings.Repeat("word & ", 100000) + "\n"
+	tests := []struct {
+		name, src, desc string
+		max             int
+		truncated       bool
+		check           func(t *testing.T, s *Section)
+	}{
+		{"fits", long.String(), "", 0, false, func(t *testing.T, s *Section) {
+			if !strings.Contains(s.HTML, html.EscapeString(para(4999))) {
+				t.Error("no bound: the whole section is kept")
+			}
+		}},
+		{"whole blocks", long.String(), "", 4096, true, func(t *testing.T, s *Section) {
+			if !strings.HasPrefix(s.HTML, "<p>"+html.EscapeString(para(0))+"</p>\n") || !strings.HasSuffix(s.HTML, "</p>\n") {
+				t.Errorf("HTML not cut between blocks:\n%s", s.HTML)
+			}
+			if strings.Count(s.HTML, "<p>") != strings.Count(s.Text, "Paragraph") {
+				t.Error("text and HTML hold different blocks")
+			}
+		}},
+		{"one giant block", giant, "", 1000, true, func(t *testing.T, s *Section) {
+			if !strings.HasPrefix(s.HTML, "<p>word &amp; word") || !strings.HasSuffix(s.HTML, "…</p>") {
+				t.Errorf("HTML = %q", s.HTML)
+			}
+			if strings.Contains(s.HTML, "&amp…") || strings.Contains(s.HTML, "wor…") {
+				t.Errorf("not cut at a word: %q", s.HTML[len(s.HTML)-30:])
+			}
+			if !strings.HasPrefix(s.Text, "word & word") || !strings.HasSuffix(s.Text, "…") {
+				t.Errorf("Text = %.60q…", s.Text)
+			}
+		}},
+		{"giant description", "no heading, no paragraph\n- list\n", strings.Repeat("désc ", 10000), 2000, true, func(t *testing.T, s *Section) {
+			if !s.Fallback || !utf8.ValidString(s.HTML) {
+				t.Errorf("Fallback %v, valid UTF-8 %v", s.Fallback, utf8.ValidString(s.HTML))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &renderInput{Src: []byte(tt.src), PostURL: "https://example.com/blog/post/", Description: tt.desc}
+			s, err := newRenderer(renderSite()).sectionMax(in, "TLDR", tt.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Truncated != tt.truncated {
+				t.Errorf("Truncated = %v, want %v", s.Truncated, tt.truncated)
+			}
+			if tt.max > 0 && len(s.HTML) > tt.max {
+				t.Errorf("HTML is %d bytes, more than %d", len(s.HTML), tt.max)
+			}
+			tt.check(t, s)
+		})
 	}
 }

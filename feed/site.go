@@ -91,15 +91,25 @@ func (s *Site) Location() *time.Location {
 	return time.UTC
 }
 
-// DefaultPosts returns the [posts] defaults: dir "posts".
-func DefaultPosts() PostsConfig { return PostsConfig{Dir: "posts"} }
+// DefaultPosts returns the [posts] defaults: dir "posts", max_size 4MB,
+// render_timeout 10s.
+func DefaultPosts() PostsConfig {
+	return PostsConfig{Dir: "posts", MaxSize: DefaultMaxPostSize, RenderTimeout: Duration{DefaultRenderTimeout}}
+}
 
 // Validate checks the [posts] section.
 func (c *PostsConfig) Validate() error {
+	var errs []error
 	if strings.TrimSpace(c.Dir) == "" {
-		return errors.New("posts.dir: required (the folder holding the posts, e.g. \"posts\" or \"_posts\")")
+		errs = append(errs, errors.New("posts.dir: required (the folder holding the posts, e.g. \"posts\" or \"_posts\")"))
 	}
-	return nil
+	if c.MaxSize <= 0 {
+		errs = append(errs, fmt.Errorf("posts.max_size: must be more than 0, got %s", c.MaxSize))
+	}
+	if c.RenderTimeout.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("posts.render_timeout: must be more than 0, got %s", c.RenderTimeout.Duration))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultFeeds returns the [feeds] defaults: dir "public", limit 20, full

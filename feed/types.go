@@ -40,6 +40,13 @@ type Site struct {
 // PostsConfig is the [posts] section of the configuration.
 type PostsConfig struct {
 	Dir string `toml:"dir"`
+	// MaxSize: a post file bigger than this is reported and skipped
+	// (default 4MB).
+	MaxSize Size `toml:"max_size"`
+	// RenderTimeout bounds the time one post may take to render for a
+	// scan: a slower post is left out of the feeds (and reported) until
+	// its rendering, which goes on, is done (default 10s).
+	RenderTimeout Duration `toml:"render_timeout"`
 }
 
 // FeedsConfig is the [feeds] section of the configuration.
@@ -174,6 +181,9 @@ type Section struct {
 	HTML     string // rendered like Rendered.HTML
 	Text     string // plain text: links as numbered references, readable lists
 	Fallback bool   // true when the post had no such heading (description or excerpt used)
+	// Truncated: the section was longer than asked for; HTML and Text
+	// hold its start, and the reader should be sent to the post.
+	Truncated bool
 }
 
 // Entry is one post ready to go into a feed.

@@ -152,6 +152,9 @@ func (w *walker) walk(dir, rel string) error {
 			continue
 		}
 		if j.mode&syscall.S_IFMT != syscall.S_IFREG {
+			if j.mode&syscall.S_IFMT != syscall.S_IFDIR {
+				w.notRegular(file)
+			}
 			continue
 		}
 		w.add(crel, file, j.size, time.Unix(j.sec, j.nsec), j.entry)
@@ -215,8 +218,26 @@ func statAll(fd int, buf []byte, jobs []statJob) {
 // openDir opens the folder dir for reading its entries.
 func openDir(dir string) (int, error) { return sysOpen(dir, syscall.O_DIRECTORY) }
 
-// openFile opens file for reading.
-func openFile(file string) (int, error) { return sysOpen(file, 0) }
+// openFile opens file for reading, without blocking (a named pipe put in
+// the place of a post would otherwise block the open until a writer
+// comes), and checks on the opened descriptor that it is a regular file:
+// its stat is returned.
+func openFile(file string) (int, syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	fd, err := sysOpen(file, syscall.O_NONBLOCK)
+	if err != nil {
+		return -1, st, err
+	}
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return -1, st, &fs.PathError{Op: "stat", Path: file, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		syscall.Close(fd)
+		return -1, st, &fs.PathError{Op: "open", Path: file, Err: errNotRegular}
+	}
+	return fd, st, nil
+}
 
 // sysOpen opens path read-only with the extra flags, retrying on EINTR.
 func sysOpen(path string, flags int) (int, error) {
@@ -255,17 +276,21 @@ func readDirents(fd int, dir string, buf []byte) ([]byte, error) {
 	}
 }
 
-// readFileInto reads the whole file into buf (grown as needed; size is the
-// expected size) and returns the bytes read. It uses the system calls
-// directly: a regular file gains nothing from the runtime's poller, and
-// os.Open's bookkeeping cost as much as reading a post.
-func readFileInto(file string, buf []byte, size int64) ([]byte, error) {
-	fd, err := openFile(file)
+// readFileInto reads the whole regular file into buf (grown as needed;
+// size is the expected size) and returns the bytes read; past limit bytes
+// it stops with errTooLarge. It uses the system calls directly: a regular
+// file gains nothing from the runtime's poller, and os.Open's bookkeeping
+// cost as much as reading a post.
+func readFileInto(file string, buf []byte, size, limit int64) ([]byte, error) {
+	fd, st, err := openFile(file)
 	if err != nil {
 		return nil, err
 	}
 	defer syscall.Close(fd)
-	return readAllInto(fdReader{fd, file}, buf, size)
+	if st.Size > limit {
+		return buf[:0], errTooLarge
+	}
+	return readAllInto(fdReader{fd, file}, buf, size, limit)
 }
 
 // fdReader reads a file descriptor.
@@ -290,18 +315,18 @@ func (r fdReader) Read(p []byte) (int, error) {
 	}
 }
 
-// readFileStat reads the whole file into buf (grown as needed) and returns
-// the bytes with the size and mtime the open file had before the read.
-func readFileStat(file string, buf []byte) (data []byte, size int64, mtime time.Time, err error) {
-	fd, err := openFile(file)
+// readFileStat reads the whole regular file into buf (grown as needed)
+// and returns the bytes with the size and mtime the open file had before
+// the read; past limit bytes it stops with errTooLarge.
+func readFileStat(file string, buf []byte, limit int64) (data []byte, size int64, mtime time.Time, err error) {
+	fd, st, err := openFile(file)
 	if err != nil {
 		return nil, 0, time.Time{}, err
 	}
 	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, 0, time.Time{}, &fs.PathError{Op: "stat", Path: file, Err: err}
+	if st.Size > limit {
+		return buf[:0], st.Size, time.Unix(st.Mtim.Unix()), errTooLarge
 	}
-	data, err = readAllInto(fdReader{fd, file}, buf, st.Size)
+	data, err = readAllInto(fdReader{fd, file}, buf, st.Size, limit)
 	return data, st.Size, time.Unix(st.Mtim.Unix()), err
 }

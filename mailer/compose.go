@@ -109,8 +109,11 @@ type postData struct {
 	DateText string // "6 October 2023", in the site's zone
 	Heading  string
 	Fallback bool
-	HTML     htmltemplate.HTML // the section, trusted from feed's renderer, with inline styles added
-	Text     string
+	// Truncated: the section was cut at mail.max_section; the templates
+	// add a "continue reading" link to URL.
+	Truncated bool
+	HTML      htmltemplate.HTML // the section, trusted from feed's renderer, with inline styles added
+	Text      string
 }
 
 type recipientData struct {
@@ -381,6 +384,7 @@ func (c *Composer) Prepare(posts []PostMail) (*Prepared, error) {
 		if p.Section != nil {
 			pd.Heading = p.Section.Heading
 			pd.Fallback = p.Section.Fallback
+			pd.Truncated = p.Section.Truncated
 			pd.HTML = htmltemplate.HTML(styleSection(p.Section.HTML))
 			pd.Text = strings.TrimSpace(strings.ReplaceAll(p.Section.Text, "\r", ""))
 		}

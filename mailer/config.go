@@ -26,6 +26,9 @@ type Config struct {
 	// "newsletter@<site host>").
 	From    string `toml:"from"`
 	Section string `toml:"section"` // heading whose section is mailed, "TLDR"
+	// MaxSection bounds the mailed section's HTML (default 100KB): past it
+	// the mail carries the section's start and a "continue reading" link.
+	MaxSection feed.Size `toml:"max_section"`
 	// Subject is a text/template. Its data: .Title (the post title; for a
 	// digest "<site>: N new posts"), .Site (site title), .Posts (each with
 	// .Title, .URL, .Date), .Digest (bool). Default "{{.Title}}".
@@ -78,6 +81,9 @@ const (
 	TransportSMTP    = "smtp"
 )
 
+// DefaultMaxSection is the default mail.max_section.
+const DefaultMaxSection = 100 << 10
+
 // DefaultSubject is the default subject template.
 const DefaultSubject = "{{.Title}}"
 
@@ -87,6 +93,7 @@ func Default() Config {
 		Transport:   TransportMaildir,
 		Maildir:     "var/mail",
 		Section:     "TLDR",
+		MaxSection:  DefaultMaxSection,
 		Subject:     DefaultSubject,
 		MaxAttempts: 10,
 		RetryFor:    feed.Duration{Duration: 72 * time.Hour},
@@ -127,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Section) == "" {
 		bad("section", "must not be empty")
+	}
+	if c.MaxSection < 1<<10 {
+		bad("max_section", "must be at least 1KB, got %s", c.MaxSection)
 	}
 	if _, err := template.New("subject").Option("missingkey=error").Parse(c.Subject); err != nil {
 		bad("subject", "bad template: %v", err)

@@ -43,8 +43,9 @@ type Posts interface {
 	// Post returns the post with that ID; an error wrapping
 	// feed.ErrNotFound when it no longer exists.
 	Post(ctx context.Context, id string) (*feed.Post, error)
-	// Section renders the mailed section (mail.section) of p.
-	Section(ctx context.Context, p *feed.Post, name string) (*feed.Section, error)
+	// Section renders the mailed section (mail.section) of p, its HTML
+	// bounded to maxHTML bytes (mail.max_section; Truncated set when cut).
+	Section(ctx context.Context, p *feed.Post, name string, maxHTML int) (*feed.Section, error)
 }
 
 // Options configures a Mailer. Config, PublicURL, Secret, DB and Posts are
@@ -225,7 +226,7 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 			reasons = append(reasons, "newsletter: false in "+p.Path)
 			continue
 		}
-		sec, err := m.posts.Section(ctx, p, m.cfg.Section)
+		sec, err := m.posts.Section(ctx, p, m.cfg.Section, int(m.cfg.MaxSection))
 		if err != nil {
 			return nil, fmt.Errorf("mailer: mailing %d: section of %s: %w", ml.ID, p.Path, err)
 		}
@@ -247,7 +248,7 @@ func (m *Mailer) preparePost(ctx context.Context, postID string) (*feed.Post, *P
 	if err != nil {
 		return nil, nil, fmt.Errorf("mailer: post %s: %w", postID, err)
 	}
-	sec, err := m.posts.Section(ctx, p, m.cfg.Section)
+	sec, err := m.posts.Section(ctx, p, m.cfg.Section, int(m.cfg.MaxSection))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mailer: section of %s: %w", p.Path, err)
 	}

@@ -43,7 +43,7 @@ func (f *fixedPosts) Post(ctx context.Context, id string) (*feed.Post, error) {
 	return &cp, nil
 }
 
-func (f *fixedPosts) Section(ctx context.Context, p *feed.Post, name string) (*feed.Section, error) {
+func (f *fixedPosts) Section(ctx context.Context, p *feed.Post, name string, maxHTML int) (*feed.Section, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.sections[p.ID]

@@ -603,7 +603,9 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 			return res, errors.Join(dbErr, fmt.Errorf("schedule: scan: %w", err))
 		}
 		res.Changed = changed
-		d.fp, d.published = fp, true
+		// A post still rendering after posts.render_timeout is left out
+		// for now: the next scan generates again and takes it in.
+		d.fp, d.published = fp, !errors.Is(gerr, feed.ErrRenderTimeout)
 		if len(changed) > 0 {
 			d.log.Info("feeds updated", "files", strings.Join(changed, ", "), "published", res.Published)
 			d.pingHub(changed)
