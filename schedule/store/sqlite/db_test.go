@@ -411,28 +411,6 @@ func TestConcurrentHandles(t *testing.T) {
 	}
 }
 
-func TestMeta(t *testing.T) {
-	ctx := context.Background()
-	db := openTest(t, tempDB(t))
-
-	_, err := db.Meta(ctx, "missing")
-	if !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Meta(missing) = %v, want store.ErrNotFound", err)
-	}
-	if want := `store: meta "missing": not found`; err.Error() != want {
-		t.Errorf("error = %q, want %q", err, want)
-	}
-	for _, v := range []string{"one", "", "three ü\nlines"} {
-		if err := db.SetMeta(ctx, "key", v); err != nil {
-			t.Fatal(err)
-		}
-		got, err := db.Meta(ctx, "key")
-		if err != nil || got != v {
-			t.Errorf("Meta(key) = %q, %v; want %q", got, err, v)
-		}
-	}
-}
-
 func TestLoadMigrations(t *testing.T) {
 	migs := mustMigrations(t)
 	if migs[0].name != "0001_posts" || migs[0].version != 1 {

@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-func TestDeletePendingAndIDsNeverReused(t *testing.T) {
+func testDeletePendingAndIDsNeverReused(t *testing.T, bk Backend) {
 	ctx := context.Background()
-	db := openTest(t, tempDB(t))
+	db := bk.fresh(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	add := func(email string, st store.SubscriberStatus, at time.Time) store.Subscriber {
 		t.Helper()

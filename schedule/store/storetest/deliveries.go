@@ -1,0 +1,541 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"herald/schedule/store"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mailPost is a due SeenPost named id dated date.
+func mailPost(id string, date time.Time) store.SeenPost {
+	return store.SeenPost{
+		ID: id, Path: "_posts/" + id + ".md", Slug: id, Title: "Title " + id,
+		URL: "https://example.com/" + id + "/", Hash: "h-" + id, Date: date, Due: true,
+	}
+}
+
+// announce queues an automatic announcement of each post id at now (dated
+// one hour before now, ids in date order), seeding the database first.
+func announce(t testing.TB, db store.Store, now time.Time, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	// The first run, before the posts' dates: they are new, not archive.
+	if _, err := db.Record(ctx, now.Add(-2*time.Hour), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	var ps []store.SeenPost
+	for i, id := range ids {
+		ps = append(ps, mailPost(id, now.Add(-time.Hour+time.Duration(i)*time.Minute)))
+	}
+	res, err := db.Record(ctx, now, ps, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Announced) != len(ids) || (len(ids) > 0 && !res.Announced[0].Queued) {
+		t.Fatalf("Record announced %+v, want %d queued", res.Announced, len(ids))
+	}
+}
+
+func createMailings(t testing.TB, db store.Store, now time.Time, digest bool) []int64 {
+	t.Helper()
+	ids, err := db.CreateMailings(context.Background(), now, digest)
+	if err != nil {
+		t.Fatalf("CreateMailings: %v", err)
+	}
+	return ids
+}
+
+// expand expands mailing id and checks it created want deliveries.
+func expand(t testing.TB, db store.Store, now time.Time, id, want int64) {
+	t.Helper()
+	n, err := db.ExpandMailing(context.Background(), now, id)
+	if err != nil {
+		t.Fatalf("ExpandMailing(%d): %v", id, err)
+	}
+	if n != want {
+		t.Fatalf("ExpandMailing(%d) created %d deliveries, want %d", id, n, want)
+	}
+}
+
+func countDeliveries(t testing.TB, db store.Store) store.DeliveryCounts {
+	t.Helper()
+	c, err := db.CountDeliveries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func claim(t testing.TB, db store.Store, now time.Time, limit int) []store.Delivery {
+	t.Helper()
+	list, err := db.ClaimDeliveries(context.Background(), now, limit)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return list
+}
+
+func emails(ds []store.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Email)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func postIDs(m store.Mailing) []string {
+	var out []string
+	for _, p := range m.Posts {
+		out = append(out, p.PostID)
+	}
+	return out
+}
+
+func testCreateMailingsPerPost(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	if got := createMailings(t, db, t0, false); len(got) != 0 {
+		t.Errorf("CreateMailings on an empty queue = %v, want none", got)
+	}
+	announce(t, db, t0, "a", "b")
+	ids := createMailings(t, db, t0.Add(time.Minute), false)
+	if len(ids) != 2 {
+		t.Fatalf("CreateMailings = %v, want 2 mailings", ids)
+	}
+	for i, want := range []string{"a", "b"} {
+		m, err := db.Mailing(ctx, ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind != store.KindPost || !slices.Equal(postIDs(m), []string{want}) || !m.Cutoff.Equal(t0) ||
+			!m.CreatedAt.Equal(t0.Add(time.Minute)) || !m.ExpandedAt.IsZero() {
+			t.Errorf("mailing %d = %+v, want post %s, cutoff %v (the announcement's time)", ids[i], m, want, t0)
+		}
+		if p := m.Posts[0]; p.Title != "Title "+want || p.URL != "https://example.com/"+want+"/" {
+			t.Errorf("mailing post = %+v", p)
+		}
+	}
+	// Taken off the queue: a second call finds nothing; mailed_at is set.
+	if got := createMailings(t, db, t0.Add(2*time.Minute), false); len(got) != 0 {
+		t.Errorf("second CreateMailings = %v, want none", got)
+	}
+	for _, a := range announcements(t, db) {
+		if !a.MailedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("announcement %s MailedAt = %v, want %v", a.PostID, a.MailedAt, t0.Add(time.Minute))
+		}
+	}
+	if got, err := db.UnexpandedMailings(ctx); err != nil || !slices.Equal(got, ids) {
+		t.Errorf("UnexpandedMailings = %v, %v; want %v", got, err, ids)
+	}
+	if _, err := db.Mailing(ctx, 999); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Mailing(999) error = %v, want store.ErrNotFound", err)
+	}
+}
+
+func testCreateMailingsDigest(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	// Announced in an order that is not date order, after a first run.
+	if _, err := db.Record(ctx, t0.Add(-4*time.Hour), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []store.SeenPost{mailPost("late", t0.Add(-time.Hour)), mailPost("early", t0.Add(-3*time.Hour)), mailPost("mid", t0.Add(-2*time.Hour))} {
+		if _, err := db.Record(ctx, t0, []store.SeenPost{p}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := db.Announce(ctx, t0, mailPost("manual", t0.Add(-4*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+
+	// The worker in digest mode takes only the manual announcement.
+	manual, err := db.CreateManualMailings(ctx, t0.Add(time.Minute))
+	if err != nil || len(manual) != 1 {
+		t.Fatalf("CreateManualMailings = %v, %v; want one mailing", manual, err)
+	}
+	if m, _ := db.Mailing(ctx, manual[0]); m.Kind != store.KindPost || !slices.Equal(postIDs(m), []string{"manual"}) {
+		t.Errorf("manual mailing = %+v", m)
+	}
+	if again, _ := db.CreateManualMailings(ctx, t0.Add(time.Minute)); len(again) != 0 {
+		t.Errorf("second CreateManualMailings = %v, want none", again)
+	}
+
+	tick := t0.Add(time.Hour)
+	ids := createMailings(t, db, tick, true)
+	if len(ids) != 1 {
+		t.Fatalf("digest CreateMailings = %v, want one mailing", ids)
+	}
+	m, err := db.Mailing(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != store.KindDigest || !m.Cutoff.Equal(tick) {
+		t.Errorf("digest = kind %s cutoff %v, want digest cutoff %v (its creation)", m.Kind, m.Cutoff, tick)
+	}
+	if got, want := postIDs(m), []string{"early", "mid", "late"}; !slices.Equal(got, want) {
+		t.Errorf("digest posts = %v, want date order %v", got, want)
+	}
+	if got := createMailings(t, db, tick.Add(time.Hour), true); len(got) != 0 {
+		t.Errorf("digest with nothing waiting = %v, want no mailing", got)
+	}
+}
+
+func testExpandMailingRecipients(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	early := addSub(t, db, t0.Add(-time.Hour), "early@example.com", store.StatusConfirmed)
+	atTime := addSub(t, db, t0, "same-second@example.com", store.StatusConfirmed)
+	addSub(t, db, t0.Add(-time.Hour), "pending@example.com", store.StatusPending)
+	addSub(t, db, t0.Add(-time.Hour), "unsub@example.com", store.StatusUnsubscribed)
+	reconf := addSub(t, db, t0.Add(-time.Hour), "reconfirmed@example.com", store.StatusConfirmed)
+
+	announce(t, db, t0, "p")
+	// After the announcement: a new subscriber, and one who left and came
+	// back (confirmed_at moves), both miss this post.
+	addSub(t, db, t0.Add(time.Second), "late@example.com", store.StatusConfirmed)
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Second), reconf.ID, store.StatusUnsubscribed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(2*time.Second), reconf.ID, store.StatusConfirmed); err != nil {
+		t.Fatal(err)
+	}
+
+	ids := createMailings(t, db, t0.Add(time.Minute), false)
+	expand(t, db, t0.Add(time.Minute), ids[0], 2)
+	expand(t, db, t0.Add(time.Hour), ids[0], 0) // idempotent
+	m, _ := db.Mailing(ctx, ids[0])
+	if !m.ExpandedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("ExpandedAt = %v, want %v", m.ExpandedAt, t0.Add(time.Minute))
+	}
+	if got, _ := db.UnexpandedMailings(ctx); len(got) != 0 {
+		t.Errorf("UnexpandedMailings after expand = %v", got)
+	}
+	got := emails(claim(t, db, t0.Add(time.Minute), 100))
+	if want := []string{early.Email, atTime.Email}; !slices.Equal(got, want) {
+		t.Errorf("recipients = %v, want %v", got, want)
+	}
+	if _, err := db.ExpandMailing(ctx, t0, 999); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ExpandMailing(999) error = %v, want store.ErrNotFound", err)
+	}
+}
+
+func testExpandDigestCutoff(t *testing.T, bk Backend) {
+	db := bk.fresh(t)
+	announce(t, db, t0, "a", "b")
+	// Confirmed after the posts were announced but before the digest tick:
+	// the digest goes to everyone confirmed when it is made.
+	addSub(t, db, t0.Add(time.Minute), "before-tick@example.com", store.StatusConfirmed)
+	tick := t0.Add(time.Hour)
+	ids := createMailings(t, db, tick, true)
+	addSub(t, db, tick.Add(time.Second), "after-tick@example.com", store.StatusConfirmed)
+	expand(t, db, tick.Add(time.Minute), ids[0], 1)
+	if got := emails(claim(t, db, tick.Add(time.Minute), 10)); !slices.Equal(got, []string{"before-tick@example.com"}) {
+		t.Errorf("digest recipients = %v", got)
+	}
+}
+
+func recipients(t *testing.T, db store.Store, now time.Time, postID string) (int, []string, error) {
+	t.Helper()
+	n, list, err := db.PostRecipients(context.Background(), now, postID, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range list {
+		out = append(out, s.Email)
+	}
+	return n, out, nil
+}
+
+func testPostRecipients(t *testing.T, bk Backend) {
+	db := bk.fresh(t)
+	for i := range 8 {
+		addSub(t, db, t0, fmt.Sprintf("r%d@example.com", i), store.StatusConfirmed)
+	}
+	addSub(t, db, t0, "pending@example.com", store.StatusPending)
+	addSub(t, db, t0.Add(time.Hour), "future@example.com", store.StatusConfirmed)
+	n, sample, _ := recipients(t, db, t0.Add(time.Minute), "never-sent")
+	if n != 8 || len(sample) != 5 || sample[0] != "r0@example.com" {
+		t.Errorf("PostRecipients = %d %v, want 8 and a sample of 5 from r0@", n, sample)
+	}
+}
+
+func testSkipMailing(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	addSub(t, db, t0.Add(-time.Hour), "s@example.com", store.StatusConfirmed)
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	if err := db.SkipMailing(ctx, t0, ids[0], "newsletter: false"); err != nil {
+		t.Fatal(err)
+	}
+	expand(t, db, t0, ids[0], 0)
+	if m, _ := db.Mailing(ctx, ids[0]); m.Skipped != "newsletter: false" || m.ExpandedAt.IsZero() {
+		t.Errorf("skipped mailing = %+v", m)
+	}
+	if got, _ := db.UnexpandedMailings(ctx); len(got) != 0 {
+		t.Errorf("UnexpandedMailings = %v, want none", got)
+	}
+	if err := db.SkipMailing(ctx, t0, 999, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SkipMailing(999) error = %v, want store.ErrNotFound", err)
+	}
+}
+
+// setupDeliveries makes n confirmed subscribers and one expanded mailing of
+// post "p" to all of them, and returns the mailing id.
+func setupDeliveries(t testing.TB, db store.Store, n int) int64 {
+	t.Helper()
+	for i := range n {
+		addSub(t, db, t0.Add(-time.Hour), fmt.Sprintf("s%03d@example.com", i), store.StatusConfirmed)
+	}
+	announce(t, db, t0, "p")
+	ids := createMailings(t, db, t0, false)
+	expand(t, db, t0, ids[0], int64(n))
+	return ids[0]
+}
+
+func testDeliveryLifecycle(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	mid := setupDeliveries(t, db, 5)
+	now := t0.Add(time.Minute)
+
+	if next, err := db.NextRetry(ctx); err != nil || !next.Equal(t0) {
+		t.Errorf("NextRetry = %v, %v; want %v (pending rows are due)", next, err, t0)
+	}
+	first := claim(t, db, now, 3)
+	if len(first) != 3 || first[0].Email != "s000@example.com" || first[0].Attempts != 1 || first[0].MailingID != mid ||
+		!first[0].QueuedAt.Equal(t0) {
+		t.Fatalf("claim = %+v", first)
+	}
+	rest := claim(t, db, now, 10)
+	if len(rest) != 2 {
+		t.Fatalf("second claim = %d deliveries, want the other 2", len(rest))
+	}
+	if more := claim(t, db, now, 10); len(more) != 0 {
+		t.Fatalf("third claim = %+v, want none (all sending)", more)
+	}
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Sending: 5}) {
+		t.Errorf("counts = %+v, want 5 sending", c)
+	}
+
+	retryAt := now.Add(10 * time.Minute)
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"sent", db.MarkSent(ctx, now, first[0].ID)},
+		{"retry", db.MarkRetry(ctx, now, first[1].ID, retryAt, 451, "4.3.0 try later")},
+		{"failed", db.MarkFailed(ctx, now, first[2].ID, 550, "5.1.1 no such user")},
+	}
+	for _, s := range steps {
+		if s.err != nil {
+			t.Errorf("mark %s: %v", s.name, s.err)
+		}
+	}
+	// Recording twice, or a delivery not in flight: ErrNotFound.
+	if err := db.MarkSent(ctx, now, first[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkSent twice error = %v, want store.ErrNotFound", err)
+	}
+	if err := db.MarkFailed(ctx, now, first[1].ID, 550, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkFailed of a retry row error = %v, want store.ErrNotFound", err)
+	}
+
+	// In flight at a "crash": rest. One released (never sent), one requeued.
+	if err := db.ReleaseDeliveries(ctx, now, []int64{rest[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.RequeueInFlight(ctx, now, now.Add(-time.Second)); err != nil || n != 0 {
+		t.Errorf("RequeueInFlight(claimed before %v) = %d, %v; want 0 (claimed at %v)", now.Add(-time.Second), n, err, now)
+	}
+	if n, err := db.RequeueInFlight(ctx, now, now); err != nil || n != 1 {
+		t.Errorf("RequeueInFlight = %d, %v; want 1", n, err)
+	}
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Pending: 2, Sent: 1, Retry: 1, Failed: 1}) {
+		t.Errorf("counts = %+v", c)
+	}
+	if n, _ := db.WaitingDeliveries(ctx); n != 3 {
+		t.Errorf("WaitingDeliveries = %d, want 3", n)
+	}
+
+	again := claim(t, db, now, 10)
+	if got := emails(again); !slices.Equal(got, emails(rest)) {
+		t.Errorf("claim after requeue = %v, want %v (not the retry row: not due)", got, emails(rest))
+	}
+	for _, d := range again {
+		want := 2 // requeued: the crashed attempt counts
+		if d.ID == rest[0].ID {
+			want = 1 // released: never attempted
+		}
+		if d.Attempts != want {
+			t.Errorf("%s attempts = %d, want %d", d.Email, d.Attempts, want)
+		}
+		if err := db.MarkSent(ctx, now, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next, err := db.NextRetry(ctx); err != nil || !next.Equal(retryAt) {
+		t.Errorf("NextRetry = %v, %v; want %v", next, err, retryAt)
+	}
+	if got := claim(t, db, retryAt.Add(-time.Second), 10); len(got) != 0 {
+		t.Errorf("claim before the retry time = %+v", got)
+	}
+	r := claim(t, db, retryAt, 10)
+	if len(r) != 1 || r[0].ID != first[1].ID || r[0].Attempts != 2 {
+		t.Fatalf("claim at the retry time = %+v", r)
+	}
+	if err := db.MarkSent(ctx, retryAt, r[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NextRetry(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("NextRetry with nothing waiting error = %v, want store.ErrNotFound", err)
+	}
+
+	stats, err := db.DeliveryStats(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 1 || stats[0].MailingID != mid || stats[0].Sent != 4 || stats[0].Failed != 1 ||
+		stats[0].Total() != 5 || len(stats[0].Posts) != 1 || stats[0].Posts[0].PostID != "p" {
+		t.Errorf("DeliveryStats = %+v", stats)
+	}
+	failed, err := db.FailedDeliveries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Email != first[2].Email || failed[0].Code != 550 ||
+		failed[0].Error != "5.1.1 no such user" || !slices.Equal(failed[0].PostIDs, []string{"p"}) {
+		t.Errorf("FailedDeliveries = %+v", failed)
+	}
+
+	later := now.Add(100 * time.Hour)
+	if n, err := db.RequeueFailed(ctx, later, "other-post"); err != nil || n != 0 {
+		t.Errorf("RequeueFailed(other) = %d, %v; want 0", n, err)
+	}
+	if n, err := db.RequeueFailed(ctx, later, "p"); err != nil || n != 1 {
+		t.Errorf("RequeueFailed(p) = %d, %v; want 1", n, err)
+	}
+	r = claim(t, db, later, 10)
+	if len(r) != 1 || r[0].Attempts != 1 || !r[0].QueuedAt.Equal(later) {
+		t.Errorf("claim after RequeueFailed = %+v, want a fresh attempt count and window", r)
+	}
+}
+
+func testUnsubscribeDropsWaitingDeliveries(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	setupDeliveries(t, db, 3)
+	s, err := db.Subscriber(ctx, "s001@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetSubscriberStatus(ctx, t0.Add(time.Minute), s.ID, store.StatusUnsubscribed); err != nil {
+		t.Fatal(err)
+	}
+	got := emails(claim(t, db, t0.Add(time.Minute), 10))
+	if want := []string{"s000@example.com", "s002@example.com"}; !slices.Equal(got, want) {
+		t.Errorf("after unsubscribe, claimed %v, want %v", got, want)
+	}
+}
+
+// Two workers (or processes) claiming at once never get the same delivery.
+func testClaimConcurrent(t *testing.T, bk Backend) {
+	path := bk.New(t)
+	db := bk.Open(t, path)
+	const n = 300
+	setupDeliveries(t, db, n)
+	other := bk.Open(t, path)
+
+	var (
+		mu   sync.Mutex
+		seen = map[int64]int{}
+		wg   sync.WaitGroup
+	)
+	for _, h := range []store.Store{db, other, db, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				list, err := h.ClaimDeliveries(context.Background(), t0.Add(time.Minute), 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(list) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range list {
+					seen[d.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("claimed %d distinct deliveries, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("delivery %d claimed %d times", id, c)
+		}
+	}
+}
+
+func testRecordOutcomes(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	setupDeliveries(t, db, 4)
+	now := t0.Add(time.Minute)
+	ds := claim(t, db, now, 3)
+	next := now.Add(time.Hour)
+	n, err := db.RecordOutcomes(ctx, now, []store.Outcome{
+		{ID: ds[0].ID, State: store.DeliverySent},
+		{ID: ds[1].ID, State: store.DeliveryRetry, Next: next, Code: 451, Text: "later"},
+		{ID: ds[2].ID, State: store.DeliveryFailed, Code: 550, Text: "no"},
+		{ID: ds[0].ID, State: store.DeliverySent}, // not in flight any more: ignored
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("RecordOutcomes = %d, %v; want 3", n, err)
+	}
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Pending: 1, Sent: 1, Retry: 1, Failed: 1}) {
+		t.Errorf("counts = %+v", c)
+	}
+	if got, _ := db.NextRetry(ctx); !got.Equal(t0) {
+		t.Errorf("NextRetry = %v, want the pending row's %v", got, t0)
+	}
+	f, _ := db.FailedDeliveries(ctx, 5)
+	if len(f) != 1 || f[0].Code != 550 || f[0].Error != "no" {
+		t.Errorf("failed = %+v", f)
+	}
+	// A bad state refuses the whole group.
+	rest := claim(t, db, now, 5)
+	if _, err := db.RecordOutcomes(ctx, now, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
+		t.Errorf("RecordOutcomes with a bad state: no error")
+	}
+	if c := countDeliveries(t, db); c.Sending != 1 || c.Sent != 1 {
+		t.Errorf("after a refused group: %+v, want nothing recorded", c)
+	}
+	if n, err := db.RecordOutcomes(ctx, now, nil); n != 0 || err != nil {
+		t.Errorf("RecordOutcomes(nil) = %d, %v", n, err)
+	}
+	// The same through a Ledger.
+	l, err := db.Ledger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n, err := l.RecordOutcomes(ctx, now, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}}); n != 1 || err != nil {
+		t.Errorf("Ledger.RecordOutcomes = %d, %v; want 1", n, err)
+	}
+	if c := countDeliveries(t, db); c.Sending != 0 || c.Sent != 2 {
+		t.Errorf("after Ledger.RecordOutcomes: %+v", c)
+	}
+}
