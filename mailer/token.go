@@ -96,19 +96,26 @@ type SecretStore interface {
 	InitMeta(ctx context.Context, key, value string) (string, error)
 }
 
-// LoadSecret returns the key that signs tokens and Message-IDs. In order: env
-// (the value of an environment variable the caller read, e.g.
-// HERALD_SECRET), the contents of file (surrounding space trimmed), both at
-// least 16 bytes; else a secret of 32 random bytes generated on first use and
-// kept in the database (meta key "token_secret"), so that every process using
-// the same database (the daemon, `herald send`) signs alike, and the links in
-// mail already sent stay valid across restarts. The secret is never logged.
-func LoadSecret(ctx context.Context, store SecretStore, env, file string) ([]byte, error) {
-	if env = strings.TrimSpace(env); env != "" {
-		if len(env) < minSecretLen {
-			return nil, fmt.Errorf("mailer: secret from the environment is %d bytes, want at least %d", len(env), minSecretLen)
+// LoadSecret returns the key that signs tokens and Message-IDs. In order:
+// the value of the environment variable named envName (server.secret_env,
+// e.g. "HERALD_SECRET": its name is never the key), the contents of file
+// (server.secret_file), both with surrounding space trimmed and at least 16
+// bytes; else a secret of 32 random bytes generated on first use and kept in
+// the database (meta key "token_secret"), so that every process using the
+// same database (the daemon, `herald send`) signs alike, and the links in
+// mail already sent stay valid across restarts. A named variable that is
+// unset or empty is an error, not a silent fall back to another source. The
+// secret is never logged.
+func LoadSecret(ctx context.Context, store SecretStore, envName, file string) ([]byte, error) {
+	if envName = strings.TrimSpace(envName); envName != "" {
+		v, ok := os.LookupEnv(envName)
+		if v = strings.TrimSpace(v); !ok || v == "" {
+			return nil, fmt.Errorf("mailer: environment variable %s (server.secret_env) is not set", envName)
 		}
-		return []byte(env), nil
+		if len(v) < minSecretLen {
+			return nil, fmt.Errorf("mailer: environment variable %s (server.secret_env) holds %d bytes, want at least %d", envName, len(v), minSecretLen)
+		}
+		return []byte(v), nil
 	}
 	if file != "" {
 		b, err := os.ReadFile(file)

@@ -82,10 +82,19 @@ func TestLoadSecret(t *testing.T) {
 		t.Errorf("second LoadSecret gave another secret (%v)", err)
 	}
 
-	env, err := LoadSecret(ctx, db, "  from-the-environment-123  ", "")
+	// The variable's value is the secret, never its name (a name long
+	// enough to pass the length check used to become the key).
+	t.Setenv("HERALD_TEST_SECRET_VARIABLE", "  from-the-environment-123  ")
+	env, err := LoadSecret(ctx, db, "HERALD_TEST_SECRET_VARIABLE", "")
 	if err != nil || string(env) != "from-the-environment-123" {
 		t.Errorf("env secret = %q, %v", env, err)
 	}
+	t.Setenv("HERALD_SECRET", "value-of-herald-secret")
+	if env, err := LoadSecret(ctx, db, "HERALD_SECRET", ""); err != nil || string(env) != "value-of-herald-secret" {
+		t.Errorf("HERALD_SECRET (a 13-byte name) = %q, %v", env, err)
+	}
+	t.Setenv("HERALD_SHORT_SECRET", "tiny")
+	t.Setenv("HERALD_EMPTY_SECRET", "  ")
 	file := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(file, []byte("from-a-file-0123456789\n"), 0o600)
 	got, err := LoadSecret(ctx, db, "", file)
@@ -95,7 +104,7 @@ func TestLoadSecret(t *testing.T) {
 
 	short := filepath.Join(t.TempDir(), "short")
 	os.WriteFile(short, []byte("tiny"), 0o600)
-	for _, c := range []struct{ env, file string }{{"tiny", ""}, {"", short}, {"", filepath.Join(t.TempDir(), "missing")}} {
+	for _, c := range []struct{ env, file string }{{"HERALD_SHORT_SECRET", ""}, {"HERALD_EMPTY_SECRET", ""}, {"HERALD_UNSET_SECRET_XYZ", ""}, {"", short}, {"", filepath.Join(t.TempDir(), "missing")}} {
 		if _, err := LoadSecret(ctx, db, c.env, c.file); err == nil {
 			t.Errorf("LoadSecret(%q, %q): no error", c.env, c.file)
 		}
