@@ -1,0 +1,71 @@
+package mailer
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// pacer is the global send rate limit (mail.smtp.rate messages per second,
+// 0 = unlimited) and the brake applied when the server throttles (421,
+// 454): every worker pauses, and a configured rate is halved, recovering
+// step by step once the server stops complaining.
+type pacer struct {
+	mu           sync.Mutex
+	base, rate   float64 // configured and current messages per second; 0 = unlimited
+	next         time.Time
+	pausedUntil  time.Time
+	lastThrottle time.Time
+	pause        time.Duration
+}
+
+func newPacer(rate float64, pause time.Duration) *pacer {
+	return &pacer{base: rate, rate: rate, pause: pause}
+}
+
+// wait blocks until the caller may send one message.
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	if p.rate < p.base && now.Sub(p.lastThrottle) > time.Minute {
+		p.rate = min(p.base, p.rate*2)
+		p.lastThrottle = now
+	}
+	slot := now
+	if p.pausedUntil.After(slot) {
+		slot = p.pausedUntil
+	}
+	if p.rate > 0 {
+		if p.next.After(slot) {
+			slot = p.next
+		}
+		p.next = slot.Add(time.Duration(float64(time.Second) / p.rate))
+	}
+	p.mu.Unlock()
+	d := slot.Sub(now)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// throttle applies the brake.
+func (p *pacer) throttle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if until := now.Add(p.pause); until.After(p.pausedUntil) {
+		p.pausedUntil = until
+	}
+	if p.rate > 0 {
+		p.rate = max(p.rate/2, p.base/16)
+	}
+	p.lastThrottle = now
+}

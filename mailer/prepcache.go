@@ -1,0 +1,44 @@
+package mailer
+
+import (
+	"context"
+	"sync"
+)
+
+// prepCache renders each mailing once per pass (section rendering and
+// Prepare); workers then only fill in the recipient.
+type prepCache struct {
+	m       *Mailer
+	mu      sync.Mutex
+	entries map[int64]*prepEntry
+}
+
+type prepEntry struct {
+	once sync.Once
+	p    *Prepared
+	err  error
+}
+
+func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, error) {
+	c.mu.Lock()
+	e := c.entries[mailingID]
+	if e == nil {
+		e = new(prepEntry)
+		c.entries[mailingID] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		ml, err := c.m.db.Mailing(ctx, mailingID)
+		if err != nil {
+			e.err = err
+			return
+		}
+		posts, err := c.m.mailPosts(ctx, ml)
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.p, e.err = c.m.composer.Prepare(posts)
+	})
+	return e.p, e.err
+}

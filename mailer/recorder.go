@@ -1,0 +1,141 @@
+package mailer
+
+import (
+	"context"
+	"fmt"
+	"herald/schedule/store"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d store.Delivery, t *tally) {
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliverySent}); err != nil {
+		m.log.Error("recording a sent delivery", "delivery", d.ID, "err", err)
+	}
+	t.sent.Add(1)
+	m.sent.Add(1)
+	log.Debug("sent")
+}
+
+// recordTemp schedules another attempt after a temporary failure, or fails
+// the delivery when mail.max_attempts or mail.retry_for is used up.
+func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d store.Delivery, code int, text string, t *tally) {
+	now := m.now()
+	next := now.Add(m.backoff(d.Attempts))
+	maxAttempts := m.cfg.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 10
+	}
+	retryFor := m.cfg.RetryFor.Duration
+	if retryFor <= 0 {
+		retryFor = 72 * time.Hour
+	}
+	if d.Attempts >= maxAttempts || next.After(d.QueuedAt.Add(retryFor)) {
+		m.recordFailed(log, rec, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
+		return
+	}
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Code: code, Text: text}); err != nil {
+		m.log.Error("recording a retry", "delivery", d.ID, "err", err)
+	}
+	t.retried.Add(1)
+	m.retries.Add(1)
+	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
+}
+
+func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d store.Delivery, code int, text string, t *tally) {
+	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: code, Text: text}); err != nil {
+		m.log.Error("recording a failed delivery", "delivery", d.ID, "err", err)
+	}
+	t.failed.Add(1)
+	m.failed.Add(1)
+	log.Warn("delivery failed", "code", code, "err", text)
+}
+
+// recorder writes the outcomes of sends to the ledger with group commit:
+// each sender hands over its outcome and waits until it is committed
+// (before it sends again, so at most one uncommitted send per worker: the
+// crash bound), while the outcomes that arrive during one commit go
+// together into the next.
+type recorder struct {
+	m      *Mailer
+	ledger store.Ledger
+	reqs   chan recordReq
+	done   chan struct{}
+}
+
+type recordReq struct {
+	o    store.Outcome
+	errc chan error
+}
+
+// maxGroup bounds the outcomes committed together.
+const maxGroup = 256
+
+func (m *Mailer) newRecorder(ctx context.Context) (*recorder, error) {
+	l, err := m.db.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &recorder{m: m, ledger: l, reqs: make(chan recordReq, maxGroup), done: make(chan struct{})}
+	go r.loop()
+	return r, nil
+}
+
+// record commits o and returns when it is durable in the ledger.
+func (r *recorder) record(o store.Outcome) error {
+	errc := make(chan error, 1)
+	r.reqs <- recordReq{o: o, errc: errc}
+	return <-errc
+}
+
+// close stops the recorder after the outcomes handed over are committed.
+func (r *recorder) close() {
+	close(r.reqs)
+	<-r.done
+	if err := r.ledger.Close(); err != nil {
+		r.m.log.Warn("closing the ledger", "err", err)
+	}
+}
+
+func (r *recorder) loop() {
+	defer close(r.done)
+	group := make([]recordReq, 0, maxGroup)
+	outs := make([]store.Outcome, 0, maxGroup)
+	for req := range r.reqs {
+		group = append(group[:0], req)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case q, ok := <-r.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, q)
+			default:
+				break more
+			}
+		}
+		outs = outs[:0]
+		for _, q := range group {
+			outs = append(outs, q.o)
+		}
+		r.m.dbmu.Lock()
+		// Not the caller's context: an outcome must be recorded even
+		// during shutdown.
+		_, err := r.ledger.RecordOutcomes(context.Background(), r.m.now(), outs)
+		r.m.dbmu.Unlock()
+		for _, q := range group {
+			q.errc <- err
+		}
+	}
+}
+
+// defaultBackoff is the delay before retry number attempt: 1m, 2m, 4m, …
+// capped at 1h, plus up to 25% jitter so that a list deferred together does
+// not come back all at once.
+func defaultBackoff(attempt int) time.Duration {
+	d := time.Minute << min(max(attempt-1, 0), 6)
+	d = min(d, time.Hour)
+	return d + rand.N(d/4+1)
+}
