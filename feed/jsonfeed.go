@@ -313,7 +313,7 @@ func jsonString(buf *bytes.Buffer, s string) {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
 			buf.WriteString(s[start:i])
-			buf.WriteString(`\ufffd`)
+			buf.WriteString("\uFFFD") // as encoding/json writes it (Go 1.27: the character, not an escape)
 			i += n
 			start = i
 			continue
