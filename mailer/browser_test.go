@@ -140,6 +140,13 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	if st := navigate(mailURL(t, mails[0], public, "confirm")); st != 200 {
 		t.Fatalf("GET /confirm: %d", st)
 	}
+	if got := heading(); got != "Confirm your subscription" {
+		t.Fatalf("confirm page h1 = %q; page:\n%s", got, body())
+	}
+	wantState(t, e, addr, store.StatusPending)
+	if st := click(`button[type="submit"]`); st != 200 {
+		t.Fatalf("POST /confirm: %d", st)
+	}
 	if got := heading(); got != "Subscription confirmed" {
 		t.Fatalf("confirm page h1 = %q; page:\n%s", got, body())
 	}

@@ -167,12 +167,15 @@ func NewWeb(opts WebOptions) (*Web, error) {
 	return w, nil
 }
 
-// Register mounts GET/POST /subscribe, GET /confirm and GET/POST
-// /unsubscribe on mux (GET patterns also answer HEAD).
+// Register mounts GET/POST /subscribe, GET/POST /confirm and GET/POST
+// /unsubscribe on mux (GET patterns also answer HEAD). GET and HEAD never
+// change a subscription: link scanners and previews fetch every link in a
+// mail, so confirming and unsubscribing take the POST of a button.
 func (w *Web) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /subscribe", w.subscribeForm)
 	mux.HandleFunc("POST /subscribe", w.subscribe)
-	mux.HandleFunc("GET /confirm", w.confirm)
+	mux.HandleFunc("GET /confirm", w.confirmForm)
+	mux.HandleFunc("POST /confirm", w.confirm)
 	mux.HandleFunc("GET /unsubscribe", w.unsubscribeForm)
 	mux.HandleFunc("POST /unsubscribe", w.unsubscribe)
 }
@@ -453,33 +456,35 @@ func generation(s store.Subscriber) string {
 	return strconv.FormatInt(s.CreatedAt.Unix(), 10) + "." + strconv.FormatInt(unsub, 10)
 }
 
-// ---- GET /confirm ----
+// ---- GET/POST /confirm ----
 
-func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
-	ctx, now := r.Context(), w.now()
+// confirmForm shows the button that confirms; it changes nothing (a mail
+// scanner fetching the link must not complete a double opt-in that the
+// person never made).
+func (w *Web) confirmForm(rw http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get("token")
-	gen, tok, ok := strings.Cut(raw, "~")
-	if !ok || len(raw) > maxTokenLen || len(gen) > 41 {
-		w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
+	s, ok := w.confirmee(rw, r, raw)
+	if !ok {
 		return
 	}
-	id, err := ParseToken(w.opts.Secret, PurposeConfirm+":"+gen, tok, now)
-	if err != nil {
-		w.tokenProblem(rw, err)
+	if s.Status == store.StatusConfirmed {
+		w.render(rw, http.StatusOK, pageConfirmed, pageData{Email: s.Email, Already: true})
 		return
 	}
-	s, err := w.opts.Store.SubscriberByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && generation(s) != gen {
-		// Deleted while pending, removed, or unsubscribed since the link
-		// was sent.
-		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
+	w.render(rw, http.StatusOK, pageConfirm, pageData{Email: s.Email, Action: "confirm?token=" + url.QueryEscape(raw)})
+}
+
+// confirm confirms the subscription: the button of confirmForm.
+func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
+	raw, ok := w.postedToken(rw, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		w.internal(rw, "confirm", err)
+	s, ok := w.confirmee(rw, r, raw)
+	if !ok {
 		return
 	}
-	changed, err := w.opts.Store.SetSubscriberStatus(ctx, now, id, store.StatusConfirmed)
+	changed, err := w.opts.Store.SetSubscriberStatus(r.Context(), w.now(), s.ID, store.StatusConfirmed)
 	if errors.Is(err, store.ErrNotFound) {
 		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
 		return
@@ -489,9 +494,65 @@ func (w *Web) confirm(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if changed {
-		w.log.Info("web: subscription confirmed", "subscriber", id)
+		w.log.Info("web: subscription confirmed", "subscriber", s.ID)
 	}
 	w.render(rw, http.StatusOK, pageConfirmed, pageData{Email: s.Email, Already: !changed})
+}
+
+// confirmee checks a confirmation token and returns its subscriber. When
+// ok is false the answer has been written.
+func (w *Web) confirmee(rw http.ResponseWriter, r *http.Request, raw string) (s store.Subscriber, ok bool) {
+	gen, tok, ok := strings.Cut(raw, "~")
+	if !ok || len(raw) > maxTokenLen || len(gen) > 41 {
+		w.render(rw, http.StatusBadRequest, pageInvalidLink, pageData{})
+		return s, false
+	}
+	id, err := ParseToken(w.opts.Secret, PurposeConfirm+":"+gen, tok, w.now())
+	if err != nil {
+		w.tokenProblem(rw, err)
+		return s, false
+	}
+	s, err = w.opts.Store.SubscriberByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && generation(s) != gen {
+		// Deleted while pending, removed, or unsubscribed since the link
+		// was sent.
+		w.render(rw, http.StatusGone, pageExpiredLink, pageData{})
+		return s, false
+	}
+	if err != nil {
+		w.internal(rw, "confirm", err)
+		return s, false
+	}
+	return s, true
+}
+
+// postedToken reads a POST's body within MaxBodyBytes (its content does not
+// matter beyond a "token" field) and returns the token of the query, or of
+// the form. When ok is false the answer has been written.
+func (w *Web) postedToken(rw http.ResponseWriter, r *http.Request) (raw string, ok bool) {
+	tooLarge := func() (string, bool) {
+		w.render(rw, http.StatusRequestEntityTooLarge, pageProblem, pageData{Heading: "Request too large", Message: errTooLarge.Error()})
+		return "", false
+	}
+	if r.ContentLength > w.opts.MaxBodyBytes {
+		return tooLarge()
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, w.opts.MaxBodyBytes)
+	var err error
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		err = r.ParseMultipartForm(w.opts.MaxBodyBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge()
+	}
+	raw = r.URL.Query().Get("token")
+	if raw == "" && err == nil {
+		raw = r.PostFormValue("token")
+	}
+	return raw, true
 }
 
 // tokenProblem answers a token that did not parse: 410 when it expired, 400
@@ -526,27 +587,9 @@ func (w *Web) unsubscribeForm(rw http.ResponseWriter, r *http.Request) {
 // 8058's one-click POST (body "List-Unsubscribe=One-Click", form-urlencoded
 // or multipart), which carries no cookie and must not be redirected.
 func (w *Web) unsubscribe(rw http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > w.opts.MaxBodyBytes {
-		w.render(rw, http.StatusRequestEntityTooLarge, pageProblem, pageData{Heading: "Request too large", Message: errTooLarge.Error()})
+	raw, ok := w.postedToken(rw, r)
+	if !ok {
 		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, w.opts.MaxBodyBytes)
-	// The body's content does not matter; reading it enforces the limit
-	// and gives the token when a form posts it as a field.
-	var err error
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(w.opts.MaxBodyBytes)
-	} else {
-		err = r.ParseForm()
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		w.render(rw, http.StatusRequestEntityTooLarge, pageProblem, pageData{Heading: "Request too large", Message: errTooLarge.Error()})
-		return
-	}
-	raw := r.URL.Query().Get("token")
-	if raw == "" && err == nil {
-		raw = r.PostFormValue("token")
 	}
 	s, ok := w.unsubscriber(rw, r, raw)
 	if !ok {

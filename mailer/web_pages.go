@@ -12,6 +12,7 @@ import (
 const (
 	pageSubscribe    = "subscribe"
 	pageCheckInbox   = "check-inbox"
+	pageConfirm      = "confirm"
 	pageConfirmed    = "confirmed"
 	pageInvalidLink  = "invalid-link"
 	pageExpiredLink  = "expired-link"
@@ -66,6 +67,7 @@ func newPages(site, siteURL, lang string) (*pages, error) {
 var pageTitles = map[string]string{
 	pageSubscribe:    "Subscribe",
 	pageCheckInbox:   "Check your inbox",
+	pageConfirm:      "Confirm your subscription",
 	pageConfirmed:    "Subscription confirmed",
 	pageInvalidLink:  "Link not valid",
 	pageExpiredLink:  "Link expired",
@@ -133,7 +135,7 @@ a{color:var(--accent)}
 <main>
 <div class="card">
 <p class="site">{{if .SiteURL}}<a href="{{.SiteURL}}">{{.Site}}</a>{{else}}{{.Site}}{{end}}</p>
-{{if eq .Page "subscribe"}}{{template "subscribe" .}}{{else if eq .Page "check-inbox"}}{{template "check-inbox" .}}{{else if eq .Page "confirmed"}}{{template "confirmed" .}}{{else if eq .Page "invalid-link"}}{{template "invalid-link" .}}{{else if eq .Page "expired-link"}}{{template "expired-link" .}}{{else if eq .Page "unsubscribe"}}{{template "unsubscribe" .}}{{else if eq .Page "unsubscribed"}}{{template "unsubscribed" .}}{{else}}{{template "problem" .}}{{end}}
+{{if eq .Page "subscribe"}}{{template "subscribe" .}}{{else if eq .Page "check-inbox"}}{{template "check-inbox" .}}{{else if eq .Page "confirm"}}{{template "confirm" .}}{{else if eq .Page "confirmed"}}{{template "confirmed" .}}{{else if eq .Page "invalid-link"}}{{template "invalid-link" .}}{{else if eq .Page "expired-link"}}{{template "expired-link" .}}{{else if eq .Page "unsubscribe"}}{{template "unsubscribe" .}}{{else if eq .Page "unsubscribed"}}{{template "unsubscribed" .}}{{else}}{{template "problem" .}}{{end}}
 </div>
 </main>
 </body>
@@ -158,6 +160,14 @@ const webPages = `
 {{define "check-inbox"}}<h1>Check your inbox</h1>
 <p>We sent a confirmation link to <strong>{{.Email}}</strong>. Open it to start your subscription.</p>
 <p class="hint">The link is valid for {{.TTL}}. Nothing there? Look in your spam folder, or <a href="subscribe">try again</a>.</p>
+{{end}}
+
+{{define "confirm"}}<h1>Confirm your subscription</h1>
+<p>Send new posts from {{.Site}} to <strong>{{.Email}}</strong>?</p>
+<form method="post" action="{{.Action}}">
+<button type="submit">Confirm subscription</button>
+</form>
+<p class="hint">Did not ask for this? Close this page: nothing will be sent.</p>
 {{end}}
 
 {{define "confirmed"}}<h1 class="ok">{{if .Already}}You are subscribed{{else}}Subscription confirmed{{end}}</h1>

@@ -307,9 +307,23 @@ func TestWebFlow(t *testing.T) {
 	}
 	confirm := mailLink(t, mails[0], "confirm")
 
-	rec = e.do("GET", confirm, "", "", "")
+	// Link scanners fetch the confirmation link: GET and HEAD show the
+	// button and change nothing (no double opt-in without the person).
+	for range 3 {
+		rec = e.do("GET", confirm, "", "", "")
+		wantStatus(t, rec, 200, "Confirm your subscription", addr, `<button type="submit">Confirm subscription</button>`)
+		if !strings.Contains(rec.Body.String(), `<form method="post" action="confirm?token=`) {
+			t.Errorf("the button does not post to the same link:\n%s", rec.Body.String())
+		}
+		e.do("HEAD", confirm, "", "", "")
+	}
+	wantState(t, e, addr, store.StatusPending)
+	// The button posts.
+	rec = e.do("POST", confirm, "application/x-www-form-urlencoded", "", "")
 	wantStatus(t, rec, 200, "Subscription confirmed", addr)
 	wantState(t, e, addr, store.StatusConfirmed)
+	rec = e.do("POST", confirm, "application/x-www-form-urlencoded", "", "")
+	wantStatus(t, rec, 200, "already subscribed")
 	rec = e.do("GET", confirm, "", "", "")
 	wantStatus(t, rec, 200, "already subscribed")
 	wantState(t, e, addr, store.StatusConfirmed)
@@ -377,7 +391,7 @@ func TestWebFlow(t *testing.T) {
 	if len(mails) != 2 {
 		t.Fatalf("got %d mails, want 2", len(mails))
 	}
-	rec = e.do("GET", mailLink(t, mails[1], "confirm"), "", "", "")
+	rec = e.do("POST", mailLink(t, mails[1], "confirm"), "", "", "")
 	wantStatus(t, rec, 200, "Subscription confirmed")
 	wantState(t, e, addr, store.StatusConfirmed)
 }
@@ -438,6 +452,8 @@ func TestWebTokens(t *testing.T) {
 		{"garbage", "/confirm?token=hello", 400},
 		{"tampered signature", "/confirm?token=" + gen + "~" + flip(sig, len(sig)-2), 400},
 		{"tampered id", "/confirm?token=" + gen + "~" + flip(sig, 3), 400},
+		{"tampered id, POST", "/confirm?token=" + gen + "~" + flip(sig, 3), 400},
+		{"other secret, POST", "/confirm?token=" + gen + "~" + other, 400},
 		{"tampered generation", "/confirm?token=1.0~" + sig, 400},
 		{"other secret", "/confirm?token=" + gen + "~" + other, 400},
 		{"unsubscribe token to confirm", "/confirm?token=" + gen + "~" + aliceUnsub, 400},
@@ -463,6 +479,7 @@ func TestWebTokens(t *testing.T) {
 		defer e.clock.Add(-48*time.Hour - time.Second)
 		rec := e.do("GET", confirm, "", "", "")
 		wantStatus(t, rec, 410, "expired", `href="subscribe"`)
+		wantStatus(t, e.do("POST", confirm, "", "", ""), 410, "expired")
 		wantState(t, e, alice.Email, store.StatusPending)
 	})
 	t.Run("unknown subscriber", func(t *testing.T) {
@@ -478,7 +495,9 @@ func TestWebTokens(t *testing.T) {
 		wantStatus(t, e.do("POST", gone, "", "", ""), 200, "unsubscribed")
 	})
 	t.Run("valid link confirms only its subscriber", func(t *testing.T) {
-		wantStatus(t, e.do("GET", confirm, "", "", ""), 200, "Subscription confirmed")
+		wantStatus(t, e.do("GET", confirm, "", "", ""), 200, "Confirm your subscription")
+		wantState(t, e, alice.Email, store.StatusPending)
+		wantStatus(t, e.do("POST", confirm, "", "", ""), 200, "Subscription confirmed")
 		wantState(t, e, alice.Email, store.StatusConfirmed)
 		wantState(t, e, bob.Email, store.StatusPending)
 	})
