@@ -1,25 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/mail"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"herald/feed"
 	"herald/mailer"
-	"herald/schedule"
 	"herald/schedule/store"
 )
 
@@ -118,11 +110,7 @@ func (m *Main) runPreview(ctx context.Context) error {
 		return err
 	}
 	if *htmlFile != "" {
-		html, err := htmlPart(msg.Bytes())
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*htmlFile, html, 0o644); err != nil {
+		if err := os.WriteFile(*htmlFile, []byte(msg.HTML), 0o644); err != nil {
 			return fmt.Errorf("preview: %w", err)
 		}
 	}
@@ -269,101 +257,4 @@ func writePlan(w io.Writer, p mailer.Plan) {
 // seenPost is the state record of a post.
 func seenPost(p *feed.Post, now time.Time) store.SeenPost {
 	return store.SeenPost{ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash, Date: p.Date, Due: p.Due(now)}
-}
-
-// runStatus prints what is due next, the last scan and the deliveries.
-func (m *Main) runStatus(ctx context.Context) error {
-	if len(m.Args) > 0 {
-		return &usageError{"status takes no arguments"}
-	}
-	e, err := m.openEnv(ctx, false, false)
-	if err != nil {
-		return err
-	}
-	rep, err := schedule.Status(ctx, schedule.StatusOptions{Site: &m.Config.Site, Schedule: m.Config.Schedule, Loader: e.loader, Store: e.db})
-	if err != nil {
-		return err
-	}
-	if err := rep.WriteText(m.Stdout); err != nil {
-		return err
-	}
-	subs, err := e.db.CountSubscribers(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Stdout, "\nSubscribers: %d confirmed, %d pending, %d unsubscribed\n", subs.Confirmed, subs.Pending, subs.Unsubscribed)
-	stats, err := e.db.DeliveryStats(ctx, 10)
-	if err != nil {
-		return err
-	}
-	if len(stats) > 0 {
-		fmt.Fprintln(m.Stdout, "\nDeliveries (newest mailings):")
-		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  MAILING\tPOSTS\tSENT\tPENDING\tRETRYING\tFAILED")
-		for _, s := range stats {
-			titles := make([]string, 0, len(s.Posts))
-			for _, p := range s.Posts {
-				titles = append(titles, p.Title)
-			}
-			label := strings.Join(titles, "; ")
-			if s.Skipped != "" {
-				label += " (skipped: " + s.Skipped + ")"
-			}
-			fmt.Fprintf(tw, "  #%d %s\t%s\t%d\t%d\t%d\t%d\n", s.MailingID, s.Kind, label, s.Sent, s.Pending, s.Retrying, s.Failed)
-		}
-		tw.Flush()
-	}
-	failed, err := e.db.FailedDeliveries(ctx, 20)
-	if err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		fmt.Fprintln(m.Stdout, "\nFailed recipients (re-queue with: herald send -retry-failed POST):")
-		for _, f := range failed {
-			fmt.Fprintf(m.Stdout, "  %s  %s  after %d attempts: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), f.Attempts, f.Code, f.Error)
-		}
-	}
-	return nil
-}
-
-// htmlPart returns the decoded text/html part of a message.
-func htmlPart(raw []byte) ([]byte, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("preview: %w", err)
-	}
-	var find func(h func(string) string, body io.Reader) ([]byte, error)
-	find = func(h func(string) string, body io.Reader) ([]byte, error) {
-		mt, params, err := mime.ParseMediaType(h("Content-Type"))
-		if err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(mt, "multipart/") {
-			r := multipart.NewReader(body, params["boundary"])
-			for {
-				part, err := r.NextRawPart()
-				if err != nil {
-					return nil, err
-				}
-				if b, err := find(part.Header.Get, part); err == nil && b != nil {
-					return b, nil
-				}
-			}
-		}
-		if mt != "text/html" {
-			return nil, nil
-		}
-		switch strings.ToLower(h("Content-Transfer-Encoding")) {
-		case "quoted-printable":
-			body = quotedprintable.NewReader(body)
-		case "base64":
-			body = base64.NewDecoder(base64.StdEncoding, body)
-		}
-		return io.ReadAll(body)
-	}
-	b, err := find(msg.Header.Get, msg.Body)
-	if err != nil || b == nil {
-		return nil, fmt.Errorf("preview: the message has no HTML part: %v", err)
-	}
-	return b, nil
 }

@@ -893,3 +893,30 @@ func TestNewsboatTakeover(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewHTML: `herald preview -html FILE POST` prints the message and
+// writes its HTML body, decoded, to FILE.
+func TestPreviewHTML(t *testing.T) {
+	e := newEnv(t, "[mail]\nfrom = \"Test Blog <news@blog.example.com>\"\n")
+	post := "---\ntitle: Fresh Post\ndate: 2024-11-01 10:00:00\n---\n# 1. Introduction\n\nThe long part.\n\n# 2. TLDR\n\nThe short part, = with an equals sign and a line long enough to be wrapped by quoted-printable encoding in the message.\n"
+	if err := os.WriteFile(e.path("posts/2024-11-01-fresh-post.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.path("preview.html")
+	r := e.run(t, "preview", "-html", out, "fresh-post")
+	if r.code != 0 {
+		t.Fatalf("preview: %+v", r)
+	}
+	if !strings.Contains(r.stdout, "Content-Transfer-Encoding: quoted-printable") || !strings.Contains(r.stdout, "Subject: Fresh Post") {
+		t.Errorf("preview printed no message:\n%s", r.stdout)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	if !strings.HasPrefix(html, "<!DOCTYPE html>") || !strings.Contains(html, "The short part, = with an equals sign and a line long enough to be wrapped by quoted-printable encoding in the message.") ||
+		strings.Contains(html, "The long part.") || strings.Contains(html, "=3D") || !strings.Contains(html, "/herald/unsubscribe?token=") {
+		t.Errorf("preview -html wrote:\n%s", html)
+	}
+}

@@ -169,6 +169,8 @@ type Prepared struct {
 	boundary  string
 	text      []segment
 	html      []segment
+	textSrc   string // the rendered text and HTML with the recipient marks, for Parts
+	htmlSrc   string
 	sizeHint  int
 	digest    bool
 	postCount int
@@ -240,7 +242,8 @@ func (c *Composer) Prepare(posts []PostMail) (*Prepared, error) {
 		return nil, fmt.Errorf("mailer: rendering newsletter.txt: %w", err)
 	}
 
-	p := &Prepared{c: c, subject: subject, digest: data.Digest, postCount: len(posts)}
+	p := &Prepared{c: c, subject: subject, digest: data.Digest, postCount: len(posts),
+		textSrc: textBuf.String(), htmlSrc: htmlBuf.String()}
 	marks := []string{c.markEmail, c.markUnsub}
 	p.text = segmentize(textBuf.String(), marks)
 	p.html = segmentize(htmlBuf.String(), marks)
@@ -266,6 +269,23 @@ func (c *Composer) Prepare(posts []PostMail) (*Prepared, error) {
 		p.sizeHint += len(s.enc) + 200*len(s.pieces)
 	}
 	return p, nil
+}
+
+// Parts returns the text and HTML bodies of the message for r as Message
+// encodes them, decoded: what a mail client shows. Line endings are "\n".
+func (p *Prepared) Parts(r Recipient) (textBody, htmlBody string, err error) {
+	to, err := recipientAddress(r)
+	if err != nil {
+		return "", "", err
+	}
+	unsub, err := checkUnsubscribeURL(r.UnsubscribeURL)
+	if err != nil {
+		return "", "", err
+	}
+	c := p.c
+	textBody = strings.NewReplacer(c.markEmail, to.Address, c.markUnsub, unsub).Replace(normalizeBody(p.textSrc))
+	htmlBody = strings.NewReplacer(c.markEmail, html.EscapeString(to.Address), c.markUnsub, html.EscapeString(unsub)).Replace(normalizeBody(p.htmlSrc))
+	return textBody, htmlBody, nil
 }
 
 // Message builds the message for one recipient. messageID (without <>) must be

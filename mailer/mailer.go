@@ -269,11 +269,19 @@ func postKey(id string) int64 {
 	return n
 }
 
+// A Preview is the newsletter of one post as a sample subscriber gets it:
+// the complete message and its two bodies, decoded.
+type Preview struct {
+	*Message
+	Text string // the text/plain body
+	HTML string // the text/html body
+}
+
 // Preview returns the complete message a subscriber would get for post
 // postID, addressed to a sample subscriber (site.email, else
-// "subscriber@" the From domain) with a sample unsubscribe link. It ignores
-// `newsletter: false`.
-func (m *Mailer) Preview(ctx context.Context, postID string) (*Message, error) {
+// "subscriber@" the From domain) with a sample unsubscribe link, and its
+// bodies. It ignores `newsletter: false`.
+func (m *Mailer) Preview(ctx context.Context, postID string) (*Preview, error) {
 	_, prep, err := m.preparePost(ctx, postID)
 	if err != nil {
 		return nil, err
@@ -284,7 +292,16 @@ func (m *Mailer) Preview(ctx context.Context, postID string) (*Message, error) {
 			to = e
 		}
 	}
-	return prep.Message(Recipient{Email: to, UnsubscribeURL: m.unsubscribeURL(0)}, m.messageID("preview", postKey(postID), 0))
+	r := Recipient{Email: to, UnsubscribeURL: m.unsubscribeURL(0)}
+	msg, err := prep.Message(r, m.messageID("preview", postKey(postID), 0))
+	if err != nil {
+		return nil, err
+	}
+	text, html, err := prep.Parts(r)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Message: msg, Text: text, HTML: html}, nil
 }
 
 // subscriberLookup is what SendTest uses, when the store has it, to give a

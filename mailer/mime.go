@@ -45,17 +45,23 @@ func writePart(buf *bytes.Buffer, boundary, ctype string, segs []segment, values
 	}
 }
 
+// normalizeBody gives rendered text "\n" line endings and a final newline.
+func normalizeBody(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
+
 // segmentize splits rendered text into lines, quoted-printable encodes the
 // runs of lines without placeholders once, and keeps the lines with
 // placeholders (split around them) for per-message encoding. Encoding line by
 // line gives the same bytes as encoding the whole text, since hard line
 // breaks reset the encoder.
 func segmentize(s string, marks []string) []segment {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	if !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
+	s = normalizeBody(s)
 	var segs []segment
 	var static bytes.Buffer
 	qp := quotedprintable.NewWriter(&static)

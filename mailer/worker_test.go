@@ -730,10 +730,19 @@ func TestPreviewSendTestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, text, _ := parseMessage(t, msg.Bytes())
+	h, text, html := parseMessage(t, msg.Bytes())
 	if !strings.Contains(h.Get("To"), "owner@example.com") || !strings.Contains(text, "TLDR of p") ||
 		h.Get("Subject") != "Title of p" {
 		t.Errorf("preview: To %q Subject %q text %q", h.Get("To"), h.Get("Subject"), text)
+	}
+	// The returned bodies are the message's parts, decoded ("\n" for CRLF;
+	// the multipart reader drops the line break before the boundary).
+	crlf := strings.NewReplacer("\r\n", "\n")
+	if msg.Text != crlf.Replace(text)+"\n" || !strings.Contains(msg.Text, "TLDR of p") {
+		t.Errorf("preview: Text %q, want the message's text part %q", msg.Text, text)
+	}
+	if msg.HTML != crlf.Replace(html)+"\n" || !strings.Contains(msg.HTML, "TLDR of p") || !strings.Contains(msg.HTML, "unsubscribe") {
+		t.Errorf("preview: HTML %q, want the message's HTML part %q", msg.HTML, html)
 	}
 	if _, err := m.Preview(e.ctx, "nope"); !errors.Is(err, feed.ErrNotFound) {
 		t.Errorf("Preview(nope) = %v, want feed.ErrNotFound", err)

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"herald/schedule"
+)
+
+// runStatus prints what is due next, the last scan and the deliveries.
+func (m *Main) runStatus(ctx context.Context) error {
+	if len(m.Args) > 0 {
+		return &usageError{"status takes no arguments"}
+	}
+	e, err := m.openEnv(ctx, false, false)
+	if err != nil {
+		return err
+	}
+	rep, err := schedule.Status(ctx, schedule.StatusOptions{Site: &m.Config.Site, Schedule: m.Config.Schedule, Loader: e.loader, Store: e.db})
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteText(m.Stdout); err != nil {
+		return err
+	}
+	subs, err := e.db.CountSubscribers(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nSubscribers: %d confirmed, %d pending, %d unsubscribed\n", subs.Confirmed, subs.Pending, subs.Unsubscribed)
+	stats, err := e.db.DeliveryStats(ctx, 10)
+	if err != nil {
+		return err
+	}
+	if len(stats) > 0 {
+		fmt.Fprintln(m.Stdout, "\nDeliveries (newest mailings):")
+		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MAILING\tPOSTS\tSENT\tPENDING\tRETRYING\tFAILED")
+		for _, s := range stats {
+			titles := make([]string, 0, len(s.Posts))
+			for _, p := range s.Posts {
+				titles = append(titles, p.Title)
+			}
+			label := strings.Join(titles, "; ")
+			if s.Skipped != "" {
+				label += " (skipped: " + s.Skipped + ")"
+			}
+			fmt.Fprintf(tw, "  #%d %s\t%s\t%d\t%d\t%d\t%d\n", s.MailingID, s.Kind, label, s.Sent, s.Pending, s.Retrying, s.Failed)
+		}
+		tw.Flush()
+	}
+	failed, err := e.db.FailedDeliveries(ctx, 20)
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(m.Stdout, "\nFailed recipients (re-queue with: herald send -retry-failed POST):")
+		for _, f := range failed {
+			fmt.Fprintf(m.Stdout, "  %s  %s  after %d attempts: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), f.Attempts, f.Code, f.Error)
+		}
+	}
+	return nil
+}
