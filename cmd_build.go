@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"herald/feed"
 )
@@ -18,7 +17,7 @@ func (m *Main) runBuild(ctx context.Context) error {
 	}
 	c := &m.Config
 	failed := m.printProblems(snap.Problems)
-	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, time.Now())
+	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, m.clock().Now())
 	if genErr != nil {
 		fmt.Fprintf(m.Stderr, "%v\n", genErr)
 		failed++
@@ -29,7 +28,7 @@ func (m *Main) runBuild(ctx context.Context) error {
 			return err
 		}
 		due := 0
-		now := time.Now()
+		now := m.clock().Now()
 		for _, p := range snap.Posts {
 			if p.Due(now) {
 				due++

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"herald/feed"
 )
@@ -25,7 +24,7 @@ func (m *Main) runCheck(ctx context.Context) error {
 		problems = append(problems, loader.Check(ctx, p)...)
 	}
 	errs := m.printProblems(problems)
-	out, err := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, time.Now())
+	out, err := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, m.clock().Now())
 	if err != nil {
 		fmt.Fprintln(m.Stderr, err)
 		errs++

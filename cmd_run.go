@@ -70,7 +70,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		PostsDir:   c.Posts.Dir,
 		Handler:    handler,
 		Newsletter: ml,
-		Clock:      schedule.SystemClock(),
+		Clock:      m.clock(),
 		Logger:     log,
 		Notify: func(st string) {
 			_ = schedule.SDNotify(st)

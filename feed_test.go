@@ -28,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mmcdole/gofeed"
 
+	"herald/schedule"
 	"herald/schedule/store"
 	"herald/schedule/store/sqlite"
 )
@@ -38,14 +39,17 @@ const testSite = "https://blog.example.com"
 type testEnv struct {
 	dir    string
 	config string
+	clock  schedule.Clock // nil: the system clock
 }
 
-// newEnv copies posts/ into a temporary folder and writes a config.toml
-// holding the site section and extra (more TOML, appended).
+// newEnv copies testdata/posts (the sample posts as they were written: the
+// working tree's posts/ is the user's to change) into a temporary folder
+// and writes a config.toml holding the site section and extra (more TOML,
+// appended).
 func newEnv(t *testing.T, extra string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	copyTree(t, "posts", filepath.Join(dir, "posts"))
+	copyTree(t, "testdata/posts", filepath.Join(dir, "posts"))
 	e := &testEnv{dir: dir, config: filepath.Join(dir, "config.toml")}
 	e.writeConfig(t, extra)
 	return e
@@ -101,6 +105,7 @@ func (e *testEnv) run(t *testing.T, args ...string) result {
 	var out, errb bytes.Buffer
 	m := NewMain()
 	m.Stdout, m.Stderr = &out, &errb
+	m.Clock = e.clock
 	code := m.Main(context.Background(), append([]string{"-config", e.config}, args...))
 	return result{code, out.String(), errb.String()}
 }
@@ -198,6 +203,8 @@ func parseFeedFile(t *testing.T, path string) *gofeed.Feed {
 // the three feeds back with a real feed parser.
 func TestBuildSamplePosts(t *testing.T) {
 	e := newEnv(t, "")
+	// A fixed day: the sample post dated 2031-01-01 must stay in the future.
+	e.clock = schedule.NewFakeClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	r := e.run(t, "build")
 	if r.code != 0 {
 		t.Fatalf("build exit %d\nstderr: %s", r.code, r.stderr)
@@ -289,6 +296,19 @@ func TestBuildSamplePosts(t *testing.T) {
 		}
 		if !strings.Contains(r.stdout, "(0 changed)") {
 			t.Errorf("stdout = %q, want 0 changed", r.stdout)
+		}
+	})
+
+	// The build takes its time from Main.Clock: on the scheduled post's
+	// day it is published (so the fixed clock above is what keeps it out).
+	t.Run("the clock decides what is due", func(t *testing.T) {
+		e.clock = schedule.NewFakeClock(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))
+		if r := e.run(t, "build"); r.code != 0 {
+			t.Fatalf("build exit %d: %s", r.code, r.stderr)
+		}
+		f := parseFeedFile(t, e.path("public/feed.xml"))
+		if len(f.Items) == 0 || !strings.HasPrefix(f.Items[0].Title, "Scheduled") {
+			t.Errorf("on 2031-01-02 the newest item is not the scheduled post: %d items", len(f.Items))
 		}
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"herald/schedule"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…"; otherwise
@@ -59,6 +61,9 @@ type Main struct {
 
 	Config Config
 	Logger *slog.Logger
+	// Clock is the time of build, check and run (nil: the system clock);
+	// tests set a fixed one.
+	Clock schedule.Clock
 
 	closers []func() error
 }
@@ -66,6 +71,14 @@ type Main struct {
 // NewMain returns a Main writing to the discard writers until set.
 func NewMain() *Main {
 	return &Main{Stdin: eofReader{}, Stdout: io.Discard, Stderr: io.Discard}
+}
+
+// clock returns m.Clock, or the system clock when it is nil.
+func (m *Main) clock() schedule.Clock {
+	if m.Clock == nil {
+		return schedule.SystemClock()
+	}
+	return m.Clock
 }
 
 type eofReader struct{}
