@@ -33,11 +33,8 @@ type mathExtender struct{}
 func (mathExtender) Extend(m goldmark.Markdown) {
 	c := &parserCapture{Markdown: m}
 	passthrough.New(passthrough.Config{
-		// Order matters: "$$" must be tried before "$".
-		InlineDelimiters: []passthrough.Delimiters{
-			{Open: "$$", Close: "$$"},
-			{Open: "$", Close: "$"},
-		},
+		// A single "$" is dollarParser's, which follows kramdown's rules.
+		InlineDelimiters: []passthrough.Delimiters{{Open: "$$", Close: "$$"}},
 	}).Extend(c)
 	conf := parser.NewConfig()
 	for _, o := range c.opts {
@@ -45,9 +42,60 @@ func (mathExtender) Extend(m goldmark.Markdown) {
 	}
 	m.Parser().AddOptions(
 		parser.WithBlockParsers(conf.BlockParsers...),
+		parser.WithInlineParsers(util.Prioritized(dollarParser{}, 1000)),
 		parser.WithInlineParsers(conf.InlineParsers...),
 		parser.WithParagraphTransformers(conf.ParagraphTransformers...),
 	)
+}
+
+// singleDollar are the delimiters of `$…$` math.
+var singleDollar = passthrough.Delimiters{Open: "$", Close: "$"}
+
+// dollarParser reads `$…$` inline math, GFM-style, with the rules that keep
+// money out of it: the opening "$" is followed by neither a space nor a
+// digit (a dollar amount never opens math), and the closing "$" is
+// preceded by no space, not escaped, and followed by no digit. `$$` is left
+// to the passthrough parser; anything else stays text.
+type dollarParser struct{}
+
+// Trigger implements parser.InlineParser.
+func (dollarParser) Trigger() []byte { return []byte{'$'} }
+
+// Parse implements parser.InlineParser.
+func (dollarParser) Parse(_ ast.Node, block text.Reader, _ parser.Context) ast.Node {
+	line, start := block.PeekLine()
+	if len(line) < 3 || line[1] == '$' || line[1] == ' ' || line[1] == '\t' || line[1] == '\n' || isDigit(line[1]) {
+		return nil
+	}
+	l, pos := block.Position()
+	block.Advance(1)
+	for {
+		line, seg := block.PeekLine()
+		if line == nil {
+			block.SetPosition(l, pos)
+			return nil
+		}
+		for i := 0; i < len(line); i++ {
+			switch line[i] {
+			case '\\':
+				i++ // an escaped character, "\$" included
+				continue
+			case '$':
+			default:
+				continue
+			}
+			if i+1 < len(line) && line[i+1] == '$' { // "$$" inside: not a closer
+				i++
+				continue
+			}
+			if (i > 0 && (line[i-1] == ' ' || line[i-1] == '\t')) || (i+1 < len(line) && isDigit(line[i+1])) {
+				continue
+			}
+			block.Advance(i + 1)
+			return &passthrough.PassthroughInline{Segment: start.WithStop(seg.Start + i + 1), Delimiters: &singleDollar}
+		}
+		block.AdvanceLine()
+	}
 }
 
 // parserCapture is a goldmark.Markdown whose parser only collects the

@@ -40,10 +40,11 @@ type renderer struct {
 
 // newRenderer builds the goldmark pipeline: GFM tables, strikethrough and
 // task lists, footnotes, raw HTML kept (html.WithUnsafe), no Linkify (Jekyll
-// does not autolink bare URLs, so extension.GFM is not used), no
-// typographer (text is kept as written: kramdown's smart quotes are a
-// display nicety, and readers get the author's characters), kramdown heading
-// ids, and math passed through escaped.
+// does not autolink bare URLs, so extension.GFM is not used), kramdown's
+// typography (smart quotes, en and em dashes, ellipses and guillemets, as
+// characters rather than entities so that plain text gets them too),
+// emphasis next to CJK punctuation (cjkEmphasisParser), kramdown heading
+// ids and block attribute lists, and math passed through escaped.
 func newRenderer(site *Site) *renderer {
 	md := goldmark.New(
 		goldmark.WithExtensions(
@@ -51,9 +52,16 @@ func newRenderer(site *Site) *renderer {
 			extension.Strikethrough,
 			extension.TaskList,
 			extension.Footnote,
+			extension.NewTypographer(extension.WithTypographicSubstitutions(map[extension.TypographicPunctuation]string{
+				extension.LeftSingleQuote: "‘", extension.RightSingleQuote: "’", extension.Apostrophe: "’",
+				extension.LeftDoubleQuote: "“", extension.RightDoubleQuote: "”",
+				extension.EnDash: "–", extension.EmDash: "—", extension.Ellipsis: "…",
+				extension.LeftAngleQuote: "«", extension.RightAngleQuote: "»",
+			})),
 			mathExtension(),
 		),
 		goldmark.WithParserOptions(
+			parser.WithInlineParsers(util.Prioritized(cjkEmphasisParser{}, 499)),
 			parser.WithASTTransformers(util.Prioritized(headingIDs{}, 1000)),
 		),
 		goldmark.WithRendererOptions(

@@ -188,7 +188,12 @@ func TestRenderMarkdownFeatures(t *testing.T) {
 		{"div with blank lines and indentation", "<div class=\"x\">\n  <p>a</p>\n\n    <p>b [c](d)</p>\n</div>\nAfter *x*\n",
 			[]string{"<div class=\"x\">\n  <p>a</p>\n    <p>b [c](d)</p>\n</div>\n<p>After <em>x</em></p>"}, []string{"<pre>"}},
 		{"post_url link", "[o]({% post_url 2020-01-02-other %})\n", []string{`<a href="https://example.com/blog/other/">o</a>`}, nil},
-		{"no typographer", "It's \"quoted\" -- and...\n", []string{"It's &quot;quoted&quot; -- and..."}, nil},
+		{"kramdown typography", "It's \"quoted\" -- and... --- <<x>>\n", []string{"It’s “quoted” – and… — «x»"}, nil},
+		{"typography not in code", "`\"x\" -- y`\n\n    \"a\" -- b\n", []string{"<code>&quot;x&quot; -- y</code>", "&quot;a&quot; -- b"}, []string{"“"}},
+		{"emphasis next to CJK punctuation", "**最深刻的体验或许是意义感的消失。**我觉得\n", []string{"<strong>最深刻的体验或许是意义感的消失。</strong>我觉得"}, []string{"**"}},
+		{"money is not math", "A **$1,000,000 mortgage at 6%**, repaying about **$6,092/month** for $5 and $10.\n", []string{"<strong>$1,000,000 mortgage at 6%</strong>", "<strong>$6,092/month</strong>", "for $5 and $10."}, []string{"**"}},
+		{"math still math", "Let $x_1 + y_1$ and $$a_b_c$$ and $a$.\n", []string{"$x_1 + y_1$", "$$a_b_c$$", "$a$"}, []string{"<em>"}},
+		{"no math after a space", "costs $ 5 and $x $ y\n", []string{"costs $ 5 and $x $ y"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,7 @@ func TestSectionSeed(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Key points to remember:\n\n- Role overlap is often a necessity, especially in startups and small\n  companies.\n- Data quality is universally vital across all roles.\n",
-		"Working in engineering may seem like an \"ungrateful\" job",
+		"Working in engineering may seem like an “ungrateful” job",
 	} {
 		if !strings.Contains(s.Text, want) {
 			t.Errorf("section Text lacks %q:\n%s", want, s.Text)

@@ -102,7 +102,7 @@ func TestRenderRawHTMLURLs(t *testing.T) {
 			`<p><img src="https://example.com/a.png"> <a href="https://example.com/blog/other/">o</a></p>`},
 		{"inline raw html", "Text <a href=\"x/\">y</a> end.", `<p>Text <a href="https://example.com/blog/post/x/">y</a> end.</p>`},
 		{"code span untouched", "`<a href=\"x/\">`", "<p><code>&lt;a href=&quot;x/&quot;&gt;</code></p>"},
-		{"not a tag", "a <b c=\"d/\" <e> f", `<p>a &lt;b c=&quot;d/&quot; <e> f</p>`},
+		{"not a tag", "a <b c=\"d/\" <e> f", `<p>a &lt;b c=“d/” <e> f</p>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
