@@ -144,3 +144,44 @@ func dropBlankLines(out []byte, from int) []byte {
 	}
 	return out[:w]
 }
+
+// nomarkdown copies the content of kramdown's {::nomarkdown}…{:/nomarkdown}
+// (or {:/}) block starting at pos as raw HTML: its blank lines dropped so
+// that it stays one HTML block, with a blank line before and after. It
+// returns the offset after the closing marker's line. Without a closing
+// marker the opening one is dropped.
+func (p *liquidParser) nomarkdown(pos int) int {
+	src := p.src
+	open := lineEndAt(src, pos)
+	body := bytes.IndexByte(src[pos:open], '}')
+	start := pos + body + 1
+	end, after := -1, -1
+	for _, closer := range []string{"{:/nomarkdown}", "{:/}"} {
+		if i := bytes.Index(src[start:], []byte(closer)); i >= 0 && (end < 0 || start+i < end) {
+			end, after = start+i, start+i+len(closer)
+		}
+	}
+	if end < 0 {
+		p.warn(pos, "{::nomarkdown} without {:/nomarkdown} removed")
+		if open < len(src) {
+			open++
+		}
+		return open
+	}
+	if len(p.out) > 0 && p.out[len(p.out)-1] != '\n' {
+		p.out = append(p.out, '\n')
+	}
+	p.out = append(p.out, '\n')
+	outStart := len(p.out)
+	p.out = append(p.out, bytes.TrimSpace(src[start:end])...)
+	p.out = dropBlankLines(p.out, outStart)
+	p.out = append(p.out, "\n\n"...)
+	le := lineEndAt(src, after)
+	if !isBlank(src[after:le]) {
+		return after
+	}
+	if le < len(src) {
+		le++
+	}
+	return le
+}

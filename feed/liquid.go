@@ -113,6 +113,7 @@ func (p *liquidParser) run() {
 		fence       byte // '`' or '~' while inside a fenced code block
 		fenceLen    int
 		prevBlank   = true
+		prevHTML    bool // the previous line ended a raw HTML block
 		prevCode    bool
 		inList      bool
 		listContent int
@@ -141,7 +142,7 @@ func (p *liquidParser) run() {
 		}
 		if isBlank(rest) {
 			p.out = append(p.out, src[pos:next]...)
-			prevBlank, prevItemOut = true, -1
+			prevBlank, prevHTML, prevItemOut = true, false, -1
 			pos = next
 			continue
 		}
@@ -163,9 +164,22 @@ func (p *liquidParser) run() {
 			pos = next
 			continue
 		}
+		if bytes.HasPrefix(rest, []byte("{::nomarkdown")) {
+			pos = p.nomarkdown(pos + off)
+			prevBlank, prevHTML, prevItemOut = true, false, -1
+			continue
+		}
 		if isIALLine(rest) {
-			if isTOCMarker(rest) && prevItemOut >= 0 {
-				p.out = p.out[:prevItemOut]
+			switch {
+			case isTOCMarker(rest):
+				if prevItemOut >= 0 {
+					p.out = p.out[:prevItemOut]
+				}
+			case !prevHTML && blockIAL(rest) != "":
+				// Kept for the ialTransformer, which applies it to the
+				// block before or after it.
+				p.out = append(p.out, blockIAL(rest)...)
+				p.out = append(p.out, '\n')
 			}
 			prevItemOut = -1
 			pos = next
@@ -187,10 +201,11 @@ func (p *liquidParser) run() {
 				if !inList && pos < len(src) && !isBlankLineAt(src, pos) {
 					p.out = append(p.out, '\n') // end the HTML block, as kramdown does
 				}
-				prevBlank, prevItemOut = false, -1
+				prevBlank, prevHTML, prevItemOut = false, true, -1
 				continue
 			}
 		}
+		prevHTML = false
 		item, content := listItem(line)
 		if item {
 			inList, listContent = true, content

@@ -62,7 +62,7 @@ func newRenderer(site *Site) *renderer {
 		),
 		goldmark.WithParserOptions(
 			parser.WithInlineParsers(util.Prioritized(cjkEmphasisParser{}, 499)),
-			parser.WithASTTransformers(util.Prioritized(headingIDs{}, 1000)),
+			parser.WithASTTransformers(util.Prioritized(ialTransformer{}, 900), util.Prioritized(headingIDs{}, 1000)),
 		),
 		goldmark.WithRendererOptions(
 			ghtml.WithUnsafe(),
