@@ -67,6 +67,7 @@ type liquidParser struct {
 	wpos, wline int   // the last warning's offset and line in src, to count lines once
 	tags        []int // offsets in out of "<" + letter outside code: raw HTML tags, maybe
 	absent      map[string]int
+	skips       map[int]int // offset of a kept branch's end tag → where to go on
 	blockEnds   map[string]map[int]int
 }
 

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"html"
 	"strings"
 )
 
@@ -53,7 +54,37 @@ func (p *liquidParser) tag(pos int) int {
 		p.out = append(p.out, "{%"...)
 		return pos + 2
 	}
+	if to, ok := p.skips[pos]; ok { // the end of a kept branch: skip the others
+		delete(p.skips, pos)
+		return to
+	}
 	switch name {
+	case "if", "unless":
+		return p.conditional(pos, name, args, end)
+	case "endif", "endunless", "else", "elsif":
+		// the end of a kept else branch, or a stray one: nothing to write
+	case "cite":
+		p.cite(args)
+	case "details":
+		label := strings.Trim(strings.TrimSpace(args), `"'`)
+		p.blockHTML("<details><summary>" + html.EscapeString(label) + "</summary>")
+	case "enddetails":
+		p.blockHTML("</details>")
+	case "twitter":
+		if u, _, _ := strings.Cut(strings.TrimSpace(args), " "); hasScheme(u) {
+			p.out = append(p.out, '<')
+			p.out = append(p.out, strings.Trim(u, `"'`)...)
+			p.out = append(p.out, '>')
+		} else {
+			p.warn(pos, "{%% twitter %%} without a URL removed")
+		}
+	case "tabs", "endtabs", "endtab":
+		// tabs become their contents one after another
+	case "tab":
+		fields := strings.Fields(args)
+		if len(fields) > 1 {
+			p.blockHTML("<p><strong>" + html.EscapeString(strings.Trim(strings.Join(fields[1:], " "), `"'`)) + "</strong></p>")
+		}
 	case "raw":
 		s, e := findEndTag(src, end, "endraw")
 		if s < 0 {
@@ -94,6 +125,135 @@ func (p *liquidParser) tag(pos int) int {
 		p.warn(pos, "unsupported Liquid tag {%% %s %%} removed", name)
 	}
 	return end
+}
+
+// blockHTML writes an HTML block on lines of its own.
+func (p *liquidParser) blockHTML(s string) {
+	if len(p.out) > 0 && p.out[len(p.out)-1] != '\n' {
+		p.out = append(p.out, '\n')
+	}
+	p.out = append(p.out, '\n')
+	p.out = append(p.out, s...)
+	p.out = append(p.out, "\n\n"...)
+}
+
+// cite turns {% cite key1 key2 %} (jekyll-scholar) into "[key1; key2]";
+// options such as --file are dropped.
+func (p *liquidParser) cite(args string) {
+	var keys []string
+	fields := strings.Fields(args)
+	for i := 0; i < len(fields); i++ {
+		if strings.HasPrefix(fields[i], "--") {
+			i++ // the option's value
+			continue
+		}
+		keys = append(keys, fields[i])
+	}
+	if len(keys) == 0 {
+		return
+	}
+	p.out = append(p.out, '[')
+	p.out = append(p.out, html.EscapeString(strings.Join(keys, "; "))...)
+	p.out = append(p.out, ']')
+}
+
+// conditional handles {% if COND %}…{% elsif %}…{% else %}…{% endif %}
+// (and unless): a condition on a literal or a site variable is evaluated
+// and its branch kept; any other condition cannot be evaluated here, and
+// the else branch is kept (nothing without one), never both. It returns
+// where to go on: the start of the kept branch, whose end is recorded in
+// p.skips to jump past the end tag.
+func (p *liquidParser) conditional(pos int, name, args string, end int) int {
+	closer := "end" + name
+	var branches []int // offsets of the {% elsif %} and {% else %} tags at depth 0
+	elseAt, elseEnd := -1, -1
+	depth := 0
+	for i := end; ; {
+		j := bytes.Index(p.src[i:], []byte("{%"))
+		if j < 0 {
+			p.warn(pos, "{%% %s %%} without {%% %s %%}: the tag is removed", name, closer)
+			return end
+		}
+		s := i + j
+		n, _, e, ok := tagAt(p.src, s)
+		if !ok {
+			i = s + 2
+			continue
+		}
+		switch {
+		case n == "if" || n == "unless":
+			depth++
+		case (n == "endif" || n == "endunless") && depth > 0:
+			depth--
+		case n == closer && depth == 0:
+			if p.skips == nil {
+				p.skips = map[int]int{}
+			}
+			cond, known := p.condition(args)
+			if name == "unless" {
+				cond = !cond
+			}
+			var from, to int // the kept branch
+			switch {
+			case known && cond:
+				from = end
+				to = s
+				if len(branches) > 0 {
+					to = branches[0]
+				}
+			case elseAt < 0:
+				return e // no branch is kept
+			default:
+				from, to = elseEnd, s
+			}
+			p.skips[to] = e
+			return from
+		case (n == "else" || n == "elsif") && depth == 0:
+			branches = append(branches, s)
+			if n == "else" {
+				elseAt, elseEnd = s, e
+			}
+		}
+		i = e
+	}
+}
+
+// condition evaluates a Liquid condition when it is a literal (true,
+// false, nil, a string or number) or a site variable Herald knows, alone
+// or compared with == or != to a literal; known is false otherwise.
+func (p *liquidParser) condition(expr string) (value, known bool) {
+	expr = strings.TrimSpace(expr)
+	for _, op := range []string{"==", "!="} {
+		if l, r, ok := strings.Cut(expr, op); ok {
+			a, ok1 := p.operand(strings.TrimSpace(l))
+			b, ok2 := p.operand(strings.TrimSpace(r))
+			if !ok1 || !ok2 {
+				return false, false
+			}
+			return (a == b) == (op == "=="), true
+		}
+	}
+	if strings.ContainsAny(expr, "<> ") {
+		return false, false
+	}
+	switch expr {
+	case "true":
+		return true, true
+	case "false", "nil", "null":
+		return false, true
+	}
+	v, ok := p.operand(expr)
+	return ok && v != "", ok // Liquid: "" is truthy, but an unset site key is nil
+}
+
+func (p *liquidParser) operand(s string) (string, bool) {
+	if v, ok := p.value(s); ok {
+		return v, true
+	}
+	if s != "" && strings.Trim(s, "0123456789.-") == "" {
+		return s, true
+	}
+	return "", false
 }
 
 // highlight turns {% highlight LANG [linenos] %}…{% endhighlight %} into a

@@ -86,7 +86,8 @@ type htmlWriter interface {
 }
 
 // cleanHTML copies the HTML in src to dst in one tokenizer pass: <style>
-// and <script> elements are dropped with their content, and every href,
+// and <script> elements are dropped with their content, comments are
+// dropped, and every href,
 // src, srcset and poster attribute is made absolute with r. Everything else
 // is copied byte for byte; only rewritten tags are re-serialised.
 func cleanHTML(dst htmlWriter, src []byte, r *urlResolver) {
@@ -141,6 +142,8 @@ func cleanHTML(dst htmlWriter, src []byte, r *urlResolver) {
 			} else {
 				dst.WriteByte('>')
 			}
+		case xhtml.CommentToken:
+			// HTML comments are not content: feeds and mail drop them.
 		case xhtml.EndTagToken:
 			if skip != "" {
 				if name, _ := z.TagName(); string(name) == skip {
@@ -290,8 +293,11 @@ func cleaned(f grenderer.NodeRendererFunc, need func([]byte) bool) grenderer.Nod
 
 // hasScriptOrStyle reports whether html may hold a <script> or <style>
 // element (the Liquid pass removes them from the source; this is the
-// safety net for what it could not see).
+// safety net for what it could not see) or a comment.
 func hasScriptOrStyle(html []byte) bool {
+	if bytes.Contains(html, []byte("<!--")) {
+		return true
+	}
 	for i := 0; i < len(html); i++ {
 		j := bytes.IndexByte(html[i:], '<')
 		if j < 0 {

@@ -53,7 +53,8 @@ func TestCleanHTML(t *testing.T) {
 			`<video poster="https://example.com/blog/post/p.jpg" src="https://example.com/blog/post/v.mp4"></video>`},
 		{"style removed", "<p>a</p>\n<style>\n.x { color: red }\n</style>\n<p>b</p>", "<p>a</p>\n\n<p>b</p>"},
 		{"script removed", `<p>a<script src="x.js"></script>b<SCRIPT>if (a < b) {}</SCRIPT>c<script/>d</script>e</p>`, `<p>abce</p>`},
-		{"text untouched", "<p>a &lt; b &amp;&amp; c &gt; d é</p>\n<!-- c -->", "<p>a &lt; b &amp;&amp; c &gt; d é</p>\n<!-- c -->"},
+		{"text untouched", "<p>a &lt; b &amp;&amp; c &gt; d é</p>\n", "<p>a &lt; b &amp;&amp; c &gt; d é</p>\n"},
+		{"comments dropped", "<p>a<!-- x --> b</p>\n<!-- c\n-- d -->", "<p>a b</p>\n"},
 		{"no url attribute", `<div class="x" style="y"><span>z</span></div>`, `<div class="x" style="y"><span>z</span></div>`},
 	}
 	r, err := newURLResolver("https://example.com/blog/post/")
