@@ -7,6 +7,7 @@ import (
 	"html"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -16,6 +17,7 @@ import (
 	ghtml "github.com/yuin/goldmark/renderer/html"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
+	xhtml "golang.org/x/net/html"
 )
 
 // renderCacheSize bounds the rendered-HTML cache: enough for every feed of
@@ -84,6 +86,7 @@ type renderInput struct {
 	File             string // for messages
 	Line             int    // file line of Src's first line (1-based)
 	PostURL          string // absolute; "" means the site's home
+	Title            string // the summary of last resort
 	Description      string
 	ExcerptSeparator string
 	Resolve          func(kind, arg string) (string, bool) // {% post_url %} and {% link %}; nil: none resolve
@@ -192,7 +195,75 @@ func (r *renderer) render(in *renderInput) (*Rendered, error) {
 		}
 		out.SummaryText = flatText(ex.nodes, ex.src)
 	}
+	if out.SummaryText == "" {
+		// No paragraph to take (a body that starts with raw HTML, or an
+		// empty one): the rendered body's text, else the title. An entry
+		// always has a summary.
+		out.SummaryText = truncateText(htmlText(out.HTML), summaryMax)
+		if out.SummaryText == "" {
+			out.SummaryText = oneLine(in.Title)
+		}
+		out.SummaryHTML = ""
+		if out.SummaryText != "" {
+			out.SummaryHTML = "<p>" + html.EscapeString(out.SummaryText) + "</p>"
+		}
+	}
+	if !strings.Contains(out.SummaryHTML, "<pre") {
+		out.SummaryHTML = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(out.SummaryHTML, "\r", ""), "\n", " "))
+	}
 	return out, nil
+}
+
+// summaryMax is the length, in characters, of a summary taken from a
+// post's rendered text.
+const summaryMax = 300
+
+// htmlText is the text of an HTML fragment on one line: tags, comments,
+// scripts and styles dropped, entities decoded, white space collapsed.
+func htmlText(s string) string {
+	z := xhtml.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	skip := 0
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return strings.Join(strings.Fields(b.String()), " ")
+		case xhtml.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case xhtml.StartTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "script", "style":
+				skip++
+			case "p", "div", "li", "br", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th":
+				b.WriteByte(' ')
+			}
+		case xhtml.EndTagToken:
+			name, _ := z.TagName()
+			switch string(name) {
+			case "script", "style":
+				skip = max(0, skip-1)
+			default:
+				b.WriteByte(' ')
+			}
+		}
+	}
+}
+
+// truncateText cuts s to at most n characters at a word boundary, adding
+// "…" when it cut.
+func truncateText(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)[:n]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,;:") + "…"
 }
 
 // excerptNodes is a post's excerpt: blocks of a parsed document.
@@ -275,6 +346,7 @@ func (l *Loader) input(ctx context.Context, p *Post, warn func(line int, msg str
 		File:             p.File,
 		Line:             line,
 		PostURL:          p.URL,
+		Title:            p.Title,
 		Description:      p.Description,
 		ExcerptSeparator: p.ExcerptSeparator,
 		Resolve:          l.resolve,

@@ -148,15 +148,18 @@ func TestRenderSummary(t *testing.T) {
 	}{
 		{"description", "Para *one*.\n", "A <b>short</b> one", "", "<p>A &lt;b&gt;short&lt;/b&gt; one</p>", "A <b>short</b> one"},
 		{"first paragraph", "- [TOC](#a)\n\n# Title\n\nFirst *para* with [a link](x/).\nSecond line.\n\nSecond para.\n", "", "",
-			"<p>First <em>para</em> with <a href=\"https://example.com/blog/post/x/\">a link</a>.\nSecond line.</p>\n", "First para with a link. Second line."},
+			"<p>First <em>para</em> with <a href=\"https://example.com/blog/post/x/\">a link</a>. Second line.</p>", "First para with a link. Second line."},
 		{"separator", "One.\n\nTwo.\n<!--more-->\nThree.\n", "", "<!--more-->",
-			"<p>One.</p>\n<p>Two.</p>\n", "One. Two."},
-		{"separator absent", "One.\n\nTwo.\n", "", "<!--more-->", "<p>One.</p>\n", "One."},
-		{"nothing", "# Only a heading\n", "", "", "", ""},
+			"<p>One.</p> <p>Two.</p>", "One. Two."},
+		{"separator absent", "One.\n\nTwo.\n", "", "<!--more-->", "<p>One.</p>", "One."},
+		{"only a heading: the text", "# Only a heading\n", "", "", "<p>Only a heading</p>", "Only a heading"},
+		{"raw HTML first: its text", "<p>Moin Moin,</p>\n<p>wie geht's &amp; so?</p>\n", "", "", "<p>Moin Moin, wie geht&#39;s &amp; so?</p>", "Moin Moin, wie geht's & so?"},
+		{"empty body: the title", "\n", "", "", "<p>Redirect &amp; more</p>", "Redirect & more"},
+		{"long text cut", "<div>" + strings.Repeat("word ", 100) + "</div>\n", "", "", "<p>" + strings.TrimSpace(strings.Repeat("word ", 60)) + "…</p>", strings.TrimSpace(strings.Repeat("word ", 60)) + "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &renderInput{Src: []byte(tt.src), PostURL: "https://example.com/blog/post/", Description: tt.desc, ExcerptSeparator: tt.sep}
+			in := &renderInput{Src: []byte(tt.src), PostURL: "https://example.com/blog/post/", Title: "Redirect\r\n& more", Description: tt.desc, ExcerptSeparator: tt.sep}
 			out, err := newRenderer(renderSite()).render(in)
 			if err != nil {
 				t.Fatal(err)
