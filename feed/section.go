@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
@@ -159,15 +160,24 @@ func cutText(s string, maxHTML int) (htm, text string) {
 }
 
 // sectionMatch reports whether a heading's text names the section: a
-// leading number ("5.", "2.1", "3)") is ignored, case too, and when name is
-// any spelling of TL;DR ("TLDR", "TL;DR", "TL DR") so is the heading.
+// leading number ("5.", "2.1", "3)"), case and punctuation are ignored
+// ("## Summary!" matches "Summary"), and when name is any spelling of
+// TL;DR ("TLDR", "TL;DR", "TL DR") so is the heading.
 func sectionMatch(heading, name string) bool {
 	h := strings.TrimRight(strings.TrimSpace(stripNumber(heading)), ":")
 	name = strings.TrimSpace(name)
 	if isTLDR(name) {
 		return isTLDR(h)
 	}
-	return strings.EqualFold(strings.TrimSpace(h), name)
+	return sectionWords(h) != "" && sectionWords(h) == sectionWords(stripNumber(name))
+}
+
+// sectionWords is s lower-cased with only its letters and digits, words
+// separated by one space.
+func sectionWords(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), " ")
 }
 
 // stripNumber removes a leading section number such as "5. ", "2.1. ",

@@ -88,6 +88,11 @@ func TestSectionMatch(t *testing.T) {
 		{"3. Summary", "Summary", true},
 		{"Summary", "TLDR", false},
 		{"In Summary", "Summary", false},
+		{"Summary!", "Summary", true},
+		{"4) Key take-aways:", "Key take aways", true},
+		{"¿Resumen?", "resumen", true},
+		{"Summary 2", "Summary", false},
+		{"!!!", "!", false},
 	}
 	for _, tt := range tests {
 		if got := sectionMatch(tt.heading, tt.name); got != tt.want {
