@@ -940,3 +940,51 @@ func TestPreviewHTML(t *testing.T) {
 		t.Errorf("preview -html wrote:\n%s", html)
 	}
 }
+
+// TestInit: `herald init` writes a configuration that runs at once, from a
+// Jekyll site or from nothing, and never overwrites a file.
+func TestInit(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/jekyll/site", filepath.Join(dir, "site"))
+	run := func(args ...string) result {
+		t.Helper()
+		var out, errb bytes.Buffer
+		m := NewMain()
+		m.Stdout, m.Stderr = &out, &errb
+		return result{m.Main(context.Background(), args), out.String(), errb.String()}
+	}
+	cfg := filepath.Join(dir, "herald.toml")
+	r := run("init", "-jekyll", filepath.Join(dir, "site"), "-o", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "Next:") || !strings.Contains(r.stdout, "2. herald") {
+		t.Fatalf("init = %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	before, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(before), `# url = "https://example.com"`) || !strings.Contains(string(before), `transport = "maildir"`) {
+		t.Errorf("config lacks the site's url or the maildir transport:\n%s", before)
+	}
+	if r := run("-config", cfg, "build"); r.code != 0 {
+		t.Fatalf("build with the written config = %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "public", "feed.xml")); err != nil {
+		t.Errorf("no feed.xml: %v", err)
+	}
+	if r := run("init", "-o", cfg); r.code == 0 || !strings.Contains(r.stderr, "exists already") {
+		t.Errorf("init over an existing file = %d %q, want an error", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(cfg); !bytes.Equal(after, before) {
+		t.Error("init changed an existing file")
+	}
+	plain := filepath.Join(dir, "plain", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(plain), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := run("init", "-o", plain); r.code != 0 {
+		t.Fatalf("init = %d %s", r.code, r.stderr)
+	}
+	if r := run("-config", plain, "check"); r.code != 0 {
+		t.Errorf("check with the plain config = %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -136,6 +136,7 @@ func (e silentError) Error() string { return fmt.Sprintf("exit status %d", int(e
 const usage = `Usage: herald [-config FILE] [-log-format text|json] COMMAND [ARGS]
 
 Commands:
+  init [-jekyll DIR] [-o FILE] write a commented config.toml (from a Jekyll site)
   build                       write the feeds once and exit
   run                         run the daemon
   check                       validate the configuration and every post
@@ -181,6 +182,8 @@ func (m *Main) Run(ctx context.Context) error {
 	case "version":
 		fmt.Fprintln(m.Stdout, "herald", version())
 		return nil
+	case "init":
+		return m.runInit(ctx)
 	case "build":
 		return m.runBuild(ctx)
 	case "check":
