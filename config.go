@@ -16,6 +16,7 @@ import (
 	"herald/schedule"
 	"herald/schedule/server"
 	"herald/schedule/store"
+	"herald/schedule/store/postgres"
 	"herald/schedule/store/sqlite"
 )
 
@@ -168,8 +169,8 @@ func (c *Config) applyJekyll(path string, data []byte) error {
 
 // resolvePaths makes the relative paths of the configuration relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Posts.Dir, &c.Feeds.Dir, &c.Mail.Maildir, &c.Mail.Templates, &c.State.Database, &c.Mail.SMTP.PasswordFile, &c.Mail.DKIM.KeyFile, &c.Server.SecretFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
+	for _, p := range []*string{&c.Posts.Dir, &c.Feeds.Dir, &c.Mail.Maildir, &c.Mail.Templates, &c.State.Database, &c.State.PasswordFile, &c.Mail.SMTP.PasswordFile, &c.Mail.DKIM.KeyFile, &c.Server.SecretFile} {
+		if *p != "" && !filepath.IsAbs(*p) && !store.IsPostgresURL(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -200,6 +201,16 @@ func (c *Config) Validate() error {
 
 // openStore opens the state database the [state] section names. It is the
 // one place that knows which backends exist.
+// A postgres:// (or postgresql://) URL selects PostgreSQL, with the password
+// from state.password_env or state.password_file; anything else is a SQLite
+// file.
 func openStore(ctx context.Context, c store.Config) (store.Store, error) {
-	return sqlite.Open(ctx, c.Database)
+	if !c.Postgres() {
+		return sqlite.Open(ctx, c.Database)
+	}
+	pw, err := c.Password()
+	if err != nil {
+		return nil, err
+	}
+	return postgres.Open(ctx, c.Database, postgres.Options{Password: pw})
 }

@@ -107,6 +107,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"auth without tls", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mail]\ntransport = \"smtp\"\nfrom = \"a@e.com\"\n[mail.smtp]\nhost = \"h\"\ntls = \"none\"\nusername = \"u\"\n", "mail.smtp"},
 		{"bad listen", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server]\nlisten = \"8080\"\n", "server.listen"},
 		{"syntax error", "[site\ntitle = \"x\"\n", "config.toml:1:"},
+		{"postgres password in the URL", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\ndatabase = \"postgres://herald:hunter2@db/herald\"\n", "state.database: must not contain a password"},
+		{"postgres password parameter", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\ndatabase = \"postgresql://herald@db/herald?password=hunter2\"\n", "state.database: must not contain a password"},
+		{"password for sqlite", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\npassword_env = \"PW\"\n", "state.password_env: only for a PostgreSQL"},
+		{"missing password file", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\ndatabase = \"postgres://h@db/h\"\npassword_file = \"nope\"\n", "state.password_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +140,23 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pg := filepath.Join(dir, "pg.toml")
+	if err := os.WriteFile(pg, []byte("[site]\ntitle = \"x\"\nurl = \"https://e.com/\"\n[state]\ndatabase = \"postgres://herald@db.example.org/herald?sslmode=verify-full\"\npassword_file = \"pw\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pgCfg, err := LoadConfig(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := pgCfg.State.Password(); err != nil || pw != "s3cret" {
+		t.Errorf("state password = %q, %v; want the file's first line", pw, err)
+	}
 	for _, c := range []struct{ got, want string }{
+		{pgCfg.State.Database, "postgres://herald@db.example.org/herald?sslmode=verify-full"}, // a URL is not a path
+		{pgCfg.State.PasswordFile, filepath.Join(dir, "pw")},
 		{cfg.Posts.Dir, filepath.Join(dir, "posts")},
 		{cfg.Feeds.Dir, filepath.Join(dir, "public")},
 		{cfg.Mail.Maildir, filepath.Join(dir, "var/mail")},

@@ -23,11 +23,14 @@ func (bk Backend) fresh(t testing.TB) store.Store {
 	return bk.Open(t, bk.New(t))
 }
 
-// Run runs every case of the suite against bk, each in its own subtest on
-// its own database.
+// Run runs every case of the suite against bk, each in its own parallel
+// subtest on its own database.
 func Run(t *testing.T, bk Backend) {
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.fn(t, bk) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, bk)
+		})
 	}
 }
 
