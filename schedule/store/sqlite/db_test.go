@@ -65,7 +65,7 @@ func TestConfig(t *testing.T) {
 		{" /var/lib/herald/herald.db ", ""},
 		{"", "state.database: must not be empty"},
 		{"  ", "state.database: must not be empty"},
-		{":memory:", `state.database: must be a file path, got ":memory:"`},
+		{":memory:", `state.database: must be a file path or a postgres:// URL, got ":memory:"`},
 		{"file:x.db?mode=ro", `state.database: must be a file path`},
 		{"a\x00b", "state.database: must not contain a NUL byte"},
 	}
