@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"herald/feed"
 )
 
 // Config is the [schedule] section of config.toml.
@@ -19,11 +21,16 @@ type Config struct {
 	// Digest is "" for one email per post, or a cron spec (same syntax as
 	// Cron) at which one digest email of the period's posts is sent.
 	Digest string `toml:"digest"`
+	// ScanGrace: a scan running longer than this makes /healthz answer
+	// 503 and stops the systemd watchdog pings (default 5m).
+	ScanGrace feed.Duration `toml:"scan_grace"`
 }
 
 // Default returns the default [schedule] section: a scan every minute, one
 // email per post.
-func Default() Config { return Config{Cron: "@every 1m"} }
+func Default() Config {
+	return Config{Cron: "@every 1m", ScanGrace: feed.Duration{Duration: DefaultScanGrace}}
+}
 
 // Validate checks both specs: they must parse and fire at least once in the
 // next five years. Messages name the key ("schedule.cron: …").
@@ -32,6 +39,9 @@ func (c *Config) Validate() error {
 	c.Digest = strings.TrimSpace(c.Digest)
 	if c.Cron == "" {
 		return errors.New(`schedule.cron: must not be empty (default "@every 1m")`)
+	}
+	if c.ScanGrace.Duration < 0 {
+		return fmt.Errorf("schedule.scan_grace: must not be negative, got %s", c.ScanGrace.Duration)
 	}
 	if _, err := parseSpec(c.Cron); err != nil {
 		return fmt.Errorf("schedule.cron: %w", err)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"herald/feed"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -31,6 +33,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative every", Config{Cron: "@every -1m"}, "at least 1s"},
 		{"bad digest", Config{Cron: "@every 1m", Digest: "CRON_TZ=UTC"}, "schedule.digest: "},
 		{"digest never fires", Config{Cron: "@every 1m", Digest: "0 0 31 4 *"}, "schedule.digest: "},
+		{"negative scan grace", Config{Cron: "@every 1m", ScanGrace: feed.Duration{Duration: -time.Second}}, "schedule.scan_grace: must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

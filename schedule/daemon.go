@@ -62,8 +62,6 @@ const (
 	// against Clock.Now at least this often, so a wall-clock jump (NTP,
 	// suspend) delays a post by at most this much.
 	maxSleep = time.Minute
-	// stuckScan: a scan running longer than this stops the watchdog pings.
-	stuckScan = 5 * time.Minute
 	// failingTooLong: scans failing for longer than this stop the watchdog
 	// pings, so systemd restarts Herald (reopening the database and the
 	// watch); its restart limit stops a restart loop.
@@ -128,6 +126,9 @@ type Daemon struct {
 	debounce time.Duration
 	grace    time.Duration
 	watchdog time.Duration
+	// scanGrace: a scan running longer marks the daemon unhealthy
+	// (schedule.scan_grace).
+	scanGrace time.Duration
 
 	wake    chan struct{}
 	running atomic.Bool
@@ -233,6 +234,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if d.grace <= 0 {
 		d.grace = DefaultShutdownGrace
+	}
+	if d.scanGrace = opts.Schedule.ScanGrace.Duration; d.scanGrace <= 0 {
+		d.scanGrace = DefaultScanGrace
 	}
 	if d.watchdog == 0 && opts.Notify != nil {
 		d.watchdog = WatchdogInterval()

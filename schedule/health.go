@@ -9,7 +9,7 @@ import (
 
 // Health is the daemon's state as /healthz reports it.
 type Health struct {
-	Status         string    `json:"status"` // "ok", "failing", or "starting" before the first scan
+	Status         string    `json:"status"` // "ok", "failing", "stuck" (a scan runs longer than schedule.scan_grace), or "starting" before the first scan
 	LastScan       time.Time `json:"last_scan,omitzero"`
 	LastScanOK     bool      `json:"last_scan_ok"`
 	LastError      string    `json:"last_error,omitempty"`
@@ -18,16 +18,22 @@ type Health struct {
 	PostsPublished int       `json:"posts_published"`
 	DatabaseOK     bool      `json:"database_ok"`
 	DatabaseError  string    `json:"database_error,omitempty"`
+	// ScanRunningSince is when the scan in progress started (zero: none
+	// runs); ScanRunning says so for people: "scan running for 3m".
+	ScanRunningSince time.Time `json:"scan_running_since,omitzero"`
+	ScanRunning      string    `json:"scan_running,omitempty"`
 }
 
-// OK reports whether the daemon is healthy: the last scan succeeded and
-// the database answers.
+// OK reports whether the daemon is healthy: the last scan succeeded, the
+// database answers and no scan runs longer than schedule.scan_grace.
 func (h Health) OK() bool { return h.Status == "ok" }
 
 // Health returns the daemon's health; it pings the database.
 func (d *Daemon) Health(ctx context.Context) Health {
+	now := d.clock.Now()
 	d.mu.Lock()
 	st := d.st
+	running, stuck := d.scanningFrom, d.scanStuck(now)
 	d.mu.Unlock()
 	h := Health{
 		LastScan:       st.lastScan,
@@ -45,7 +51,12 @@ func (d *Daemon) Health(ctx context.Context) Health {
 		h.DatabaseOK = false
 		h.DatabaseError = err.Error()
 	}
+	if !running.IsZero() {
+		h.ScanRunningSince, h.ScanRunning = running, scanRunningText(now, running)
+	}
 	switch {
+	case stuck:
+		h.Status = "stuck"
 	case !st.scanned:
 		h.Status = "starting"
 	case st.lastOK && h.DatabaseOK:
@@ -57,7 +68,8 @@ func (d *Daemon) Health(ctx context.Context) Health {
 }
 
 // HealthHandler serves Health as JSON: 200 when healthy, 503 when the last
-// scan failed, the database does not answer, or no scan finished yet.
+// scan failed, the database does not answer, a scan runs longer than
+// schedule.scan_grace, or no scan finished yet.
 func (d *Daemon) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -29,12 +29,16 @@ type countingStore struct {
 	*sqlite.DB
 	records atomic.Int64
 	metas   atomic.Int64
-	panicOn atomic.Bool // Record panics (to test recovery)
-	failOn  atomic.Bool // Record fails as a locked database would
+	panicOn atomic.Bool   // Record panics (to test recovery)
+	failOn  atomic.Bool   // Record fails as a locked database would
+	hold    chan struct{} // when set before the daemon starts: Record waits for it to close (a hung scan)
 }
 
 func (s *countingStore) Record(ctx context.Context, now time.Time, posts []store.SeenPost, backfill bool) (store.RecordResult, error) {
 	s.records.Add(1)
+	if s.hold != nil {
+		<-s.hold
+	}
 	if s.panicOn.Load() {
 		panic("test panic in Record")
 	}

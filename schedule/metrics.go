@@ -56,6 +56,10 @@ func (d *Daemon) WriteMetrics(w io.Writer) {
 	scans, failures, announced := d.scans, d.failures, d.announced
 	pings, pingFailures := d.hubPings, d.hubFailures
 	st := d.st
+	var running float64
+	if !d.scanningFrom.IsZero() {
+		running = d.clock.Now().Sub(d.scanningFrom).Seconds()
+	}
 	hist := histogram{bounds: d.durations.bounds, counts: append([]uint64(nil), d.durations.counts...),
 		sum: d.durations.sum, count: d.durations.count}
 	files := make([]string, 0, len(d.feedBytes))
@@ -84,6 +88,8 @@ func (d *Daemon) WriteMetrics(w io.Writer) {
 	fmt.Fprintf(w, "herald_scan_duration_seconds_sum %s\n", formatFloat(hist.sum))
 	fmt.Fprintf(w, "herald_scan_duration_seconds_count %d\n", hist.count)
 
+	family(w, "herald_scan_running_seconds", "gauge", "How long the scan in progress has been running; 0 when none runs.")
+	fmt.Fprintf(w, "herald_scan_running_seconds %s\n", formatFloat(running))
 	family(w, "herald_last_scan_success", "gauge", "1 when the last scan succeeded, else 0.")
 	fmt.Fprintf(w, "herald_last_scan_success %d\n", b2i(st.lastOK))
 	family(w, "herald_last_scan_timestamp_seconds", "gauge", "Unix time of the last scan.")

@@ -49,6 +49,7 @@ func (d *Daemon) Scan(ctx context.Context) (res ScanResult, err error) {
 	d.mu.Lock()
 	d.scanningFrom = d.clock.Now()
 	d.mu.Unlock()
+	defer d.watchScan(ctx, d.scanningFrom)()
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.Error("scan panicked", "panic", r, "stack", string(debug.Stack()))

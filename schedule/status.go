@@ -53,6 +53,9 @@ type StatusReport struct {
 	LastScanOK      bool
 	LastScanError   string
 	StoredPublished int // posts_published as of the daemon's last scan
+	// ScanRunningSince: the daemon's scan in progress started then and had
+	// run for at least 10 s when it said so; zero when none.
+	ScanRunningSince time.Time
 
 	Recent []store.Announcement // newest first
 }
@@ -132,7 +135,7 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 
 	// The daemon's last scan, as it saved it (absent: it never ran).
 	meta := make(map[string]string, 4)
-	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished} {
+	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished, MetaScanRunningSince} {
 		v, err := opts.Store.Meta(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -148,6 +151,9 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 	r.LastScanOK = meta[MetaLastScanOK] == "true"
 	r.LastScanError = meta[MetaLastScanError]
 	r.StoredPublished, _ = strconv.Atoi(meta[MetaPostsPublished])
+	if t, err := time.Parse(time.RFC3339, meta[MetaScanRunningSince]); err == nil {
+		r.ScanRunningSince = t.In(loc)
+	}
 
 	if r.Recent, err = opts.Store.Announcements(ctx, recent); err != nil {
 		return nil, fmt.Errorf("schedule: status: %w", err)
@@ -186,6 +192,9 @@ func (r *StatusReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Last scan: %s (%s ago), ok\n", at(r.LastScan), roundDuration(r.Now.Sub(r.LastScan)))
 	default:
 		fmt.Fprintf(&b, "Last scan: %s (%s ago), FAILED: %s\n", at(r.LastScan), roundDuration(r.Now.Sub(r.LastScan)), r.LastScanError)
+	}
+	if !r.ScanRunningSince.IsZero() {
+		fmt.Fprintf(&b, "Scan running for %s (since %s)\n", roundDuration(r.Now.Sub(r.ScanRunningSince)), at(r.ScanRunningSince))
 	}
 	fmt.Fprintf(&b, "Posts: %d published, %d upcoming, %d drafts, %d announced", r.PostsPublished, len(r.Upcoming), r.Drafts, r.Announced)
 	if n := len(r.Problems); n > 0 {

@@ -35,7 +35,7 @@ func oneLine(s string) string {
 }
 
 // watchdogLoop sends WATCHDOG=1 every half watchdog interval while the
-// daemon is healthy: no scan stuck for longer than stuckScan and scans not
+// daemon is healthy: no scan running for longer than schedule.scan_grace and scans not
 // failing for longer than failingTooLong.
 func (d *Daemon) watchdogLoop(ctx context.Context) {
 	every := d.watchdog / 2
@@ -58,7 +58,7 @@ func (d *Daemon) watchdogLoop(ctx context.Context) {
 func (d *Daemon) watchdogHealthy(now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.scanningFrom.IsZero() && now.Sub(d.scanningFrom) > stuckScan {
+	if d.scanStuck(now) {
 		return false
 	}
 	if !d.st.failingSince.IsZero() && now.Sub(d.st.failingSince) > failingTooLong {

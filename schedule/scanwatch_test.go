@@ -1,0 +1,79 @@
+package schedule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A scan that hangs is shown by /healthz (503 after schedule.scan_grace),
+// /metrics, `herald status` and the watchdog; once it ends, all is well.
+func TestHungScanIsReported(t *testing.T) {
+	e := newEnv(t, "UTC")
+	e.writePost("2024-05-01-a.md", "A", "2024-05-01 10:00:00")
+	e.store.hold = make(chan struct{})
+	d, scans := e.daemon()
+	d.scanGrace = 2 * time.Minute
+	go d.Scan(context.Background())
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := d.ScanRunning(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scan did not start")
+		}
+		time.Sleep(time.Millisecond) // waiting for the goroutine, not a schedule
+	}
+	if h := d.Health(context.Background()); h.Status == "stuck" || !strings.HasPrefix(h.ScanRunning, "scan running for ") {
+		t.Errorf("at once: status %q, scan_running %q", h.Status, h.ScanRunning)
+	}
+
+	e.clock.Advance(3 * time.Minute)
+	rec := httptest.NewRecorder()
+	d.HealthHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"scan_running": "scan running for 3m"`) ||
+		!strings.Contains(rec.Body.String(), `"status": "stuck"`) {
+		t.Errorf("/healthz after 3 min: %d\n%s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	d.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "\nherald_scan_running_seconds 180\n") {
+		t.Errorf("/metrics lacks the running scan:\n%s", rec.Body)
+	}
+	if d.watchdogHealthy(e.clock.Now()) {
+		t.Error("the watchdog is still fed during a stuck scan")
+	}
+
+	// `herald status`, in another process, reads what the daemon wrote.
+	status := func() string {
+		r, err := Status(context.Background(), StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Now: e.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		r.WriteText(&b)
+		return b.String()
+	}
+	for !strings.Contains(status(), "Scan running for 3m (since 2024-06-01 12:00 UTC)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("status does not show the running scan:\n%s", status())
+		}
+		time.Sleep(time.Millisecond) // the meta is written by a goroutine
+	}
+
+	close(e.store.hold)
+	if s := waitScan(t, scans); s.err != nil {
+		t.Fatal(s.err)
+	}
+	if h := d.Health(context.Background()); h.Status != "ok" || h.ScanRunning != "" {
+		t.Errorf("after the scan: status %q, scan_running %q", h.Status, h.ScanRunning)
+	}
+	if s := status(); strings.Contains(s, "Scan running") {
+		t.Errorf("status still shows a running scan:\n%s", s)
+	}
+}
