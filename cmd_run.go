@@ -100,11 +100,12 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		}()
 	}
 	var httpSrv *server.Server
+	var mux *http.ServeMux
 	if c.Server.Listen != "" {
-		mux := http.NewServeMux()
+		mux = http.NewServeMux()
 		mux.Handle("/", handler)
 		mux.Handle("/healthz", d.HealthHandler())
-		mux.Handle("/metrics", d.MetricsHandler(ml.Metrics))
+		mux.Handle("/metrics", d.MetricsHandler(withBounceMetrics(db, ml.Metrics)))
 		web, err := m.newWeb(db, parts)
 		if err != nil {
 			return false, err
@@ -118,6 +119,9 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		start("subscriptions", web.Run)
 	}
 
+	if err := m.startBounces(runCtx, db, mux, start); err != nil {
+		return false, err
+	}
 	start("daemon", d.Run)
 	start("mailer", ml.Run)
 	if httpSrv != nil {

@@ -61,5 +61,5 @@ func (m *Main) runStatus(ctx context.Context) error {
 			fmt.Fprintf(m.Stdout, "  %s  %s  after %d attempts: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), f.Attempts, f.Code, f.Error)
 		}
 	}
-	return nil
+	return m.writeBounceStatus(ctx, e.db)
 }

@@ -17,7 +17,8 @@ const subscribersUsage = `usage: herald subscribers add [-pending] [-name NAME] 
        herald subscribers remove ADDR...
        herald subscribers list [-status pending|confirmed|unsubscribed]
        herald subscribers import [-pending] FILE|-     (CSV: email[,name])
-       herald subscribers export [FILE|-]              (CSV)`
+       herald subscribers export [FILE|-]              (CSV)
+       herald subscribers unsuppress ADDR...           (mail an address again after bounces)`
 
 // runSubscribers manages the subscriber list in the database; it is safe
 // to use while the daemon runs.
@@ -26,6 +27,9 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		return &usageError{"subscribers: missing subcommand\n" + subscribersUsage}
 	}
 	sub, args := m.Args[0], m.Args[1:]
+	if sub == "unsuppress" {
+		return m.runUnsuppress(ctx, args)
+	}
 	fs := m.flags("subscribers " + sub)
 	pending := fs.Bool("pending", false, "add as pending (not mailed until confirmed) instead of confirmed")
 	name := fs.String("name", "", "display name (add, one address)")

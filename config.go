@@ -13,6 +13,7 @@ import (
 
 	"herald/feed"
 	"herald/mailer"
+	"herald/mailer/bounce"
 	"herald/schedule"
 	"herald/schedule/server"
 	"herald/schedule/store"
@@ -30,6 +31,7 @@ type Config struct {
 	Schedule schedule.Config  `toml:"schedule"`
 	Mail     mailer.Config    `toml:"mail"`
 	Server   server.Config    `toml:"server"`
+	Bounce   bounce.Config    `toml:"bounce"`
 	State    store.Config     `toml:"state"`
 
 	// Path is the file the configuration was read from ("" for none).
@@ -49,6 +51,7 @@ func DefaultConfig() Config {
 		Schedule: schedule.Default(),
 		Mail:     mailer.Default(),
 		Server:   server.Default(),
+		Bounce:   bounce.Default(),
 		State:    store.Default(),
 	}
 }
@@ -169,7 +172,8 @@ func (c *Config) applyJekyll(path string, data []byte) error {
 
 // resolvePaths makes the relative paths of the configuration relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Posts.Dir, &c.Feeds.Dir, &c.Mail.Maildir, &c.Mail.Templates, &c.State.Database, &c.State.PasswordFile, &c.Mail.SMTP.PasswordFile, &c.Mail.DKIM.KeyFile, &c.Server.SecretFile} {
+	for _, p := range []*string{&c.Posts.Dir, &c.Feeds.Dir, &c.Mail.Maildir, &c.Mail.Templates, &c.State.Database, &c.State.PasswordFile, &c.Mail.SMTP.PasswordFile, &c.Mail.DKIM.KeyFile, &c.Server.SecretFile,
+		&c.Bounce.IMAP.PasswordFile, &c.Bounce.Postmark.PasswordFile, &c.Bounce.Mailgun.SigningKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) && !store.IsPostgresURL(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -194,6 +198,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Server.Validate(c.Site.URL + c.Site.BaseURL + "/herald"); err != nil {
+		return err
+	}
+	if err := c.Bounce.Validate(); err != nil {
 		return err
 	}
 	return c.State.Validate()

@@ -41,6 +41,7 @@ func TestSampleConfigShowsDefaults(t *testing.T) {
 		"schedule": {got.Schedule, want.Schedule},
 		"mail":     {got.Mail, want.Mail},
 		"server":   {got.Server, want.Server},
+		"bounce":   {got.Bounce, want.Bounce},
 		"state":    {got.State, want.State},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {

@@ -143,7 +143,8 @@ Commands:
   preview [-html FILE] [POST] print the newsletter email (.eml) for a post
   send [-to ADDR] [-dry-run] [-retry-failed] [POST]
                               send a post's newsletter now
-  subscribers add|remove|list|import|export
+  subscribers add|remove|list|import|export|unsuppress
+  bounces list|show|process   bounces, complaints and auto-replies taken in
   status                      what is due next, last scan, deliveries
   version                     print the version
 
@@ -198,6 +199,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runSend(ctx)
 	case "subscribers":
 		return m.runSubscribers(ctx)
+	case "bounces":
+		return m.runBounces(ctx)
 	}
 	return &usageError{fmt.Sprintf("unknown command %q", m.Command)}
 }

@@ -45,6 +45,11 @@ type Config struct {
 	BatchSize         int        `toml:"batch_size"`         // deliveries claimed per batch, 100
 	SMTP              SMTPConfig `toml:"smtp"`
 	DKIM              DKIMConfig `toml:"dkim"`
+
+	// BounceAddress is the envelope sender's base: each delivery is sent
+	// from bounces+MAILING.SUBSCRIBER.MAC@domain (VERP), so a bounce names
+	// its delivery. "" = the From address, no VERP.
+	BounceAddress string `toml:"bounce_address"`
 }
 
 // SMTPConfig is the [mail.smtp] section.
@@ -165,6 +170,11 @@ func (c *Config) Validate() error {
 	if c.UnsubscribeMailto != "" {
 		if _, err := mailtoAddress(c.UnsubscribeMailto); err != nil {
 			bad("unsubscribe_mailto", "%v", err)
+		}
+	}
+	if c.BounceAddress != "" {
+		if err := validBounceAddress(c.BounceAddress); err != nil {
+			bad("bounce_address", "%v", err)
 		}
 	}
 	if c.Transport == TransportSMTP {

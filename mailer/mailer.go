@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"herald/feed"
+	"herald/mailer/bounce"
 	"herald/schedule/store"
 )
 
@@ -79,7 +80,8 @@ type Mailer struct {
 	transport Transport
 	now       func() time.Time
 	log       *slog.Logger
-	idDomain  string // right-hand side of Message-IDs: the From domain
+	idDomain  string       // right-hand side of Message-IDs: the From domain
+	verp      *bounce.VERP // nil without mail.bounce_address
 
 	wake  chan struct{}
 	pacer *pacer
@@ -149,6 +151,9 @@ func New(opts Options) (*Mailer, error) {
 	}
 	from := m.composer.From().Address
 	m.idDomain = from[strings.LastIndexByte(from, '@')+1:]
+	if err := m.initVERP(); err != nil {
+		return nil, err
+	}
 	m.pacer = newPacer(opts.Config.SMTP.Rate, 30*time.Second)
 	return m, nil
 }

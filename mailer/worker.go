@@ -376,6 +376,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	if err == nil {
 		msg, err = prep.Message(Recipient{Email: d.Email, Name: d.Name, UnsubscribeURL: m.unsubscribeURL(d.SubscriberID)},
 			m.messageID("mailing", d.MailingID, d.SubscriberID))
+		m.setSender(msg, d.MailingID, d.SubscriberID)
 		if err != nil { // a bad address or name in the database: no retry helps
 			m.recordFailed(log, rec, d, 0, err.Error(), t)
 			return

@@ -34,7 +34,7 @@ type Event struct {
 	Type   Type
 	Source string // one of the Source constants
 	// Recipient is the address the event is about, as the report gives it
-	// (lowercase); "" when the report does not say (an auto-reply, a
+	// (domain lowercased); "" when the report does not say (an auto-reply, a
 	// non-standard bounce: the VERP tag says who).
 	Recipient string
 	Action    string // DSN action: failed, delayed, delivered…; or the provider's event name

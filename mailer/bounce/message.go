@@ -289,13 +289,20 @@ func typedAddress(s string) string {
 	return bareAddress(typedValue(s))
 }
 
-// bareAddress lowercases an address and strips <>, a display name and space.
+// bareAddress strips <>, a display name and space from an address and
+// lowercases its domain (the local part's case is the mailbox owner's:
+// RFC 5321, and how subscribers are keyed).
 func bareAddress(s string) string {
 	s = strings.TrimSpace(s)
 	if a, err := mail.ParseAddress(s); err == nil {
-		return strings.ToLower(a.Address)
+		s = a.Address
+	} else {
+		s = strings.Trim(s, "<> \t")
 	}
-	return strings.ToLower(strings.Trim(s, "<> \t"))
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		s = s[:i] + strings.ToLower(s[i:])
+	}
+	return s
 }
 
 // addresses returns the addresses of a header value, tolerantly.

@@ -74,7 +74,7 @@ func TestParseProviderSamples(t *testing.T) {
 		parse func([]byte) ([]Event, error)
 		want  []want
 	}{
-		{"ses-bounce.json", ParseSES, []want{{Hard, "jane@example.com", "5.1.1", "herald.3.4.0000abcd@herald.test"}, {Hard, "richard@example.com", "", "herald.3.4.0000abcd@herald.test"}}},
+		{"ses-bounce.json", ParseSES, []want{{Hard, "jane@example.com", "5.1.1", "herald.3.4.0000abcd@herald.test"}, {Hard, "Richard@example.com", "", "herald.3.4.0000abcd@herald.test"}}},
 		{"ses-transient.json", ParseSES, []want{{Soft, "full@example.com", "4.2.2", "herald.3.5.0000abcd@herald.test"}}},
 		{"ses-complaint.json", ParseSES, []want{{Complaint, "richard@example.com", "", "herald.3.6.0000abcd@herald.test"}}},
 		{"ses-delivery.json", ParseSES, nil},

@@ -280,7 +280,7 @@ func (db *DB) RequeueFailed(ctx context.Context, now time.Time, postID string) (
 UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, queued_at = ?1, updated_at = ?1
 WHERE state = 'failed'
   AND (?2 = '' OR mailing_id IN (SELECT mailing_id FROM announcements WHERE post_id = ?2 AND mailing_id IS NOT NULL))
-  AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'confirmed')`, unix(now), postID)
+  AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'confirmed' AND suppressed_at IS NULL)`, unix(now), postID)
 	if err != nil {
 		return 0, db.wrap("requeue failed deliveries of "+postID, err)
 	}

@@ -149,7 +149,7 @@ ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
 // delivery of that post yet, counted, and the first sample of them by id.
 func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error) {
 	const where = `
-WHERE status = 'confirmed' AND confirmed_at <= ?1
+WHERE status = 'confirmed' AND confirmed_at <= ?1 AND suppressed_at IS NULL
   AND NOT EXISTS (
       SELECT 1 FROM deliveries d
       WHERE d.subscriber_id = subscribers.id

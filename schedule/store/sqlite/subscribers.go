@@ -161,14 +161,29 @@ func (db *DB) SetSubscriberStatus(ctx context.Context, now time.Time, id int64, 
 			return err
 		}
 		if cur == status {
-			return nil
+			if status != store.StatusConfirmed {
+				return nil
+			}
+			// Confirming again (a new web subscription) lifts a
+			// suppression (bounces.go).
+			r, err := tx.ExecContext(ctx, `
+UPDATE subscribers SET suppressed_at = NULL, suppressed_reason = '' WHERE id = ? AND suppressed_at IS NOT NULL`, id)
+			if err != nil {
+				return err
+			}
+			n, err := r.RowsAffected()
+			changed = n > 0
+			return err
 		}
 		changed = true
 		// ?2 is the time; it is written only to the column of the new state.
+		// Becoming confirmed lifts a suppression (bounces.go).
 		if _, err := tx.ExecContext(ctx, `
 UPDATE subscribers SET status = ?1,
     confirmed_at    = CASE WHEN ?1 = 'confirmed'    THEN ?2 ELSE confirmed_at END,
-    unsubscribed_at = CASE WHEN ?1 = 'unsubscribed' THEN ?2 ELSE unsubscribed_at END
+    unsubscribed_at = CASE WHEN ?1 = 'unsubscribed' THEN ?2 ELSE unsubscribed_at END,
+    suppressed_at   = CASE WHEN ?1 = 'confirmed'    THEN NULL ELSE suppressed_at END,
+    suppressed_reason = CASE WHEN ?1 = 'confirmed'  THEN '' ELSE suppressed_reason END
 WHERE id = ?3`, status, unix(now), id); err != nil {
 			return err
 		}
