@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"herald/schedule"
+	"herald/schedule/store"
 )
 
 // runStatus prints what is due next, the last scan and the deliveries.
@@ -30,6 +31,9 @@ func (m *Main) runStatus(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "\nSubscribers: %d confirmed, %d pending, %d unsubscribed\n", subs.Confirmed, subs.Pending, subs.Unsubscribed)
+	if err := m.writeMerges(ctx, e.db); err != nil {
+		return err
+	}
 	stats, err := e.db.DeliveryStats(ctx, 10)
 	if err != nil {
 		return err
@@ -62,4 +66,22 @@ func (m *Main) runStatus(ctx context.Context) error {
 		}
 	}
 	return m.writeBounceStatus(ctx, e.db)
+}
+
+// writeMerges lists the duplicate addresses (differing only in case) that
+// the database upgrade merged, if any.
+func (m *Main) writeMerges(ctx context.Context, db store.Store) error {
+	merges, err := db.SubscriberMerges(ctx)
+	if err != nil || len(merges) == 0 {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nMerged duplicate addresses (one subscriber per address, whatever its case; %d):\n", len(merges))
+	for _, g := range merges {
+		note := ""
+		if g.Unsubscribed {
+			note = "; it had unsubscribed later, so the kept address is unsubscribed"
+		}
+		fmt.Fprintf(m.Stdout, "  %s (%s) into %s, on %s%s\n", g.MergedEmail, g.MergedStatus, g.KeptEmail, day(g.MergedAt), note)
+	}
+	return nil
 }

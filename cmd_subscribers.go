@@ -13,15 +13,16 @@ import (
 	"herald/schedule/store"
 )
 
-const subscribersUsage = `usage: herald subscribers add [-pending] [-name NAME] ADDR...
-       herald subscribers remove ADDR...
+const subscribersUsage = `usage: herald subscribers add [-pending] [-resubscribe] [-name NAME] ADDR...
+       herald subscribers remove ADDR...               (unsubscribe; the delivery history stays)
+       herald subscribers forget ADDR...               (erase the address and its personal data)
        herald subscribers list [-status pending|confirmed|unsubscribed]
        herald subscribers import [-pending] FILE|-     (CSV: email[,name])
        herald subscribers export [FILE|-]              (CSV)
        herald subscribers unsuppress ADDR...           (mail an address again after bounces)`
 
 // runSubscribers manages the subscriber list in the database; it is safe
-// to use while the daemon runs.
+// to use while the daemon runs. Each subcommand has its own flags.
 func (m *Main) runSubscribers(ctx context.Context) error {
 	if len(m.Args) == 0 {
 		return &usageError{"subscribers: missing subcommand\n" + subscribersUsage}
@@ -31,11 +32,20 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		return m.runUnsuppress(ctx, args)
 	}
 	fs := m.flags("subscribers " + sub)
-	pending := fs.Bool("pending", false, "add as pending (not mailed until confirmed) instead of confirmed")
-	name := fs.String("name", "", "display name (add, one address)")
-	status := fs.String("status", "", "list only subscribers with this status")
+	var (
+		pending, resubscribe *bool
+		name, status         *string
+	)
 	switch sub {
-	case "add", "remove", "list", "import", "export":
+	case "add":
+		pending = fs.Bool("pending", false, "add as pending (not mailed until confirmed) instead of confirmed")
+		resubscribe = fs.Bool("resubscribe", false, "subscribe again an address that unsubscribed or was removed (its history stays)")
+		name = fs.String("name", "", "display `NAME` of the added addresses")
+	case "import":
+		pending = fs.Bool("pending", false, "import as pending (not mailed until confirmed) instead of confirmed")
+	case "list":
+		status = fs.String("status", "", "list only subscribers with this `STATUS`: pending, confirmed or unsubscribed")
+	case "remove", "forget", "export":
 	default:
 		return &usageError{fmt.Sprintf("subscribers: unknown subcommand %q\n%s", sub, subscribersUsage)}
 	}
@@ -43,6 +53,24 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		return err
 	}
 	args = fs.Args()
+	switch {
+	case (sub == "add" || sub == "remove" || sub == "forget") && len(args) == 0:
+		return &usageError{fmt.Sprintf("subscribers %s: give at least one address", sub)}
+	case sub == "import" && len(args) != 1:
+		return &usageError{"subscribers import: give one FILE, or - for standard input"}
+	case sub == "export" && len(args) > 1:
+		return &usageError{"subscribers export: at most one FILE"}
+	case sub == "list" && len(args) > 0:
+		return &usageError{fmt.Sprintf("subscribers list: unexpected argument %q", args[0])}
+	}
+	var st store.SubscriberStatus
+	if status != nil {
+		switch st = store.SubscriberStatus(*status); st {
+		case "", store.StatusPending, store.StatusConfirmed, store.StatusUnsubscribed:
+		default:
+			return &usageError{fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status)}
+		}
+	}
 	e, err := m.openEnv(ctx, false, false)
 	if err != nil {
 		return err
@@ -51,67 +79,29 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 	now := time.Now()
 	switch sub {
 	case "add":
-		if len(args) == 0 {
-			return &usageError{"subscribers add: give at least one address"}
-		}
-		st := store.StatusConfirmed
-		if *pending {
-			st = store.StatusPending
-		}
-		bad := 0
-		for _, a := range args {
-			email, n, err := mailer.ParseAddress(a)
-			if err != nil {
-				fmt.Fprintf(m.Stderr, "%s: %v\n", a, err)
-				bad++
-				continue
-			}
-			if *name != "" {
-				n = *name
-			}
-			s, created, err := db.AddSubscriber(ctx, now, email, n, st, store.SourceCLI)
-			if err != nil {
-				return err
-			}
-			if created {
-				fmt.Fprintf(m.Stdout, "added %s (%s)\n", s.Email, s.Status)
-			} else {
-				fmt.Fprintf(m.Stdout, "%s is already on the list (%s)\n", s.Email, s.Status)
-			}
-		}
-		if bad > 0 {
-			return silentError(1)
-		}
-	case "remove":
-		if len(args) == 0 {
-			return &usageError{"subscribers remove: give at least one address"}
-		}
+		return m.addSubscribers(ctx, db, now, args, *name, *pending, *resubscribe)
+	case "remove", "forget":
 		missing := 0
 		for _, a := range args {
 			email, _, err := mailer.ParseAddress(a)
 			if err != nil {
 				email = a
 			}
-			if err := db.RemoveSubscriber(ctx, email); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					fmt.Fprintf(m.Stderr, "%s: not on the list\n", a)
-					missing++
-					continue
-				}
+			msg, err := m.removeSubscriber(ctx, db, now, email, sub == "forget")
+			if errors.Is(err, store.ErrNotFound) {
+				fmt.Fprintf(m.Stderr, "%s: not on the list\n", a)
+				missing++
+				continue
+			}
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Stdout, "removed %s\n", email)
+			fmt.Fprintln(m.Stdout, msg)
 		}
 		if missing > 0 {
 			return silentError(1)
 		}
 	case "list":
-		st := store.SubscriberStatus(*status)
-		switch st {
-		case "", store.StatusPending, store.StatusConfirmed, store.StatusUnsubscribed:
-		default:
-			return &usageError{fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status)}
-		}
 		tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "EMAIL\tNAME\tSTATUS\tSOURCE\tADDED\tCONFIRMED\tLEFT")
 		err := db.EachSubscriber(ctx, st, func(s store.Subscriber) error {
@@ -124,9 +114,6 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		}
 		return tw.Flush()
 	case "import":
-		if len(args) != 1 {
-			return &usageError{"subscribers import: give one FILE, or - for standard input"}
-		}
 		r, closeFn, err := m.openInput(args[0])
 		if err != nil {
 			return err
@@ -144,10 +131,6 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 			return silentError(1)
 		}
 	case "export":
-		if len(args) > 1 {
-			return &usageError{"subscribers export: at most one FILE"}
-		}
-		w := m.Stdout
 		if len(args) == 1 && args[0] != "-" {
 			f, err := os.Create(args[0])
 			if err != nil {
@@ -159,9 +142,75 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 			}
 			return f.Close()
 		}
-		return mailer.Export(ctx, db, w)
+		return mailer.Export(ctx, db, m.Stdout)
 	}
 	return nil
+}
+
+// addSubscribers adds each address; a known address is left as it is,
+// except that -resubscribe subscribes again one that unsubscribed.
+func (m *Main) addSubscribers(ctx context.Context, db store.Store, now time.Time, args []string, name string, pending, resubscribe bool) error {
+	st := store.StatusConfirmed
+	if pending {
+		st = store.StatusPending
+	}
+	bad := 0
+	for _, a := range args {
+		email, n, err := mailer.ParseAddress(a)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "%s: %v\n", a, err)
+			bad++
+			continue
+		}
+		if name != "" {
+			n = name
+		}
+		s, created, err := db.AddSubscriber(ctx, now, email, n, st, store.SourceCLI)
+		if err != nil {
+			return err
+		}
+		switch {
+		case created:
+			fmt.Fprintf(m.Stdout, "added %s (%s)\n", s.Email, s.Status)
+		case s.Status == store.StatusUnsubscribed && resubscribe:
+			if _, err := db.SetSubscriberStatus(ctx, now, s.ID, st); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "subscribed %s again (%s; the delivery history stays)\n", s.Email, st)
+		case s.Status == store.StatusUnsubscribed:
+			fmt.Fprintf(m.Stdout, "%s is on the list but unsubscribed (since %s): add -resubscribe to subscribe them again\n", s.Email, day(s.UnsubscribedAt))
+		default:
+			fmt.Fprintf(m.Stdout, "%s is already on the list (%s)\n", s.Email, s.Status)
+		}
+	}
+	if bad > 0 {
+		return silentError(1)
+	}
+	return nil
+}
+
+// removeSubscriber unsubscribes email, keeping its delivery history, or
+// with forget erases the address and its personal data, keeping only
+// anonymous counts. It returns what it did.
+func (m *Main) removeSubscriber(ctx context.Context, db store.Store, now time.Time, email string, forget bool) (string, error) {
+	if forget {
+		if err := db.ForgetSubscriber(ctx, now, email); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("forgot %s: the address and its personal data are erased; anonymous delivery counts stay", email), nil
+	}
+	s, err := db.Subscriber(ctx, email)
+	if err != nil {
+		return "", err
+	}
+	changed, err := db.SetSubscriberStatus(ctx, now, s.ID, store.StatusUnsubscribed)
+	if err != nil {
+		return "", err
+	}
+	if !changed {
+		return fmt.Sprintf("%s was already unsubscribed", s.Email), nil
+	}
+	return fmt.Sprintf("removed %s: unsubscribed, its delivery history stays (subscribers forget erases it)", s.Email), nil
 }
 
 func (m *Main) openInput(name string) (io.Reader, func() error, error) {

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/idna"
+
 	"herald/schedule/store"
 )
 
@@ -18,10 +21,14 @@ import (
 const maxAddressLen = 254
 
 // ParseAddress validates a subscriber address, "ann@example.com" or
-// "Ann <ann@example.com>", and returns the bare address and the display
-// name. It must parse with net/mail, be ASCII, at most 254 bytes, without CR
-// or LF, with a domain holding a dot (an address at a bare host name such as
-// "root@localhost" cannot receive mail from the Internet).
+// "Ann <ann@example.com>", and returns the address and the display name. It
+// must parse with net/mail, at most 254 bytes, without CR or LF, with an
+// ASCII local part and a domain holding a dot (an address at a bare host
+// name such as "root@localhost" cannot receive mail from the Internet). The
+// domain is normalised: lower-cased, and an internationalised domain
+// ("bücher.example") converted to its ASCII form ("xn--bcher-kva.example")
+// by IDNA's lookup rules, so one mailbox has one spelling. The local part
+// keeps its case for delivery; the store compares addresses without case.
 func ParseAddress(s string) (email, name string, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -34,18 +41,23 @@ func ParseAddress(s string) (email, name string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("mailer: bad address %q: %w", s, err)
 	}
-	if len(a.Address) > maxAddressLen {
-		return "", "", fmt.Errorf("mailer: address is %d bytes long, at most %d allowed", len(a.Address), maxAddressLen)
-	}
-	if !isASCII(a.Address) {
-		return "", "", fmt.Errorf("mailer: address %q is not ASCII (internationalized addresses are not supported)", a.Address)
-	}
 	at := strings.LastIndexByte(a.Address, '@')
-	domain := a.Address[at+1:]
-	if !strings.Contains(strings.Trim(domain, "."), ".") || strings.Contains(domain, "..") {
+	local, domain := a.Address[:at], a.Address[at+1:]
+	if !isASCII(local) {
+		return "", "", fmt.Errorf("mailer: address %q is not ASCII before the @ (internationalized local parts are not supported)", a.Address)
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil || ascii == "" {
+		return "", "", fmt.Errorf("mailer: address %q: domain %q is not a valid domain name", a.Address, domain)
+	}
+	if !strings.Contains(strings.Trim(ascii, "."), ".") || strings.Contains(ascii, "..") || strings.HasSuffix(ascii, ".") {
 		return "", "", fmt.Errorf("mailer: address %q: domain %q is not a full domain name", a.Address, domain)
 	}
-	return a.Address, strings.TrimSpace(a.Name), nil
+	email = local + "@" + ascii
+	if len(email) > maxAddressLen {
+		return "", "", fmt.Errorf("mailer: address is %d bytes long, at most %d allowed", len(email), maxAddressLen)
+	}
+	return email, strings.TrimSpace(a.Name), nil
 }
 
 // ImportStore is what Import needs of the database.
@@ -76,24 +88,28 @@ func (e ImportError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, 
 // Unwrap returns the cause.
 func (e ImportError) Unwrap() error { return e.Err }
 
-// Import reads subscribers from CSV (email[,name]; a header row naming an
-// "email" column is optional and may place the columns anywhere, so a file
-// written by Export imports back) and adds each valid address at now,
-// confirmed (the blogger vouches for them) or pending when pending is set.
-// A "status" column, when present, is honoured for unsubscribed and pending
-// rows, so re-importing an export never re-subscribes anyone. Known
-// addresses are left untouched. Each bad row is reported in Bad with its
-// line; the good ones are imported, in transactions of 500 rows. The error
-// is for the input as a whole (unreadable) or the database; rows before the
-// failing batch stay imported.
+// maxImportLine is the longest CSV line Import accepts.
+const maxImportLine = 4096
+
+// Import reads subscribers from CSV, one subscriber per line: email[,name];
+// a header row naming an "email" column is optional and may place the
+// columns anywhere and name more (so a file written by Export imports
+// back). Without a header a row of more than two fields is an error (a
+// misplaced comma must not pass silently); with one, a row of more fields
+// than the header names is. Each line is parsed on its own (a quoted field
+// cannot span lines), so an unterminated quote spoils its own line only.
+// Each valid address is added at now, confirmed (the blogger vouches for
+// them) or pending when pending is set. A "status" column, when present, is
+// honoured for unsubscribed and pending rows, so re-importing an export
+// never re-subscribes anyone. Known addresses are left untouched. Every row
+// not imported is reported in Bad with its line; the good ones are
+// imported, in transactions of 500 rows. The error is for the input as a
+// whole (unreadable) or the database; rows before the failing batch stay
+// imported.
 func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pending bool) (ImportResult, error) {
 	var res ImportResult
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.TrimLeadingSpace = true
-	cr.ReuseRecord = true
 	colEmail, colName, colStatus := 0, 1, -1
+	maxFields := 2 // without a header: email[,name]
 	first := true
 	var (
 		batch []store.NewSubscriber
@@ -117,24 +133,45 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 		batch, lines = batch[:0], lines[:0]
 		return nil
 	}
-	for {
-		rec, err := cr.Read()
+	br := bufio.NewReaderSize(r, maxImportLine+2)
+	for line := 1; ; line++ {
+		raw, err := readImportLine(br)
 		if errors.Is(err, io.EOF) {
 			return res, flush()
 		}
+		bad := func(text string, err error) {
+			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: err})
+		}
+		if errors.Is(err, errLineTooLong) {
+			bad("", fmt.Errorf("mailer: line longer than %d bytes", maxImportLine))
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("mailer: import: line %d: %w", line, err)
+		}
+		if line == 1 {
+			raw = strings.TrimPrefix(raw, "\ufeff")
+		}
+		if strings.TrimSpace(raw) == "" {
+			continue // blank line
+		}
+		cr := csv.NewReader(strings.NewReader(raw))
+		cr.FieldsPerRecord = -1
+		cr.TrimLeadingSpace = true
+		rec, err := cr.Read()
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				res.Bad = append(res.Bad, ImportError{Line: pe.Line, Err: pe.Err})
-				continue
+				err = pe.Err
 			}
-			return res, fmt.Errorf("mailer: import: %w", err)
+			bad(raw, fmt.Errorf("mailer: %w", err))
+			continue
 		}
-		line, _ := cr.FieldPos(0)
 		if first {
 			first = false
 			if i := column(rec, "email"); i >= 0 {
 				colEmail, colName, colStatus = i, column(rec, "name"), column(rec, "status")
+				maxFields = len(rec)
 				continue
 			}
 		}
@@ -145,19 +182,24 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 			return strings.TrimSpace(rec[i])
 		}
 		text := field(colEmail)
-		if text == "" && len(rec) <= 1 {
-			continue // blank line
+		if len(rec) > maxFields {
+			if maxFields == 2 {
+				bad(text, fmt.Errorf("mailer: %d fields, want email[,name] (a header row can name more columns)", len(rec)))
+			} else {
+				bad(text, fmt.Errorf("mailer: %d fields, the header names %d", len(rec), maxFields))
+			}
+			continue
 		}
 		email, name, err := ParseAddress(text)
 		if err != nil {
-			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: err})
+			bad(text, err)
 			continue
 		}
 		if n := field(colName); n != "" {
 			name = n
 		}
 		if strings.ContainsAny(name, "\r\n") {
-			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: errors.New("mailer: name contains a line break")})
+			bad(text, errors.New("mailer: name contains a line break"))
 			continue
 		}
 		status := store.StatusConfirmed
@@ -169,7 +211,7 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 		case store.StatusPending, store.StatusUnsubscribed:
 			status = st
 		default:
-			res.Bad = append(res.Bad, ImportError{Line: line, Text: text, Err: fmt.Errorf("mailer: unknown status %q", st)})
+			bad(text, fmt.Errorf("mailer: unknown status %q", st))
 			continue
 		}
 		batch = append(batch, store.NewSubscriber{Email: email, Name: name, Status: status, Source: store.SourceImport})
@@ -180,6 +222,32 @@ func Import(ctx context.Context, db ImportStore, r io.Reader, now time.Time, pen
 			}
 		}
 	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readImportLine returns the next line without its line ending (LF or
+// CRLF); errLineTooLong (having skipped the rest of the line) when it is
+// longer than maxImportLine; io.EOF at the end.
+func readImportLine(br *bufio.Reader) (string, error) {
+	b, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return "", errLineTooLong
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(b) > 0) {
+		return "", err
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if len(s) > maxImportLine {
+		return "", errLineTooLong
+	}
+	return s, nil
 }
 
 // column returns the index of the header field named name

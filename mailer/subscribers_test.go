@@ -22,7 +22,14 @@ func TestParseAddress(t *testing.T) {
 		ok              bool
 	}{
 		{"ann@example.com", "ann@example.com", "", true},
-		{"  Ann@Example.COM ", "Ann@Example.COM", "", true},
+		{"  Ann@Example.COM ", "Ann@example.com", "", true}, // the domain lower-cased, the local part kept
+		{"ALICE@Example.org", "ALICE@example.org", "", true},
+		{"ann@Bücher.Example", "ann@xn--bcher-kva.example", "", true}, // IDNA
+		{"ann@xn--bcher-kva.example", "ann@xn--bcher-kva.example", "", true},
+		{"ann@ｅｘａｍｐｌｅ.com", "ann@example.com", "", true}, // full-width letters map
+		{"ann@exa_mple.com", "", "", false},
+		{"ann@-example.com", "", "", false},
+		{"ann@example.com.", "", "", false},
 		{"Ann Smith <ann@example.com>", "ann@example.com", "Ann Smith", true},
 		{`"Smith, Ann" <ann@example.com>`, "ann@example.com", "Smith, Ann", true},
 		{"a.b+tag@sub.example.co.uk", "a.b+tag@sub.example.co.uk", "", true},
@@ -72,7 +79,7 @@ func TestImport(t *testing.T) {
 		"",                               // 4 blank
 		"Bob <bob@example.org>",          // 5 name from the address
 		`"carol@example.net","Carol, C"`, // 6 quoted
-		"KNOWN@example.com,Again",        // 7 local part differs: a new address
+		"KNOWN@example.com,Again",        // 7 existing (case differs): untouched
 		"known@EXAMPLE.com,Again",        // 8 existing (domain case): untouched
 		"dave@localhost",                 // 9 bad
 		"ann@example.com",                // 10 duplicate in the file
@@ -82,8 +89,8 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Added != 4 || res.Existing != 2 {
-		t.Errorf("Import = added %d, existing %d; want 4, 2", res.Added, res.Existing)
+	if res.Added != 3 || res.Existing != 3 {
+		t.Errorf("Import = added %d, existing %d; want 3, 3", res.Added, res.Existing)
 	}
 	var lines []int
 	for _, b := range res.Bad {
@@ -114,6 +121,73 @@ func TestImport(t *testing.T) {
 	}
 	if s, _ := db.Subscriber(ctx, "erin@example.com"); s.Status != store.StatusPending {
 		t.Errorf("erin status = %s, want pending", s.Status)
+	}
+}
+
+// TestImportRejectsEveryBadRow: each row not imported is reported with its
+// own line; an unterminated quote spoils only its line, extra fields are an
+// error unless a header names them.
+func TestImportRejectsEveryBadRow(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		in        string
+		wantAdded []string
+		wantBad   map[int]string // line → part of its error
+	}{
+		{
+			name:      "unterminated quote",
+			in:        "ann@example.com\n\"bob@example.com,Bob\ncarol@example.com,Carol\n",
+			wantAdded: []string{"ann@example.com", "carol@example.com"},
+			wantBad:   map[int]string{2: "quote"},
+		},
+		{
+			name:      "extra field without a header",
+			in:        "dave@example.org,Dave,extra\nerin@example.org,Erin\n",
+			wantAdded: []string{"erin@example.org"},
+			wantBad:   map[int]string{1: "3 fields"},
+		},
+		{
+			name:      "header names more columns",
+			in:        "email,name,source,city\nfay@example.org,Fay,cli,Oslo\ngus@example.org,Gus,cli,Rome,extra\n",
+			wantAdded: []string{"fay@example.org"},
+			wantBad:   map[int]string{3: "5 fields, the header names 4"},
+		},
+		{
+			name:      "BOM, CRLF, long line",
+			in:        "\ufeffhal@example.org,Hal\r\n" + strings.Repeat("x", 5000) + "@example.org\r\nivy@example.org\r\n",
+			wantAdded: []string{"hal@example.org", "ivy@example.org"},
+			wantBad:   map[int]string{2: "longer than"},
+		},
+		{
+			name:      "bare quote in a field",
+			in:        "jo\"e@example.org,Joe\nkim@example.org",
+			wantAdded: []string{"kim@example.org"},
+			wantBad:   map[int]string{1: "quote"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStateDB(t)
+			res, err := Import(ctx, db, strings.NewReader(tt.in), now, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var added []string
+			db.EachSubscriber(ctx, "", func(s store.Subscriber) error { added = append(added, s.Email); return nil })
+			if !slices.Equal(added, tt.wantAdded) || res.Added != len(tt.wantAdded) {
+				t.Errorf("imported %q (Added %d), want %q", added, res.Added, tt.wantAdded)
+			}
+			if len(res.Bad) != len(tt.wantBad) {
+				t.Errorf("bad rows %v, want lines %v", res.Bad, tt.wantBad)
+			}
+			for _, b := range res.Bad {
+				if want, ok := tt.wantBad[b.Line]; !ok || !strings.Contains(b.Error(), want) {
+					t.Errorf("bad row %q; want lines %v", b.Error(), tt.wantBad)
+				}
+			}
+		})
 	}
 }
 

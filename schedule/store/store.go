@@ -30,6 +30,16 @@ type Store interface {
 	EachSubscriber(ctx context.Context, status SubscriberStatus, fn func(Subscriber) error) error
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	FailedDeliveries(ctx context.Context, limit int) ([]FailedDelivery, error)
+	// ForgetSubscriber erases the address email and everything personal
+	// about it (a GDPR erasure request): the row keeps no address, no name
+	// and no error texts of its deliveries (which may quote the address),
+	// and is never returned by Subscriber, SubscriberByID or
+	// EachSubscriber, nor counted by CountSubscribers; its waiting
+	// deliveries are dropped; its sent and failed deliveries stay, without
+	// a person, so the counts of past mailings do not change. Adding the
+	// address again creates a new subscriber with no history.
+	// ErrNotFound when the address is not known.
+	ForgetSubscriber(ctx context.Context, now time.Time, email string) error
 	InitMeta(ctx context.Context, key, value string) (string, error)
 	Ledger(ctx context.Context) (Ledger, error)
 	Mailing(ctx context.Context, id int64) (Mailing, error)
@@ -44,7 +54,6 @@ type Store interface {
 	Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error)
 	RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error)
 	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
-	RemoveSubscriber(ctx context.Context, email string) error
 	RequeueFailed(ctx context.Context, now time.Time, postID string) (int64, error)
 	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
 	SchemaVersion(ctx context.Context) (int, error)
@@ -53,6 +62,9 @@ type Store interface {
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
 	Subscriber(ctx context.Context, email string) (Subscriber, error)
 	SubscriberByID(ctx context.Context, id int64) (Subscriber, error)
+	// SubscriberMerges lists, oldest first, the duplicate addresses that the
+	// migration to case-insensitive addresses merged.
+	SubscriberMerges(ctx context.Context) ([]SubscriberMerge, error)
 	UnexpandedMailings(ctx context.Context) ([]int64, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
 	// Location names the database for messages (a file path, or a URL without its password).

@@ -56,17 +56,31 @@ type SubscriberCounts struct {
 // Total is the number of subscribers in any state.
 func (c SubscriberCounts) Total() int { return c.Pending + c.Confirmed + c.Unsubscribed }
 
-// EmailKey returns the de-duplication key of an address: the local part as
-// given, "@", and the domain in lower case (only the domain is
-// case-insensitive, RFC 5321). It does not validate the address (package
-// mailer does); an address without "@" is returned lower-cased.
+// EmailKey returns the de-duplication key of an address: the whole address
+// in lower case. The local part keeps its case in Subscriber.Email (it is
+// delivered as given) but two addresses that differ only in case are one
+// subscriber, as every major mail provider treats them. The caller
+// normalises the domain first (package mailer's ParseAddress lower-cases it
+// and converts an internationalised domain to its ASCII form), so keys are
+// ASCII. It does not validate the address.
 func EmailKey(email string) string {
-	email = strings.TrimSpace(email)
-	i := strings.LastIndexByte(email, '@')
-	if i < 0 {
-		return strings.ToLower(email)
-	}
-	return email[:i] + "@" + strings.ToLower(email[i+1:])
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// SubscriberMerge is one duplicate that the migration to case-insensitive
+// addresses merged into an older row: the duplicate's row was deleted, its
+// delivery history moved to the kept row. A forgotten kept subscriber takes
+// its merges with it.
+type SubscriberMerge struct {
+	KeptID       int64
+	KeptEmail    string
+	MergedEmail  string
+	MergedStatus SubscriberStatus // the duplicate's status when it was merged
+	MergedAt     time.Time
+	// Unsubscribed: the kept row was confirmed but the duplicate had
+	// unsubscribed since, so the kept row became unsubscribed (an
+	// unsubscription is never lost in a merge).
+	Unsubscribed bool
 }
 
 // NewSubscriber is one address for AddSubscribers.

@@ -107,7 +107,8 @@ GROUP BY m.id ORDER BY m.id DESC`, limit)
 }
 
 // FailedDeliveries returns up to limit failed deliveries (limit <= 0: all),
-// most recently failed first, with their last error.
+// most recently failed first, with their last error; those of forgotten
+// subscribers are not listed.
 func (db *DB) FailedDeliveries(ctx context.Context, limit int) ([]store.FailedDelivery, error) {
 	if limit <= 0 {
 		limit = -1
@@ -116,7 +117,7 @@ func (db *DB) FailedDeliveries(ctx context.Context, limit int) ([]store.FailedDe
 SELECT d.id, d.mailing_id, d.subscriber_id, s.email, d.attempts, d.last_code, d.last_error, d.updated_at,
     (SELECT group_concat(a.post_id, char(31)) FROM announcements a WHERE a.mailing_id = d.mailing_id)
 FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-WHERE d.state = 'failed'
+WHERE d.state = 'failed' AND s.forgotten_at IS NULL
 ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, db.wrap("failed deliveries", err)

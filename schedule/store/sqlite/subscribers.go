@@ -125,9 +125,10 @@ func (db *DB) Subscriber(ctx context.Context, email string) (store.Subscriber, e
 	return s, nil
 }
 
-// SubscriberByID returns the subscriber with the given id, or ErrNotFound.
+// SubscriberByID returns the subscriber with the given id, or ErrNotFound
+// (also for a forgotten subscriber).
 func (db *DB) SubscriberByID(ctx context.Context, id int64) (store.Subscriber, error) {
-	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE id = ?", id))
+	s, err := scanSubscriber(db.sql.QueryRowContext(ctx, selectSubscribers+" WHERE id = ? AND forgotten_at IS NULL", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Subscriber{}, fmt.Errorf("store: subscriber #%d: %w", id, store.ErrNotFound)
 	}
@@ -200,22 +201,72 @@ WHERE id = ?3`, status, unix(now), id); err != nil {
 	return changed, nil
 }
 
-// RemoveSubscriber erases the subscriber with the address email and its
-// delivery history (the address is then unknown, as if never added; to keep
-// a record that someone unsubscribed, use SetSubscriberStatus instead).
-// ErrNotFound when there is no such subscriber.
-func (db *DB) RemoveSubscriber(ctx context.Context, email string) error {
-	op := "remove subscriber " + email
-	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE email_key = ?", store.EmailKey(email))
+// ForgetSubscriber erases the address email and the personal data about it
+// (a GDPR erasure request), in one transaction: the row's address and name
+// are blanked (its key becomes "forgotten:ID", which no address matches),
+// its status unsubscribed, forgotten_at set; its waiting deliveries (pending,
+// retry) are deleted and the error texts of the others cleared (an SMTP
+// error often quotes the address); the merge records naming it are
+// deleted. The row and its sent and failed deliveries stay, anonymous, so
+// the counts of past mailings do not change. A forgotten subscriber is not
+// returned by Subscriber, SubscriberByID, EachSubscriber or
+// FailedDeliveries, nor counted by CountSubscribers; adding the address
+// again creates a new subscriber with no history. ErrNotFound when the
+// address is not known.
+func (db *DB) ForgetSubscriber(ctx context.Context, now time.Time, email string) error {
+	op := "forget subscriber " + email
+	return db.inTx(ctx, op, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, "SELECT id FROM subscribers WHERE email_key = ? AND forgotten_at IS NULL", store.EmailKey(email)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		now := unix(now.UTC().Truncate(time.Second))
+		for _, q := range []string{
+			`UPDATE subscribers SET email = '', email_key = 'forgotten:' || id, name = '',
+    status = 'unsubscribed', unsubscribed_at = coalesce(unsubscribed_at, ?2), forgotten_at = ?2
+WHERE id = ?1`,
+			"DELETE FROM deliveries WHERE subscriber_id = ?1 AND state IN ('pending', 'retry')",
+			"UPDATE deliveries SET last_error = '' WHERE subscriber_id = ?1 AND last_error <> ''",
+			"DELETE FROM subscriber_merges WHERE kept_id = ?1",
+		} {
+			if _, err := tx.ExecContext(ctx, q, id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SubscriberMerges lists the duplicate addresses that migration 0004 (one
+// subscriber per address whatever its case) merged, oldest first.
+func (db *DB) SubscriberMerges(ctx context.Context) ([]store.SubscriberMerge, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+SELECT kept_id, kept_email, merged_email, merged_status, merged_at, unsubscribed
+FROM subscriber_merges ORDER BY id`)
 	if err != nil {
-		return db.wrap(op, err)
+		return nil, db.wrap("subscriber merges", err)
 	}
-	if n, err := r.RowsAffected(); err != nil {
-		return db.wrap(op, err)
-	} else if n == 0 {
-		return fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
+	defer rows.Close()
+	var ms []store.SubscriberMerge
+	for rows.Next() {
+		var (
+			m  store.SubscriberMerge
+			at int64
+		)
+		if err := rows.Scan(&m.KeptID, &m.KeptEmail, &m.MergedEmail, &m.MergedStatus, &at, &m.Unsubscribed); err != nil {
+			return nil, db.wrap("subscriber merges", err)
+		}
+		m.MergedAt = fromUnix(at)
+		ms = append(ms, m)
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("subscriber merges", err)
+	}
+	return ms, nil
 }
 
 // DeletePending deletes the pending subscriptions created before olderThan
@@ -236,7 +287,7 @@ func (db *DB) DeletePending(ctx context.Context, olderThan time.Time) (int64, er
 const subscriberBatch = 500
 
 // EachSubscriber calls fn for every subscriber with the given status ("" =
-// every status), in id order. It reads the table in keyset-paginated batches,
+// every status), in id order, forgotten subscribers excepted. It reads the table in keyset-paginated batches,
 // so memory does not grow with the list and no read transaction is held
 // while fn runs (fn may write to the database). An error from fn stops the
 // walk and is returned as it is.
@@ -249,7 +300,7 @@ func (db *DB) EachSubscriber(ctx context.Context, status store.SubscriberStatus,
 	for {
 		batch = batch[:0]
 		rows, err := db.sql.QueryContext(ctx, selectSubscribers+`
-WHERE id > ?1 AND (?2 = '' OR status = ?2) ORDER BY id LIMIT ?3`, after, status, subscriberBatch)
+WHERE id > ?1 AND (?2 = '' OR status = ?2) AND forgotten_at IS NULL ORDER BY id LIMIT ?3`, after, status, subscriberBatch)
 		if err != nil {
 			return db.wrap("each subscriber", err)
 		}
@@ -278,9 +329,9 @@ WHERE id > ?1 AND (?2 = '' OR status = ?2) ORDER BY id LIMIT ?3`, after, status,
 	}
 }
 
-// CountSubscribers counts subscribers by status.
+// CountSubscribers counts subscribers by status (not the forgotten ones).
 func (db *DB) CountSubscribers(ctx context.Context) (store.SubscriberCounts, error) {
-	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers GROUP BY status")
+	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers WHERE forgotten_at IS NULL GROUP BY status")
 	if err != nil {
 		return store.SubscriberCounts{}, err
 	}

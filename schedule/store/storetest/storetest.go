@@ -58,7 +58,7 @@ var cases = []struct {
 	{"AddSubscriberNeverResubscribes", testAddSubscriberNeverResubscribes},
 	{"SubscriberLookup", testSubscriberLookup},
 	{"SetSubscriberStatus", testSetSubscriberStatus},
-	{"RemoveSubscriber", testRemoveSubscriber},
+	{"ForgetSubscriber", testForgetSubscriber},
 	{"EachSubscriberAndCount", testEachSubscriberAndCount},
 	{"EachSubscriberFnWrites", testEachSubscriberFnWrites},
 	{"InitMeta", testInitMeta},

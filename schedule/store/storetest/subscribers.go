@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"herald/schedule/store"
+	"slices"
 	"testing"
 	"time"
 )
@@ -21,10 +22,11 @@ func addSub(t testing.TB, db store.Store, now time.Time, email string, status st
 
 func testEmailKey(t *testing.T, bk Backend) {
 	tests := []struct{ in, want string }{
-		{"Ann@Example.COM", "Ann@example.com"},
+		{"Ann@Example.COM", "ann@example.com"},
 		{"ann@example.com", "ann@example.com"},
-		{" a.b+c@Sub.Example.org ", "a.b+c@sub.example.org"},
-		{`"we@ird"@EXAMPLE.com`, `"we@ird"@example.com`},
+		{"ALICE@Example.org", "alice@example.org"},
+		{" a.B+c@Sub.Example.org ", "a.b+c@sub.example.org"},
+		{`"We@ird"@EXAMPLE.com`, `"we@ird"@example.com`},
 		{"no-at-sign", "no-at-sign"},
 	}
 	for _, tt := range tests {
@@ -50,17 +52,27 @@ func testAddSubscriber(t *testing.T, bk Backend) {
 		t.Errorf("AddSubscriber = %+v, want %+v", s, want)
 	}
 
-	// The domain is case-insensitive: the same subscriber, unchanged.
-	again, created, err := db.AddSubscriber(ctx, t0.Add(time.Hour), "Ann@EXAMPLE.COM", "Other", store.StatusPending, store.SourceImport)
-	if err != nil || created {
-		t.Fatalf("AddSubscriber again = %v, %v; want not created", created, err)
+	// The whole address is case-insensitive: the same subscriber,
+	// unchanged, whichever part differs in case.
+	for _, other := range []string{"Ann@EXAMPLE.COM", "ann@example.com", "ANN@example.com"} {
+		again, created, err := db.AddSubscriber(ctx, t0.Add(time.Hour), other, "Other", store.StatusPending, store.SourceImport)
+		if err != nil || created {
+			t.Fatalf("AddSubscriber(%s) = %v, %v; want not created", other, created, err)
+		}
+		if again != want {
+			t.Errorf("AddSubscriber(%s) = %+v, want the existing %+v", other, again, want)
+		}
 	}
-	if again != want {
-		t.Errorf("AddSubscriber again = %+v, want the existing %+v", again, want)
+	created2, err := db.AddSubscribers(ctx, t0, []store.NewSubscriber{
+		{Email: "aNN@example.COM", Status: store.StatusConfirmed, Source: store.SourceImport},
+		{Email: "Zed@example.com", Status: store.StatusConfirmed, Source: store.SourceImport},
+		{Email: "zED@example.com", Status: store.StatusConfirmed, Source: store.SourceImport},
+	})
+	if err != nil || !slices.Equal(created2, []bool{false, true, false}) {
+		t.Errorf("AddSubscribers = %v, %v; want [false true false]", created2, err)
 	}
-	// The local part is not.
-	if _, created, _ := db.AddSubscriber(ctx, t0, "ann@example.com", "", store.StatusPending, store.SourceWeb); !created {
-		t.Errorf("ann@ (lower-case local part) was not created as a new subscriber")
+	if c, _ := db.CountSubscribers(ctx); c.Total() != 2 {
+		t.Errorf("%d subscribers, want 2 (ann, zed)", c.Total())
 	}
 
 	for _, bad := range []struct {
@@ -106,8 +118,11 @@ func testSubscriberLookup(t *testing.T, bk Backend) {
 	if got, err := db.SubscriberByID(ctx, s.ID); err != nil || got != s {
 		t.Errorf("SubscriberByID = %+v, %v; want %+v", got, err, s)
 	}
-	if _, err := db.Subscriber(ctx, "BOB@example.org"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Subscriber(other local part) error = %v, want store.ErrNotFound", err)
+	if got, err := db.Subscriber(ctx, "BOB@example.org"); err != nil || got.ID != s.ID {
+		t.Errorf("Subscriber(upper-case local part) = %+v, %v; want #%d", got, err, s.ID)
+	}
+	if _, err := db.Subscriber(ctx, "rob@example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Subscriber(other address) error = %v, want store.ErrNotFound", err)
 	}
 	if _, err := db.SubscriberByID(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SubscriberByID(999) error = %v, want store.ErrNotFound", err)
@@ -152,26 +167,63 @@ func testSetSubscriberStatus(t *testing.T, bk Backend) {
 	}
 }
 
-func testRemoveSubscriber(t *testing.T, bk Backend) {
+func testForgetSubscriber(t *testing.T, bk Backend) {
 	ctx := context.Background()
 	db := bk.fresh(t)
-	addSub(t, db, t0, "d@example.com", store.StatusConfirmed)
-	// With a delivery: the cascade removes it too.
+	d := addSub(t, db, t0, "D@example.com", store.StatusConfirmed)
+	addSub(t, db, t0, "e@example.com", store.StatusConfirmed)
+	// d's first mailing failed (the error quotes the address), e's was
+	// sent; a second mailing waits for both.
 	announce(t, db, t0.Add(time.Minute), "p1")
 	ids := createMailings(t, db, t0.Add(time.Minute), false)
-	expand(t, db, t0.Add(time.Minute), ids[0], 1)
+	expand(t, db, t0.Add(time.Minute), ids[0], 2)
+	for _, dl := range claim(t, db, t0.Add(2*time.Minute), 10) {
+		var err error
+		if dl.SubscriberID == d.ID {
+			err = db.MarkFailed(ctx, t0.Add(2*time.Minute), dl.ID, 550, "550 5.1.1 <D@example.com>: mailbox unknown")
+		} else {
+			err = db.MarkSent(ctx, t0.Add(2*time.Minute), dl.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	announce(t, db, t0.Add(time.Hour), "p2")
+	ids = createMailings(t, db, t0.Add(time.Hour), false)
+	expand(t, db, t0.Add(time.Hour), ids[0], 2)
 
-	if err := db.RemoveSubscriber(ctx, "d@EXAMPLE.com"); err != nil {
-		t.Fatalf("RemoveSubscriber: %v", err)
+	if err := db.ForgetSubscriber(ctx, t0.Add(2*time.Hour), "d@EXAMPLE.com"); err != nil {
+		t.Fatalf("ForgetSubscriber: %v", err)
 	}
 	if _, err := db.Subscriber(ctx, "d@example.com"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("after remove: store.Subscriber error = %v, want store.ErrNotFound", err)
+		t.Errorf("after forget: Subscriber error = %v, want store.ErrNotFound", err)
 	}
-	if c := countDeliveries(t, db); c != (store.DeliveryCounts{}) {
-		t.Errorf("after remove: deliveries %+v, want none", c)
+	if _, err := db.SubscriberByID(ctx, d.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after forget: SubscriberByID error = %v, want store.ErrNotFound", err)
 	}
-	if err := db.RemoveSubscriber(ctx, "d@example.com"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("second RemoveSubscriber error = %v, want store.ErrNotFound", err)
+	var listed []string
+	db.EachSubscriber(ctx, "", func(s store.Subscriber) error { listed = append(listed, s.Email); return nil })
+	if !slices.Equal(listed, []string{"e@example.com"}) {
+		t.Errorf("after forget EachSubscriber lists %q, want only e@example.com", listed)
+	}
+	if c, _ := db.CountSubscribers(ctx); c != (store.SubscriberCounts{Confirmed: 1}) {
+		t.Errorf("after forget CountSubscribers = %+v, want one confirmed", c)
+	}
+	// The anonymous counts stay: p1 sent 1, failed 1; d's waiting delivery
+	// of p2 is gone, e's waits.
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Sent: 1, Failed: 1, Pending: 1}) {
+		t.Errorf("after forget deliveries %+v, want sent 1, failed 1, pending 1", c)
+	}
+	if fs, _ := db.FailedDeliveries(ctx, 0); len(fs) != 0 {
+		t.Errorf("after forget FailedDeliveries lists %+v", fs)
+	}
+	// The address can come back, as someone new.
+	again, created, err := db.AddSubscriber(ctx, t0.Add(3*time.Hour), "d@example.com", "", store.StatusConfirmed, store.SourceCLI)
+	if err != nil || !created || again.ID == d.ID {
+		t.Errorf("re-adding a forgotten address = %+v, %v, %v; want a new subscriber", again, created, err)
+	}
+	if err := db.ForgetSubscriber(ctx, t0, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ForgetSubscriber(unknown) error = %v, want store.ErrNotFound", err)
 	}
 }
 
