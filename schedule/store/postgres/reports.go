@@ -90,7 +90,7 @@ func (db *DB) FailedDeliveries(ctx context.Context, limit int) ([]store.FailedDe
 SELECT d.id, d.mailing_id, d.subscriber_id, s.email, d.attempts, d.last_code, d.last_error, d.updated_at,
     (SELECT array_agg(a.post_id ORDER BY a.id) FROM announcements a WHERE a.mailing_id = d.mailing_id)
 FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-WHERE d.state = 'failed'
+WHERE d.state = 'failed' AND s.forgotten_at IS NULL
 ORDER BY d.updated_at DESC, d.id DESC LIMIT $1`, limitArg(limit))
 	if err != nil {
 		return nil, db.wrap("failed deliveries", err)

@@ -119,7 +119,7 @@ func (db *DB) Subscriber(ctx context.Context, email string) (store.Subscriber, e
 
 // SubscriberByID returns the subscriber with the given id, or ErrNotFound.
 func (db *DB) SubscriberByID(ctx context.Context, id int64) (store.Subscriber, error) {
-	s, err := scanSubscriber(db.pool.QueryRow(ctx, selectSubscribers+" WHERE id = $1", id))
+	s, err := scanSubscriber(db.pool.QueryRow(ctx, selectSubscribers+" WHERE id = $1 AND forgotten_at IS NULL", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Subscriber{}, fmt.Errorf("store: subscriber #%d: %w", id, store.ErrNotFound)
 	}
@@ -173,17 +173,68 @@ WHERE id = $3`, string(status), unix(now), id); err != nil {
 	return changed, nil
 }
 
-// RemoveSubscriber erases the subscriber with the address email and its
-// delivery history. ErrNotFound when there is no such subscriber.
-func (db *DB) RemoveSubscriber(ctx context.Context, email string) error {
-	tag, err := db.pool.Exec(ctx, "DELETE FROM subscribers WHERE email_key = $1", store.EmailKey(email))
+// ForgetSubscriber is sqlite.DB.ForgetSubscriber: it erases the address
+// email and its personal data (address, name, the error texts of its
+// deliveries, the merge records naming it), drops its waiting deliveries
+// and keeps the row and its other deliveries, anonymous, for the counts.
+// ErrNotFound when the address is not known.
+func (db *DB) ForgetSubscriber(ctx context.Context, now time.Time, email string) error {
+	return db.inTx(ctx, "forget subscriber "+email, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, "SELECT id FROM subscribers WHERE email_key = $1 AND forgotten_at IS NULL FOR UPDATE", store.EmailKey(email)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		at := unix(now.UTC().Truncate(time.Second))
+		if _, err := tx.Exec(ctx, `
+UPDATE subscribers SET email = '', email_key = 'forgotten:' || id, name = '',
+    status = 'unsubscribed', unsubscribed_at = coalesce(unsubscribed_at, $2), forgotten_at = $2
+WHERE id = $1`, id, at); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			"DELETE FROM deliveries WHERE subscriber_id = $1 AND state IN ('pending', 'retry')",
+			"UPDATE deliveries SET last_error = '' WHERE subscriber_id = $1 AND last_error <> ''",
+			"DELETE FROM subscriber_merges WHERE kept_id = $1",
+		} {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SubscriberMerges lists the duplicate addresses that migration 0002
+// merged, oldest first.
+func (db *DB) SubscriberMerges(ctx context.Context) ([]store.SubscriberMerge, error) {
+	rows, err := db.pool.Query(ctx, `
+SELECT kept_id, kept_email, merged_email, merged_status, merged_at, unsubscribed
+FROM subscriber_merges ORDER BY id`)
 	if err != nil {
-		return db.wrap("remove subscriber "+email, err)
+		return nil, db.wrap("subscriber merges", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: subscriber %s: %w", email, store.ErrNotFound)
+	defer rows.Close()
+	var ms []store.SubscriberMerge
+	for rows.Next() {
+		var (
+			m      store.SubscriberMerge
+			status string
+			at     int64
+		)
+		if err := rows.Scan(&m.KeptID, &m.KeptEmail, &m.MergedEmail, &status, &at, &m.Unsubscribed); err != nil {
+			return nil, db.wrap("subscriber merges", err)
+		}
+		m.MergedStatus, m.MergedAt = store.SubscriberStatus(status), fromUnix(at)
+		ms = append(ms, m)
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("subscriber merges", err)
+	}
+	return ms, nil
 }
 
 // DeletePending deletes the pending subscriptions created before olderThan
@@ -211,7 +262,7 @@ func (db *DB) EachSubscriber(ctx context.Context, status store.SubscriberStatus,
 	for {
 		batch = batch[:0]
 		rows, err := db.pool.Query(ctx, selectSubscribers+`
-WHERE id > $1 AND ($2::text = '' OR status = $2::text) ORDER BY id LIMIT $3`, after, string(status), subscriberBatch)
+WHERE id > $1 AND ($2::text = '' OR status = $2::text) AND forgotten_at IS NULL ORDER BY id LIMIT $3`, after, string(status), subscriberBatch)
 		if err != nil {
 			return db.wrap("each subscriber", err)
 		}
@@ -241,7 +292,7 @@ WHERE id > $1 AND ($2::text = '' OR status = $2::text) ORDER BY id LIMIT $3`, af
 
 // CountSubscribers counts subscribers by status.
 func (db *DB) CountSubscribers(ctx context.Context) (store.SubscriberCounts, error) {
-	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers GROUP BY status")
+	n, err := db.countGroups(ctx, "count subscribers", "SELECT status, count(*) FROM subscribers WHERE forgotten_at IS NULL GROUP BY status")
 	if err != nil {
 		return store.SubscriberCounts{}, err
 	}
