@@ -226,23 +226,16 @@ func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mai
 // newWeb assembles the subscription pages from the [server] and [site] sections.
 func (m *Main) newWeb(db store.Store, p mailParts) (*mailer.Web, error) {
 	c := &m.Config
-	rl := c.Server.RateLimit
 	return mailer.NewWeb(mailer.WebOptions{
-		PublicURL:      c.Server.PublicURL,
-		SiteTitle:      c.Site.Title,
-		SiteURL:        c.Site.URL + c.Site.BaseURL + "/",
-		Language:       c.Site.Language,
-		Secret:         p.secret,
-		PendingTTL:     c.Server.PendingTTL.Duration,
-		PerIP:          rl.PerIP,
-		PerAddress:     rl.PerAddress,
-		PendingPerHour: rl.PendingPerHour,
-		MaxBodyBytes:   int64(rl.MaxBodyBytes),
-		TrustProxy:     c.Server.TrustProxy,
-		Store:          db,
-		Composer:       p.composer,
-		Transport:      p.transport,
-		Logger:         m.Logger,
+		WebConfig: c.Server.WebConfig,
+		SiteTitle: c.Site.Title,
+		SiteURL:   c.Site.URL + c.Site.BaseURL + "/",
+		Language:  c.Site.Language,
+		Secret:    p.secret,
+		Store:     db,
+		Composer:  p.composer,
+		Transport: p.transport,
+		Logger:    m.Logger,
 	})
 }
 

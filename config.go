@@ -30,7 +30,7 @@ type Config struct {
 	Feeds    feed.FeedsConfig `toml:"feeds"`
 	Schedule schedule.Config  `toml:"schedule"`
 	Mail     mailer.Config    `toml:"mail"`
-	Server   server.Config    `toml:"server"`
+	Server   ServerConfig     `toml:"server"`
 	Bounce   bounce.Config    `toml:"bounce"`
 	State    store.Config     `toml:"state"`
 
@@ -50,10 +50,20 @@ func DefaultConfig() Config {
 		Feeds:    feed.DefaultFeeds(),
 		Schedule: schedule.Default(),
 		Mail:     mailer.Default(),
-		Server:   server.Default(),
+		Server:   ServerConfig{Config: server.Default(), WebConfig: mailer.DefaultWeb()},
 		Bounce:   bounce.Default(),
 		State:    store.Default(),
 	}
+}
+
+// ServerConfig is the [server] section. Its keys belong to two packages,
+// each of which decodes and validates its own: listen to the HTTP server
+// (schedule/server), the others (public_url, secret_env, secret_file,
+// pending_ttl, trust_proxy, rate_limit) to the subscription pages
+// (mailer.WebConfig).
+type ServerConfig struct {
+	server.Config
+	mailer.WebConfig
 }
 
 // configError is a bad configuration: exit code 2.
@@ -197,7 +207,10 @@ func (c *Config) Validate() error {
 	if err := c.Mail.Validate(); err != nil {
 		return err
 	}
-	if err := c.Server.Validate(c.Site.URL + c.Site.BaseURL + "/herald"); err != nil {
+	if err := c.Server.Config.Validate(); err != nil {
+		return err
+	}
+	if err := c.Server.WebConfig.Validate(c.Site.URL + c.Site.BaseURL + "/herald"); err != nil {
 		return err
 	}
 	if err := c.Bounce.Validate(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -69,6 +70,10 @@ func walkKeys(typ reflect.Type, prefix string, fn func(string)) {
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
 		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			walkKeys(f.Type, prefix, fn) // flattened, as the decoder does
+			continue
+		}
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue
 		}
@@ -107,6 +112,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"cron never fires", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[schedule]\ncron = \"0 0 30 2 *\"\n", "schedule.cron"},
 		{"auth without tls", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mail]\ntransport = \"smtp\"\nfrom = \"a@e.com\"\n[mail.smtp]\nhost = \"h\"\ntls = \"none\"\nusername = \"u\"\n", "mail.smtp"},
 		{"bad listen", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server]\nlisten = \"8080\"\n", "server.listen"},
+		{"bad pending ttl", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server]\npending_ttl = \"0s\"\n", "server.pending_ttl"},
+		{"bad rate limit", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server.rate_limit]\nper_ip = 0\n", "server.rate_limit.per_ip"},
+		{"unknown server key", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[server]\nlistn = \"x\"\n", "config.toml:5:1: unknown key server.listn"},
 		{"syntax error", "[site\ntitle = \"x\"\n", "config.toml:1:"},
 		{"postgres password in the URL", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\ndatabase = \"postgres://herald:hunter2@db/herald\"\n", "state.database: must not contain a password"},
 		{"postgres password parameter", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[state]\ndatabase = \"postgresql://herald@db/herald?password=hunter2\"\n", "state.database: must not contain a password"},
@@ -169,6 +177,47 @@ func TestLoadConfigResolvesPaths(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// TestServerSectionOwners: every key of [server] keeps its place in the
+// file and lands in the package that uses it: listen in schedule/server's
+// Config, the subscription pages' keys in mailer.WebConfig.
+func TestServerSectionOwners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	data := `[site]
+title = "x"
+url = "https://e.com"
+[server]
+listen = "127.0.0.1:9999"
+public_url = "https://e.com/subs/"
+secret_env = "MY_SECRET"
+secret_file = "/etc/herald/secret"
+pending_ttl = "24h"
+trust_proxy = true
+[server.rate_limit]
+per_ip = 7
+per_address = 2
+pending_per_hour = 50
+max_body_bytes = 4096
+`
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, web := cfg.Server.Config, cfg.Server.WebConfig
+	if srv.Listen != "127.0.0.1:9999" {
+		t.Errorf("server.listen = %q", srv.Listen)
+	}
+	if web.PublicURL != "https://e.com/subs" || web.SecretEnv != "MY_SECRET" || web.SecretFile != "/etc/herald/secret" ||
+		web.PendingTTL.Duration != 24*time.Hour || !web.TrustProxy {
+		t.Errorf("subscription keys = %+v", web)
+	}
+	if rl := web.RateLimit; rl.PerIP != 7 || rl.PerAddress != 2 || rl.PendingPerHour != 50 || rl.MaxBodyBytes != 4096 {
+		t.Errorf("server.rate_limit = %+v", rl)
 	}
 }
 

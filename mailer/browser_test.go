@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"herald/schedule/server"
 	"herald/schedule/store"
 )
 
@@ -43,7 +44,7 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	t.Cleanup(srv.Close)
 	public := srv.URL + "/herald"
 	e := newWebEnv(t, "maildir", func(o *WebOptions) { o.PublicURL = public })
-	h = http.StripPrefix("/herald", withTestSecurityHeaders(e.mux))
+	h = http.StripPrefix("/herald", server.SecurityHeaders(e.mux))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -179,18 +180,4 @@ func TestBrowserSubscribeFlow(t *testing.T) {
 	}
 	wantState(t, e, addr, store.StatusUnsubscribed)
 	shot("unsubscribed.png")
-}
-
-// withTestSecurityHeaders adds the headers schedule/server's SecurityHeaders
-// sets (mailer cannot import it), so the pages are tested under the same
-// Content-Security-Policy.
-func withTestSecurityHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Frame-Options", "DENY")
-		h.ServeHTTP(w, r)
-	})
 }

@@ -138,3 +138,34 @@ func TestNewComposerDefaults(t *testing.T) {
 		t.Errorf("derived From without site.email: %s", got)
 	}
 }
+
+func TestWebConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*WebConfig)
+		wantErr string
+	}{
+		{"defaults", func(*WebConfig) {}, ""},
+		{"relative public url", func(c *WebConfig) { c.PublicURL = "/herald" }, "server.public_url"},
+		{"zero ttl", func(c *WebConfig) { c.PendingTTL.Duration = 0 }, "server.pending_ttl"},
+		{"zero rate", func(c *WebConfig) { c.RateLimit.PerIP = 0 }, "server.rate_limit.per_ip"},
+		{"zero per address", func(c *WebConfig) { c.PerAddress = 0 }, "server.rate_limit.per_address"},
+		{"negative body", func(c *WebConfig) { c.MaxBodyBytes = -1 }, "server.rate_limit.max_body_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultWeb()
+			tt.edit(&c)
+			err := c.Validate("https://e.com/herald/")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate = %v, want an error naming %s", err, tt.wantErr)
+			}
+			if tt.wantErr == "" && c.PublicURL != "https://e.com/herald" {
+				t.Errorf("PublicURL = %q, want the default without a trailing slash", c.PublicURL)
+			}
+		})
+	}
+}

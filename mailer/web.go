@@ -50,36 +50,18 @@ type ConfirmationComposer interface {
 	Confirmation(r Recipient, confirmURL string) (*Message, error)
 }
 
-// WebOptions configures the subscription pages. main copies them from the
-// [server] and [site] sections.
+// WebOptions configures the subscription pages. WebConfig is their part of
+// the [server] section (zero fields take the defaults of DefaultWeb); the
+// rest comes from [site] and the parts main builds once.
 type WebOptions struct {
-	// PublicURL is the absolute base of the links in mails, without a
-	// trailing slash ("https://blog.example.com/herald"). A reverse proxy
-	// may strip its path: the handlers are registered at the server root
-	// and their pages only use relative links.
-	PublicURL string
+	WebConfig
+
 	SiteTitle string // shown on every page
 	SiteURL   string // optional link back to the blog
 	Language  string // the pages' lang attribute, "en"
 	Secret    []byte // token secret, at least 16 bytes
 
 	ConfirmTTL time.Duration // validity of a confirmation link, 48h (at most PendingTTL)
-	PendingTTL time.Duration // unconfirmed subscriptions are deleted after this, 7 days
-
-	// Rate limits of POST /subscribe, per hour (token buckets: the whole
-	// allowance may be used at once). 0 takes the default (10, 3, 100).
-	PerIP          int   // requests per client IP (IPv6: per /64)
-	PerAddress     int   // requests per email address
-	PendingPerHour int   // confirmation mails per hour, all addresses together
-	MaxBodyBytes   int64 // request body limit, 8 KiB
-
-	// TrustProxy makes the client IP the last address of X-Forwarded-For
-	// when the connection comes from a loopback address (a reverse proxy on
-	// the same machine). Without it, or from any other peer, the header is
-	// ignored: clients could otherwise forge it to escape the per-IP limit.
-	// Behind a proxy without TrustProxy, every client shares the proxy's
-	// IP and the per-IP limit acts as a global one.
-	TrustProxy bool
 
 	Store     WebStore
 	Composer  ConfirmationComposer
@@ -126,24 +108,10 @@ func NewWeb(opts WebOptions) (*Web, error) {
 	if opts.ConfirmTTL <= 0 {
 		opts.ConfirmTTL = 48 * time.Hour
 	}
-	if opts.PendingTTL <= 0 {
-		opts.PendingTTL = 7 * 24 * time.Hour
-	}
-	if opts.ConfirmTTL > opts.PendingTTL {
+	opts.WebConfig = opts.WebConfig.withDefaults()
+	if opts.ConfirmTTL > opts.PendingTTL.Duration {
 		// A link must not outlive the pending row it confirms.
-		opts.ConfirmTTL = opts.PendingTTL
-	}
-	if opts.PerIP <= 0 {
-		opts.PerIP = 10
-	}
-	if opts.PerAddress <= 0 {
-		opts.PerAddress = 3
-	}
-	if opts.PendingPerHour <= 0 {
-		opts.PendingPerHour = 100
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 8 << 10
+		opts.ConfirmTTL = opts.PendingTTL.Duration
 	}
 	w := &Web{
 		opts:    opts,
@@ -218,12 +186,12 @@ func (w *Web) Sweep(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	n, err := d.DeletePending(ctx, now.Add(-w.opts.PendingTTL))
+	n, err := d.DeletePending(ctx, now.Add(-w.opts.PendingTTL.Duration))
 	if err != nil {
 		return fmt.Errorf("mailer: web: %w", err)
 	}
 	if n > 0 {
-		w.log.Info("web: deleted unconfirmed subscriptions", "count", n, "older_than", w.opts.PendingTTL)
+		w.log.Info("web: deleted unconfirmed subscriptions", "count", n, "older_than", w.opts.PendingTTL.Duration)
 	}
 	return nil
 }

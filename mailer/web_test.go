@@ -108,17 +108,17 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 		t.Fatalf("NewComposer: %v", err)
 	}
 	opts := WebOptions{
-		PublicURL:      webPublic,
-		SiteTitle:      "Field Notes",
-		SiteURL:        "https://blog.example.com",
-		Secret:         webSecret,
-		Store:          db,
-		Composer:       comp,
-		Transport:      tr,
-		Now:            env.clock.Now,
-		PerIP:          100,
-		PerAddress:     100,
-		PendingPerHour: 1000,
+		WebConfig: WebConfig{
+			PublicURL: webPublic,
+			RateLimit: RateLimit{PerIP: 100, PerAddress: 100, PendingPerHour: 1000},
+		},
+		SiteTitle: "Field Notes",
+		SiteURL:   "https://blog.example.com",
+		Secret:    webSecret,
+		Store:     db,
+		Composer:  comp,
+		Transport: tr,
+		Now:       env.clock.Now,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -784,7 +784,7 @@ func TestWebPages(t *testing.T) {
 // TestWebSweep checks that the janitor deletes stale pending subscriptions
 // and nothing else.
 func TestWebSweep(t *testing.T) {
-	e := newWebEnv(t, "maildir", func(o *WebOptions) { o.PendingTTL = 7 * 24 * time.Hour })
+	e := newWebEnv(t, "maildir", func(o *WebOptions) { o.PendingTTL.Duration = 7 * 24 * time.Hour })
 	if _, ok := any(e.db).(PendingDeleter); !ok {
 		t.Skip("sqlite.DB has no DeletePending(ctx, olderThan) (int64, error) yet")
 	}

@@ -1,8 +1,11 @@
-// Package server runs Herald's HTTP server: it owns the [server] section of
-// the configuration, adds security headers to every answer, and shuts down
-// gracefully. The routes themselves come from the packages that own them
-// (feeds from feed, health and metrics from schedule, subscriptions from
-// mailer) and are assembled by main.
+// Package server is Herald's HTTP plumbing: it listens where server.listen
+// says, adds the security headers to every answer ([SecurityHeaders]) and
+// shuts down gracefully ([Server.Serve]). The routes themselves come from
+// the packages that own them (feeds from feed, health and metrics from
+// schedule, subscriptions from mailer) and are assembled by main.
+//
+// It imports nothing of Herald's, so every package may use it (the mailer's
+// tests check its pages under [SecurityHeaders]).
 package server
 
 import (
@@ -12,77 +15,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
-
-	"herald/feed"
 )
 
-// Config is the [server] section of the configuration.
+// Config is the HTTP server's part of the [server] section. The other keys
+// of that section (public_url, secret_env, secret_file, pending_ttl,
+// trust_proxy, rate_limit) configure the subscription pages and belong to
+// mailer.WebConfig; main decodes both from the one section.
 type Config struct {
-	Listen     string        `toml:"listen"`      // "127.0.0.1:8080"; "" = no HTTP server
-	PublicURL  string        `toml:"public_url"`  // absolute base of links in emails (confirm, unsubscribe)
-	SecretEnv  string        `toml:"secret_env"`  // environment variable holding the token secret
-	SecretFile string        `toml:"secret_file"` // file holding the token secret; neither: generated once and kept in the database
-	PendingTTL feed.Duration `toml:"pending_ttl"` // unconfirmed subscriptions are deleted after this
-	TrustProxy bool          `toml:"trust_proxy"` // take the client IP from X-Forwarded-For when the peer is a loopback proxy
-	RateLimit  RateLimit     `toml:"rate_limit"`
+	Listen string `toml:"listen"` // "127.0.0.1:8080"; "" = no HTTP server
 }
 
-// RateLimit bounds POST /subscribe.
-type RateLimit struct {
-	PerIP          int `toml:"per_ip"`           // subscribe requests per IP per hour
-	PerAddress     int `toml:"per_address"`      // subscribe requests per email address per hour
-	PendingPerHour int `toml:"pending_per_hour"` // new pending subscriptions per hour, all addresses
-	MaxBodyBytes   int `toml:"max_body_bytes"`   // request body limit
-}
-
-// Default returns the [server] defaults.
+// Default returns the defaults of the server's keys.
 func Default() Config {
-	return Config{
-		Listen:     "127.0.0.1:8080",
-		PendingTTL: feed.Duration{Duration: 7 * 24 * time.Hour},
-		RateLimit: RateLimit{
-			PerIP:          10,
-			PerAddress:     3,
-			PendingPerHour: 100,
-			MaxBodyBytes:   8 << 10,
-		},
-	}
+	return Config{Listen: "127.0.0.1:8080"}
 }
 
-// Validate checks the section; defaultPublic is used when public_url is
-// empty (the site URL with "/herald" appended, say).
-func (c *Config) Validate(defaultPublic string) error {
+// Validate checks server.listen.
+func (c *Config) Validate() error {
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			return fmt.Errorf("server.listen: want host:port such as \"127.0.0.1:8080\", got %q", c.Listen)
-		}
-	}
-	if c.PublicURL == "" {
-		c.PublicURL = defaultPublic
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("server.public_url: must be an absolute http(s) URL, got %q", c.PublicURL)
-	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.PendingTTL.Duration <= 0 {
-		return fmt.Errorf("server.pending_ttl: must be positive, got %s", c.PendingTTL.Duration)
-	}
-	rl := c.RateLimit
-	for _, f := range []struct {
-		key string
-		v   int
-	}{
-		{"server.rate_limit.per_ip", rl.PerIP},
-		{"server.rate_limit.per_address", rl.PerAddress},
-		{"server.rate_limit.pending_per_hour", rl.PendingPerHour},
-		{"server.rate_limit.max_body_bytes", rl.MaxBodyBytes},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("%s: must be positive, got %d", f.key, f.v)
 		}
 	}
 	return nil
