@@ -207,7 +207,8 @@ WHERE id = ?3`, status, unix(now), id); err != nil {
 // its status unsubscribed, forgotten_at set; its waiting deliveries (pending,
 // retry) are deleted and the error texts of the others cleared (an SMTP
 // error often quotes the address); the merge records naming it are
-// deleted. The row and its sent and failed deliveries stay, anonymous, so
+// deleted, its bounce events keep their type and time but lose the
+// address, the diagnostic and the raw message. The row and its sent and failed deliveries stay, anonymous, so
 // the counts of past mailings do not change. A forgotten subscriber is not
 // returned by Subscriber, SubscriberByID, EachSubscriber or
 // FailedDeliveries, nor counted by CountSubscribers; adding the address
@@ -232,6 +233,8 @@ WHERE id = ?1`,
 			"DELETE FROM deliveries WHERE subscriber_id = ?1 AND state IN ('pending', 'retry')",
 			"UPDATE deliveries SET last_error = '' WHERE subscriber_id = ?1 AND last_error <> ''",
 			"DELETE FROM subscriber_merges WHERE kept_id = ?1",
+			// Bounce reports quote the address and the message.
+			"UPDATE bounce_events SET email = '', email_key = '', diagnostic = '', raw = NULL WHERE subscriber_id = ?1",
 		} {
 			if _, err := tx.ExecContext(ctx, q, id, now); err != nil {
 				return err
@@ -241,7 +244,7 @@ WHERE id = ?1`,
 	})
 }
 
-// SubscriberMerges lists the duplicate addresses that migration 0004 (one
+// SubscriberMerges lists the duplicate addresses that migration 0005_subscriber_identity (one
 // subscriber per address whatever its case) merged, oldest first.
 func (db *DB) SubscriberMerges(ctx context.Context) ([]store.SubscriberMerge, error) {
 	rows, err := db.sql.QueryContext(ctx, `

@@ -1,4 +1,4 @@
--- 0004_subscriber_identity: addresses are unique whatever their case, and a
+-- 0005_subscriber_identity: addresses are unique whatever their case, and a
 -- subscriber can be forgotten.
 --
 -- email_key becomes the whole address in lower case (it was the local part
@@ -79,6 +79,13 @@ DELETE FROM deliveries WHERE subscriber_id IN (SELECT dup_id FROM merge_dups);
 -- An unsubscribed row has no waiting deliveries.
 DELETE FROM deliveries
 WHERE subscriber_id IN (SELECT keep_id FROM merge_unsub) AND state IN ('pending', 'retry');
+
+-- Bounce events of a duplicate belong to the kept row; they name
+-- addresses by the same key.
+UPDATE bounce_events
+SET subscriber_id = (SELECT d.keep_id FROM merge_dups d WHERE d.dup_id = bounce_events.subscriber_id)
+WHERE subscriber_id IN (SELECT dup_id FROM merge_dups);
+UPDATE bounce_events SET email_key = lower(email_key) WHERE email_key <> lower(email_key);
 
 DELETE FROM subscribers WHERE id IN (SELECT dup_id FROM merge_dups);
 
