@@ -988,3 +988,75 @@ func TestInit(t *testing.T) {
 		t.Errorf("check with the plain config = %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestJekyllCorpus builds testdata/jekyll/corpus, posts written like the
+// al-folio posts Herald once failed on, and checks each Jekyll behaviour
+// in the Atom feed (check-feeds, in the shared tools, passes on it too).
+func TestJekyllCorpus(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/jekyll/corpus", filepath.Join(dir, "site"))
+	e := &testEnv{dir: dir, config: filepath.Join(dir, "config.toml")}
+	if err := os.WriteFile(e.config, []byte("[site]\njekyll = \"site\"\n[server]\nlisten = \"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run(t, "build"); r.code != 0 {
+		t.Fatalf("build exit %d\n%s", r.code, r.stderr)
+	}
+	for _, name := range []string{"rss.xml", "feed.json"} {
+		if f := parseFeedFile(t, e.path("public/"+name)); len(f.Items) != 12 {
+			t.Errorf("%s: %d items, want 12", name, len(f.Items))
+		}
+	}
+	f := parseFeedFile(t, e.path("public/feed.xml"))
+	byTitle := map[string]*gofeed.Item{}
+	for _, it := range f.Items {
+		byTitle[it.Title] = it
+		if strings.TrimSpace(it.Description) == "" {
+			t.Errorf("%q: no summary", it.Title)
+		}
+		if strings.Contains(outsideCode(it.Content), "{%") || strings.Contains(it.Content, "**") || strings.Contains(it.Content, "<!--") {
+			t.Errorf("%q: Liquid, raw asterisks or a comment left:\n%s", it.Title, it.Content)
+		}
+	}
+	const site = "https://corpus.example.org/site"
+	for title, want := range map[string][]string{
+		"Figures and equations as images": {`<img src="` + site + `/assets/img/9.jpg"`, `loading="eager"`, `title="example image"`,
+			`<a href='` + site + `/cv/'>a link</a>`, "Its update rule is given by:</p>\n<figure><img src=\"" + site + "/assets/img/posts/update-rule.png\" alt=\"w ← w − η ∇L(w)\" width=\"400\" height=\"60\">"},
+		"Videos": {`<video src="` + site + `/assets/video/`, "controls autoplay", `<a href="https://www.youtube.com/watch?v=jNQXAC9IVRw"><img src="https://img.youtube.com/vi/jNQXAC9IVRw/hqdefault.jpg"`,
+			`<a href="https://vimeo.com/524933864">`},
+		"What a house costs – really": {"<strong>$1,000,000 mortgage at 6.1% over 30 years</strong>", "<strong>$6,092/month</strong>", "$2.19M in total",
+			`$P = L \frac{r(1+r)^n}{(1+r)^n - 1}$`, "“Ownership” isn’t free… it never was."},
+		"离职一年":                  {"<strong>最深刻的体验或许是意义感的消失。</strong>我", "<em>后来才发现</em>", "<strong>“自由”</strong>并不"},
+		"Moin Moin":             {"<p>Moin Moin,</p>"},
+		"Raw HTML and branches": {`<table class="table">`, "<td>*not emphasis*</td>", "<p>Comments are closed.</p>"},
+		"Citations, details, tweets and tabs": {"Attention is all you need [vaswani2017attention].", "<details><summary>Click to see the proof</summary>",
+			"<em>left</em>", `<a href="https://twitter.com/rubygems/status/518821243320287232">`, "<strong>apt</strong>", "<code>go install herald</code>"},
+		"Links to pages":         {`href="` + site + `/cv/"`, `href="` + site + `/_pages/projects/"`},
+		"Kramdown “niceties”":    {`<p id="intro" class="lead">This is the lead paragraph – it’s “important”.</p>`},
+		"Untitled Category Post": {"A post in a category folder, without a title."},
+		"Diwali notes":           {"three-digit offset"},
+	} {
+		it := byTitle[title]
+		if it == nil {
+			t.Errorf("no entry titled %q", title)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(it.Content, w) {
+				t.Errorf("%q lacks %q:\n%s", title, w, it.Content)
+			}
+		}
+	}
+	if it := byTitle["Moin Moin"]; it != nil && !strings.Contains(it.Description, "Moin Moin, this post starts with raw HTML") {
+		t.Errorf("Moin Moin: summary %q", it.Description)
+	}
+	if it := byTitle["This post has moved"]; it == nil || it.Content != "" || !strings.Contains(it.Description, "This post has moved") {
+		t.Errorf("the redirect post: %+v, want an entry whose summary is its title", it)
+	}
+	if it := byTitle["Raw HTML and branches"]; it != nil && (strings.Contains(it.Content, "GitHub") || strings.Contains(it.Content, "Related")) {
+		t.Errorf("a branch that cannot be evaluated was kept:\n%s", it.Content)
+	}
+	if it := byTitle["Diwali notes"]; it != nil && it.Published != "2022-12-17T20:00:00+05:30" {
+		t.Errorf("Diwali notes published %s, want 2022-12-17T20:00:00+05:30", it.Published)
+	}
+}

@@ -24,7 +24,13 @@ func (p *liquidParser) include(pos int, args string) {
 		p.warn(pos, "unsupported {%% include %s %%} removed", file)
 		return
 	}
+	start := len(p.out)
 	p.out = append(p.out, out...)
+	for i := start; i+1 < len(p.out); i++ { // a caption's links are made absolute too
+		if p.out[i] == '<' && isASCIILetter(p.out[i+1]) {
+			p.tags = append(p.tags, i)
+		}
+	}
 }
 
 // mediaSource is an include's path (a site path, made absolute) or url.
