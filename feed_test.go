@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"herald/feed/testkit"
+
 	"github.com/emersion/go-smtp"
 	"github.com/mmcdole/gofeed"
 
@@ -204,7 +206,7 @@ func parseFeedFile(t *testing.T, path string) *gofeed.Feed {
 func TestBuildSamplePosts(t *testing.T) {
 	e := newEnv(t, "")
 	// A fixed day: the sample post dated 2031-01-01 must stay in the future.
-	e.clock = schedule.NewFakeClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+	e.clock = newTestClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	r := e.run(t, "build")
 	if r.code != 0 {
 		t.Fatalf("build exit %d\nstderr: %s", r.code, r.stderr)
@@ -302,7 +304,7 @@ func TestBuildSamplePosts(t *testing.T) {
 	// The build takes its time from Main.Clock: on the scheduled post's
 	// day it is published (so the fixed clock above is what keeps it out).
 	t.Run("the clock decides what is due", func(t *testing.T) {
-		e.clock = schedule.NewFakeClock(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))
+		e.clock = newTestClock(time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC))
 		if r := e.run(t, "build"); r.code != 0 {
 			t.Fatalf("build exit %d: %s", r.code, r.stderr)
 		}
@@ -1060,3 +1062,10 @@ func TestJekyllCorpus(t *testing.T) {
 		t.Errorf("Diwali notes published %s, want 2022-12-17T20:00:00+05:30", it.Published)
 	}
 }
+
+// testClock is the tests' settable clock (testkit.Clock) as a schedule.Clock.
+type testClock struct{ *testkit.Clock }
+
+func newTestClock(t time.Time) testClock { return testClock{testkit.NewClock(t)} }
+
+func (c testClock) NewTimer(d time.Duration) schedule.Timer { return c.Clock.NewTimer(d) }

@@ -269,7 +269,7 @@ func TestDST(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "Europe/Berlin")
 			e.cron = "@hourly" // hourly ticks run through the DST change too
-			e.clock = NewFakeClock(tc.start)
+			e.clock = newFakeClock(tc.start)
 			e.writePost("2024-01-01-old.md", "Old", "2024-01-01 10:00:00")
 			e.writePost("2024-03-01-dst.md", "DST", tc.date)
 			d, scans := e.daemon()
@@ -397,7 +397,7 @@ func TestRunStopsAndNotifies(t *testing.T) {
 // settle waits until d's loop has handled every deadline the fake clock
 // has reached: it waits on its timer for a later time. (Polling the loop
 // goroutine's state, not a schedule.)
-func settle(t testing.TB, d *Daemon, c *FakeClock) {
+func settle(t testing.TB, d *Daemon, c *fakeClock) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -14,12 +14,21 @@ import (
 	"testing"
 	"time"
 
+	"herald/feed/testkit"
+
 	"github.com/mmcdole/gofeed"
 
 	"herald/feed"
 	"herald/schedule/store"
 	"herald/schedule/store/sqlite"
 )
+
+// fakeClock is the tests' settable clock (testkit.Clock) as a Clock.
+type fakeClock struct{ *testkit.Clock }
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{testkit.NewClock(t)} }
+
+func (c *fakeClock) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) }
 
 // t0 is where fake clocks start in these tests.
 var t0 = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -94,7 +103,7 @@ type env struct {
 	feeds    *feed.FeedsConfig
 	loader   *feed.Loader
 	store    *countingStore
-	clock    *FakeClock
+	clock    *fakeClock
 	news     *newsletter
 	logs     *syncBuffer
 	backfill bool
@@ -111,7 +120,7 @@ func newEnv(t testing.TB, tz string) *env {
 		posts:  filepath.Join(dir, "posts"),
 		public: filepath.Join(dir, "public"),
 		dbPath: filepath.Join(dir, "var", "herald.db"),
-		clock:  NewFakeClock(t0),
+		clock:  newFakeClock(t0),
 		news:   &newsletter{},
 		logs:   &syncBuffer{},
 		cron:   "0 0 1 1 *", // once a year: timers under test are not the cron tick
