@@ -3,19 +3,17 @@ package feed
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"herald/feed/testkit"
+
 	"github.com/mmcdole/gofeed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // testSite is a site in a zone with a non-zero offset, set up the way
 // Site.Validate leaves it.
@@ -159,23 +157,7 @@ func fileNames(out *Output) []string {
 // checkGolden compares got with testdata/golden/<name>, rewriting it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", filepath.FromSlash(name))
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; got:\n%s", path, got)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "golden", filepath.FromSlash(name)), got)
 }
 
 func TestBuildGolden(t *testing.T) {

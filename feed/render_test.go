@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"herald/feed/testkit"
+
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	ghtml "github.com/yuin/goldmark/renderer/html"
@@ -83,19 +85,7 @@ func TestRenderSeedGolden(t *testing.T) {
 	if len(w) > 0 {
 		t.Errorf("warnings on the seed post: %q", w)
 	}
-	golden := filepath.Join("testdata", "render", "seed.html")
-	if *update {
-		if err := os.WriteFile(golden, []byte(out.HTML), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if out.HTML != string(want) {
-		t.Errorf("seed HTML differs from %s (run with -update after checking the diff)", golden)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "render", "seed.html"), []byte(out.HTML))
 	for _, bad := range []string{"<style", "<script", "{%", "{{", "<pre>", "<code>", "</p>\n</p>"} {
 		if strings.Contains(out.HTML, bad) {
 			t.Errorf("seed HTML contains %q", bad)

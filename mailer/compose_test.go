@@ -2,7 +2,6 @@ package mailer
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -14,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"herald/feed/testkit"
+
 	"herald/feed"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var fixedNow = time.Date(2024, 3, 5, 9, 30, 0, 0, time.UTC)
 
@@ -190,23 +189,7 @@ func messageBytes(t *testing.T, m *Message) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "compose", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update after checking the diff)\ngot:\n%s", path, got)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "compose", name), got)
 }
 
 func TestNewsletterGolden(t *testing.T) {
