@@ -25,10 +25,24 @@ func (m *Main) runDaemon(ctx context.Context) error {
 	if err := m.loadConfig(); err != nil {
 		return err
 	}
+	locked := m.Config.State
+	release, err := lockDaemon(locked)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
 	for {
 		reloaded, err := m.serveOnce(ctx)
 		if err != nil || !reloaded {
 			return err
+		}
+		if m.Config.State != locked { // the reload names another database
+			_ = release()
+			locked = m.Config.State
+			if release, err = lockDaemon(locked); err != nil {
+				release = func() error { return nil }
+				return err
+			}
 		}
 	}
 }

@@ -234,3 +234,15 @@ func openStore(ctx context.Context, c store.Config) (store.Store, error) {
 	}
 	return postgres.Open(ctx, c.Database, postgres.Options{Password: pw})
 }
+
+// lockDaemon makes this process the only `herald run` on the database the
+// [state] section names (SQLite: an OS lock beside the file, released by
+// the kernel when the process dies), or fails saying who holds it. The
+// other commands never take it.
+func lockDaemon(c store.Config) (release func() error, err error) {
+	l, err := sqlite.LockDaemon(c.Database)
+	if err != nil {
+		return nil, err
+	}
+	return l.Release, nil
+}

@@ -535,6 +535,29 @@ func TestDaemonReloadKeepsGoodConfig(t *testing.T) {
 	}
 }
 
+// A second `herald run` on the same SQLite database refuses to start and
+// says why, while the first keeps running and the other commands keep
+// working beside it.
+func TestSecondDaemonRefused(t *testing.T) {
+	e := newEnv(t, daemonConfig)
+	d := e.start(t)
+	r := e.run(t, "run")
+	if r.code != 1 || !strings.Contains(r.stderr, "another herald run is using this database") || !strings.Contains(r.stderr, "herald.db.lock") {
+		t.Errorf("second run: exit %d, stderr %q; want 1 and the reason", r.code, r.stderr)
+	}
+	if r := e.run(t, "status"); r.code != 0 {
+		t.Errorf("status beside the daemon: exit %d, %s", r.code, r.stderr)
+	}
+	if res := get(t, "http://"+d.addr+"/healthz", nil); res.StatusCode != 200 {
+		t.Errorf("the first daemon after the refused second: healthz %s", res.Status)
+	}
+	// Stopped, it leaves the lock free.
+	if res := d.stop(t); res.code != 0 {
+		t.Fatalf("daemon exit %d: %s", res.code, res.stderr)
+	}
+	e.start(t)
+}
+
 func waitFor(t *testing.T, max time.Duration, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

@@ -40,11 +40,19 @@ type Config struct {
 	RetryFor    feed.Duration `toml:"retry_for"` // give up retrying after this long, 72h
 	// ListID is the List-Id header (RFC 2919): "Blog Title <newsletter.example.com>"
 	// or just "newsletter.example.com". "" derives "<site title> <newsletter.<site host>>".
-	ListID            string     `toml:"list_id"`
-	UnsubscribeMailto string     `toml:"unsubscribe_mailto"` // optional address for List-Unsubscribe's mailto: URI
-	BatchSize         int        `toml:"batch_size"`         // deliveries claimed per batch, 100
-	SMTP              SMTPConfig `toml:"smtp"`
-	DKIM              DKIMConfig `toml:"dkim"`
+	ListID            string `toml:"list_id"`
+	UnsubscribeMailto string `toml:"unsubscribe_mailto"` // optional address for List-Unsubscribe's mailto: URI
+	// BatchSize bounds one claim (default 100). A claim never takes more
+	// than the workers ready to send at once (mail.smtp.concurrency), so
+	// that the deliveries in flight are the ones handed to the server.
+	BatchSize int `toml:"batch_size"`
+	// Lease is how long a claim holds deliveries before another worker may
+	// take them over (default 2m). The worker renews its leases every
+	// quarter of it while it runs; after a crash, the deliveries it had in
+	// flight are sent again once their lease has run out.
+	Lease feed.Duration `toml:"lease"`
+	SMTP  SMTPConfig    `toml:"smtp"`
+	DKIM  DKIMConfig    `toml:"dkim"`
 
 	// BounceAddress is the envelope sender's base: each delivery is sent
 	// from bounces+MAILING.SUBSCRIBER.MAC@domain (VERP), so a bounce names
@@ -89,6 +97,9 @@ const (
 // DefaultMaxSection is the default mail.max_section.
 const DefaultMaxSection = 100 << 10
 
+// DefaultLease is the default mail.lease.
+const DefaultLease = 2 * time.Minute
+
 // DefaultSubject is the default subject template.
 const DefaultSubject = "{{.Title}}"
 
@@ -103,6 +114,7 @@ func Default() Config {
 		MaxAttempts: 10,
 		RetryFor:    feed.Duration{Duration: 72 * time.Hour},
 		BatchSize:   100,
+		Lease:       feed.Duration{Duration: DefaultLease},
 		SMTP: SMTPConfig{
 			PasswordEnv: "HERALD_SMTP_PASSWORD",
 			TLS:         "starttls",
@@ -161,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		bad("batch_size", "must be at least 1, got %d", c.BatchSize)
+	}
+	if c.Lease.Duration < 2*time.Second {
+		bad("lease", "must be at least 2s, got %s", c.Lease.Duration)
 	}
 	if c.ListID != "" {
 		if _, err := normalizeListID(c.ListID); err != nil {

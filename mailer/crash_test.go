@@ -29,6 +29,7 @@ const (
 	crashEnvSMTP = "HERALD_CRASH_TEST_SMTP"
 	crashSubs    = 2000
 	crashConc    = 4
+	crashLease   = 2 * time.Second // a killed worker's deliveries are taken over this long after its last renewal
 )
 
 // crashPosts is the one post of the crash test; parent and child agree on it.
@@ -58,6 +59,7 @@ func crashConfig(addr string) Config {
 	cfg.SMTP.Timeout.Duration = 5 * time.Second
 	cfg.SMTP.HELO = "herald.test"
 	cfg.BatchSize = 50
+	cfg.Lease.Duration = crashLease
 	return cfg
 }
 

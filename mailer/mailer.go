@@ -3,12 +3,14 @@ package mailer
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +31,11 @@ type Store interface {
 	Mailing(ctx context.Context, id int64) (store.Mailing, error)
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
-	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error)
-	Ledger(ctx context.Context) (store.Ledger, error)
-	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
-	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, lease store.Lease, limit int) ([]store.Delivery, error)
+	RenewLeases(ctx context.Context, now time.Time, lease store.Lease) (int64, error)
+	Ledger(ctx context.Context, owner string) (store.Ledger, error)
+	ReleaseDeliveries(ctx context.Context, now time.Time, owner string, ids []int64) (int64, error)
+	RequeueExpired(ctx context.Context, now time.Time) ([]store.Expired, error)
 	NextRetry(ctx context.Context) (time.Time, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
 	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error)
@@ -82,6 +85,7 @@ type Mailer struct {
 	log       *slog.Logger
 	idDomain  string       // right-hand side of Message-IDs: the From domain
 	verp      *bounce.VERP // nil without mail.bounce_address
+	lease     store.Lease  // this Mailer's hold on the deliveries it claims (one owner per Mailer)
 
 	wake  chan struct{}
 	pacer *pacer
@@ -90,7 +94,6 @@ type Mailer struct {
 	// Tunables; tests shorten them.
 	backoff          func(attempt int) time.Duration // delay before retry number attempt (1-based)
 	shutdownGrace    time.Duration                   // how long in-flight sends may finish after ctx is canceled
-	staleClaim       time.Duration                   // Drain takes over rows in flight for longer than this
 	idleRecheck      time.Duration                   // Run re-checks the queue this often when nothing is due
 	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached (doubles, up to 16×)
 
@@ -122,7 +125,6 @@ func New(opts Options) (*Mailer, error) {
 		wake:             make(chan struct{}, 1),
 		backoff:          defaultBackoff,
 		shutdownGrace:    30 * time.Second,
-		staleClaim:       time.Hour,
 		idleRecheck:      5 * time.Minute,
 		unreachablePause: time.Minute,
 	}
@@ -155,8 +157,28 @@ func New(opts Options) (*Mailer, error) {
 		return nil, err
 	}
 	m.pacer = newPacer(opts.Config.SMTP.Rate, 30*time.Second)
+	m.lease = store.Lease{Owner: newOwner(), For: opts.Config.Lease.Duration}
+	if m.lease.For <= 0 {
+		m.lease.For = DefaultLease
+	}
 	return m, nil
 }
+
+// newOwner names a worker generation for its leases: "host:pid:random",
+// unique among the processes that share a database.
+func newOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Owner names this Mailer in the ledger: the claimed_by of the deliveries
+// it has in flight.
+func (m *Mailer) Owner() string { return m.lease.Owner }
 
 // Wake makes Run look at the queue now (the daemon calls it after recording
 // new announcements). It never blocks.

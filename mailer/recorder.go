@@ -73,7 +73,7 @@ type recordReq struct {
 const maxGroup = 256
 
 func (m *Mailer) newRecorder(ctx context.Context) (*recorder, error) {
-	l, err := m.db.Ledger(ctx)
+	l, err := m.db.Ledger(ctx, m.lease.Owner)
 	if err != nil {
 		return nil, err
 	}

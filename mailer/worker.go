@@ -1,9 +1,11 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,40 +70,35 @@ func (m *Mailer) Progress() Summary {
 // sends in flight have finished (bounded by a grace period), or an error when
 // the ledger cannot be read at start.
 //
-// At start it requeues deliveries left in flight by a previous run (a crash:
-// those few may be sent twice, never lost). Then, in a loop: unless in digest
-// mode, it turns waiting announcements into mailings (in digest mode, Digest
-// does, except for `herald send POST`); expands new mailings into one
-// delivery per confirmed subscriber; claims due deliveries in batches and
-// sends them over mail.smtp.concurrency connections, each reused for many
-// messages, at most mail.smtp.rate messages per second overall; then sleeps
-// until Wake or the next retry is due.
+// In a loop: it takes over the deliveries whose owner's lease ran out (a
+// crashed herald: those few may be sent twice, never lost); unless in
+// digest mode, it turns waiting announcements into mailings (in digest
+// mode, Digest does, except for `herald send POST`); expands new mailings
+// into one delivery per confirmed subscriber; claims due deliveries for the
+// connections ready to send (mail.smtp.concurrency, each reused for many
+// messages, at most mail.smtp.rate messages per second overall), renewing
+// its leases while it sends; then sleeps until Wake or the next retry is
+// due. Deliveries another live process holds (`herald send`, a second
+// daemon on a shared database) are never taken.
 func (m *Mailer) Run(ctx context.Context) error {
-	now := m.now()
-	n, err := m.db.RequeueInFlight(ctx, now, now)
-	if err != nil {
+	if err := m.takeOver(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("mailer: run: %w", err)
 	}
-	if n > 0 {
-		m.log.Warn("requeued deliveries that were in flight when herald stopped; these may reach their subscriber twice", "count", n)
-	}
-	m.log.Info("mail worker started", "digest", m.digest, "concurrency", m.concurrency(), "rate", m.cfg.SMTP.Rate)
+	m.log.Info("mail worker started", "digest", m.digest, "concurrency", m.concurrency(), "rate", m.cfg.SMTP.Rate, "owner", m.lease.Owner)
 	var down time.Duration // current pause while the server is unreachable
-	for {
+	for first := true; ; first = false {
 		if ctx.Err() != nil {
 			return nil
 		}
 		t := new(tally)
 		m.current.Store(t)
-		// Deliveries a crashed `herald send` left in flight beside this
-		// daemon are taken over once they are stale.
-		if n, err := m.db.RequeueInFlight(ctx, m.now(), m.now().Add(-m.staleClaim)); err != nil && ctx.Err() == nil {
-			m.log.Error("mail: requeue stale deliveries", "err", err)
-		} else if n > 0 {
-			m.log.Warn("requeued deliveries abandoned in flight by another herald process", "count", n)
+		if !first {
+			if err := m.takeOver(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("mail: take over expired deliveries", "err", err)
+			}
 		}
 		if err := m.queue(ctx, t); err != nil && ctx.Err() == nil {
 			m.log.Error("mail queue", "err", err)
@@ -112,7 +109,9 @@ func (m *Mailer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := min(m.idleRecheck, m.staleClaim)
+		// Look again within a lease: deliveries a dead process left in
+		// flight are taken over soon after their lease runs out.
+		wait := min(m.idleRecheck, m.lease.For)
 		next, err := m.db.NextRetry(ctx)
 		switch {
 		case err == nil:
@@ -139,20 +138,42 @@ func (m *Mailer) Run(ctx context.Context) error {
 	}
 }
 
+// takeOver returns to pending the deliveries whose owner's lease ran out:
+// a herald process (this daemon before a restart, `herald send`, another
+// daemon) died or hung with them in flight. Each may or may not have
+// reached its subscriber; the warning gives their exact number.
+func (m *Mailer) takeOver(ctx context.Context) error {
+	m.dbmu.Lock()
+	list, err := m.db.RequeueExpired(ctx, m.now())
+	m.dbmu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	var owners []string
+	for _, e := range list {
+		if o := cmp.Or(e.Owner, "unknown"); !slices.Contains(owners, o) {
+			owners = append(owners, o)
+		}
+	}
+	m.log.Warn("took over deliveries left in flight by a herald process that stopped (its lease ran out); each may reach its subscriber twice",
+		"count", len(list), "owners", owners)
+	return nil
+}
+
 // Drain does now everything that is due (`herald send`): it takes over
-// deliveries abandoned in flight long ago, creates mailings from waiting
+// deliveries whose owner's lease ran out, creates mailings from waiting
 // announcements (in digest mode only manual ones), expands them, and sends
 // every due delivery; retries that are not due yet are left for the daemon
 // (Summary.Waiting). Safe to run beside a running daemon: deliveries are
-// claimed atomically.
+// claimed atomically under a lease, and the daemon's are never taken.
 func (m *Mailer) Drain(ctx context.Context) (Summary, error) {
 	t := new(tally)
 	m.current.Store(t)
-	now := m.now()
-	if n, err := m.db.RequeueInFlight(ctx, now, now.Add(-m.staleClaim)); err != nil {
+	if err := m.takeOver(ctx); err != nil {
 		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
-	} else if n > 0 {
-		m.log.Warn("requeued deliveries abandoned in flight", "count", n)
 	}
 	if err := m.queue(ctx, t); err != nil {
 		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
@@ -230,23 +251,22 @@ func (m *Mailer) concurrency() int {
 	return 1
 }
 
-// claimLimit is how many deliveries one claim takes: mail.batch_size, fewer
-// when a rate limit would leave them waiting in state sending for long.
-func (m *Mailer) claimLimit() int {
-	n := m.cfg.BatchSize
-	if n <= 0 {
-		n = 100
+// batchSize bounds one claim: mail.batch_size.
+func (m *Mailer) batchSize() int {
+	if n := m.cfg.BatchSize; n > 0 {
+		return n
 	}
-	if r := m.cfg.SMTP.Rate; r > 0 {
-		n = min(n, max(m.concurrency(), int(r*30)))
-	}
-	return n
+	return 100
 }
 
 // deliverDue claims and sends every delivery due now, over concurrency
-// workers that each keep one connection open for the whole pass. When ctx is
-// canceled it stops claiming, returns claimed-but-unsent deliveries to
-// pending and waits for the sends in flight (which may run shutdownGrace
+// workers that each keep one connection open for the whole pass. A worker
+// asks for a delivery when it is ready to send (its rate-limit slot has
+// come), and the deliveries are claimed for the workers asking at that
+// moment: the rows in flight are the ones being handed to the server, at
+// most concurrency, which bounds what a crash can leave uncertain. The
+// leases are renewed while the pass runs. When ctx is canceled it stops
+// claiming and waits for the sends in flight (which may run shutdownGrace
 // longer).
 func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
@@ -269,56 +289,21 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	if err != nil {
 		return err
 	}
+	stopRenewing := m.renewLeases()
 	start := time.Now()
-	jobs := make(chan store.Delivery)
+	asks := make(chan chan<- store.Delivery)
+	done := make(chan struct{}) // the dispatcher stopped
+	gone := make(chan struct{}) // every worker returned
 	cache := &prepCache{m: m, entries: map[int64]*prepEntry{}}
-	var (
-		wg       sync.WaitGroup // workers
-		inflight sync.WaitGroup // deliveries handed out and not recorded yet
-	)
+	var wg sync.WaitGroup
 	for i := range m.concurrency() {
-		wg.Go(func() { m.worker(ctx, sendCtx, i, jobs, &inflight, rec, cache, t) })
+		wg.Go(func() { m.worker(ctx, sendCtx, i, asks, done, rec, cache, t) })
 	}
-	var claimErr error
-	handedOut := false // since the last inflight.Wait
-claim:
-	for ctx.Err() == nil && t.unreachableErr() == nil {
-		m.dbmu.Lock()
-		batch, err := m.db.ClaimDeliveries(ctx, m.now(), m.claimLimit())
-		m.dbmu.Unlock()
-		if err != nil {
-			claimErr = err
-			break
-		}
-		if len(batch) == 0 {
-			if !handedOut {
-				break
-			}
-			// Deliveries in flight may yet come back due (a retry
-			// without delay): wait for them, then look once more.
-			inflight.Wait()
-			handedOut = false
-			continue
-		}
-		m.log.Debug("claimed deliveries", "count", len(batch))
-		for i, d := range batch {
-			if t.unreachableErr() != nil {
-				m.release(batch[i:])
-				break claim
-			}
-			inflight.Add(1)
-			select {
-			case jobs <- d:
-				handedOut = true
-			case <-ctx.Done():
-				inflight.Done()
-				m.release(batch[i:])
-				break claim
-			}
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	go func() { wg.Wait(); close(gone) }()
+	claimErr := m.dispatch(ctx, asks, gone, t)
+	close(done)
+	<-gone
+	stopRenewing()
 	rec.close()
 
 	bg := context.WithoutCancel(ctx)
@@ -337,8 +322,95 @@ claim:
 	return nil
 }
 
+// dispatch answers the workers' requests for a delivery (a channel that
+// receives one delivery, or is closed: no more). It claims as many
+// deliveries as workers are asking at that moment (at most
+// mail.batch_size) and hands each to one of them at once. It returns when
+// nothing is due and every worker is waiting, when ctx is canceled, the
+// server is unreachable, the workers are gone, or a claim fails (its
+// error).
+func (m *Mailer) dispatch(ctx context.Context, asks <-chan chan<- store.Delivery, gone <-chan struct{}, t *tally) error {
+	var waiting []chan<- store.Delivery
+	defer func() {
+		for _, w := range waiting {
+			close(w)
+		}
+	}()
+	dry := false // the last claim found fewer deliveries than asked for: none is due now
+	for {
+		if len(waiting) == 0 || dry {
+			// Wait for a worker; after a dry claim, for a busy one to
+			// finish: its delivery may come back due (a retry without
+			// delay).
+			select {
+			case w := <-asks:
+				waiting = append(waiting, w)
+			case <-ctx.Done():
+				return nil
+			case <-gone:
+				return nil
+			}
+		}
+		for more := true; more; {
+			select {
+			case w := <-asks:
+				waiting = append(waiting, w)
+			default:
+				more = false
+			}
+		}
+		if ctx.Err() != nil || t.unreachableErr() != nil {
+			return nil
+		}
+		asked := min(len(waiting), m.batchSize())
+		m.dbmu.Lock()
+		batch, err := m.db.ClaimDeliveries(ctx, m.now(), m.lease, asked)
+		m.dbmu.Unlock()
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			m.log.Debug("claimed deliveries", "count", len(batch))
+		}
+		for i, d := range batch {
+			waiting[i] <- d // buffered: never blocks
+		}
+		waiting = waiting[len(batch):]
+		dry = len(batch) < asked
+		if dry && len(waiting) == m.concurrency() {
+			return nil // nothing due, and no worker busy
+		}
+	}
+}
+
+// renewLeases renews this Mailer's leases every quarter lease until the
+// returned stop is called.
+func (m *Mailer) renewLeases() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(m.lease.For / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			m.dbmu.Lock()
+			_, err := m.db.RenewLeases(ctx, m.now(), m.lease)
+			m.dbmu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				m.log.Error("mail: renewing the leases of the deliveries in flight (when a lease runs out, another herald may send them again)", "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // release returns claimed deliveries that were not sent to pending.
-func (m *Mailer) release(ds []store.Delivery) {
+func (m *Mailer) release(ds ...store.Delivery) {
 	if len(ds) == 0 {
 		return
 	}
@@ -348,23 +420,36 @@ func (m *Mailer) release(ds []store.Delivery) {
 	}
 	m.dbmu.Lock()
 	defer m.dbmu.Unlock()
-	if err := m.db.ReleaseDeliveries(context.Background(), m.now(), ids); err != nil {
-		m.log.Error("releasing unsent deliveries (they are requeued at the next start)", "err", err)
+	if _, err := m.db.ReleaseDeliveries(context.Background(), m.now(), m.lease.Owner, ids); err != nil {
+		m.log.Error("releasing unsent deliveries (they are taken over when their lease runs out)", "err", err)
 	}
 }
 
-// worker sends the deliveries it receives over one connection, opened on
-// first use and re-opened after it breaks.
-func (m *Mailer) worker(ctx, sendCtx context.Context, n int, jobs <-chan store.Delivery, inflight *sync.WaitGroup, rec *recorder, cache *prepCache, t *tally) {
+// worker sends deliveries over one connection, opened on first use and
+// re-opened after it breaks. It waits for its rate-limit slot, then asks
+// the dispatcher for one delivery, until there is none or ctx is canceled.
+func (m *Mailer) worker(ctx, sendCtx context.Context, n int, asks chan<- chan<- store.Delivery, done <-chan struct{}, rec *recorder, cache *prepCache, t *tally) {
 	w := &conn{m: m, n: n}
 	defer w.close()
-	for d := range jobs {
-		if ctx.Err() != nil || t.unreachableErr() != nil {
-			m.release([]store.Delivery{d})
-		} else {
-			m.deliver(ctx, sendCtx, w, rec, d, cache, t)
+	for {
+		if err := m.pacer.wait(ctx); err != nil {
+			return
 		}
-		inflight.Done()
+		reply := make(chan store.Delivery, 1)
+		select {
+		case asks <- reply:
+		case <-done:
+			return
+		}
+		d, ok := <-reply
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil || t.unreachableErr() != nil {
+			m.release(d)
+			return
+		}
+		m.deliver(ctx, sendCtx, w, rec, d, cache, t)
 	}
 }
 
@@ -389,10 +474,6 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	}
 	if err != nil { // rendering failed: perhaps a post being edited; try later
 		m.recordTemp(log, rec, d, 0, err.Error(), t)
-		return
-	}
-	if err := m.pacer.wait(ctx); err != nil {
-		m.release([]store.Delivery{d})
 		return
 	}
 	dialErr, err := w.send(sendCtx, msg)
@@ -420,7 +501,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 		// untouched (no attempt used up), so an outage never fails the
 		// list; Run pauses and logs until the server answers again.
 		log.Debug("not sent: cannot connect", "err", text)
-		m.release([]store.Delivery{d})
+		m.release(d)
 	case se.Temporary || se.Code == 0:
 		m.recordTemp(log, rec, d, se.Code, text, t)
 	default:

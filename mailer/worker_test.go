@@ -630,8 +630,9 @@ func TestNewsletterFalseSkipsMailing(t *testing.T) {
 	}
 }
 
-// Deliveries left in flight by a crash are sent at the next start.
-func TestRunRequeuesInFlight(t *testing.T) {
+// Deliveries left in flight by a crash are sent once their lease has run
+// out, never before (the owner may be alive and sending them).
+func TestRunTakesOverExpiredLeases(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 4, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
@@ -642,15 +643,21 @@ func TestRunRequeuesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A worker claimed two and died.
-	if got, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), 2); err != nil || len(got) != 2 {
+	dead := store.Lease{Owner: "elsewhere:1:dead", For: 2 * time.Minute}
+	if got, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), dead, 2); err != nil || len(got) != 2 {
 		t.Fatalf("claim = %v, %v", got, err)
 	}
 	m := e.mailer(t, nil)
-	// Drain does not take over rows claimed just now (the daemon may be
-	// sending them).
+	// Drain does not take over rows whose lease still runs (the daemon may
+	// be sending them).
 	if s := drain(t, m); s.Sent != 2 {
 		t.Fatalf("Drain = %+v, want the 2 unclaimed sent", s)
 	}
+	e.clock.Add(time.Minute)
+	if s := drain(t, m); s.Sent != 0 || e.srv.Delivered() != 2 {
+		t.Fatalf("Drain a minute later = %+v, want nothing sent (the lease runs 2m)", s)
+	}
+	e.clock.Add(time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()

@@ -97,6 +97,24 @@ type DeliveryCounts struct {
 	Pending, Sending, Sent, Retry, Failed int64
 }
 
+// Lease is a worker's hold on the deliveries it claims. Owner names one
+// worker generation ("host:pid:random": unique among every process that ever
+// shares the database); For is how long a claim, or a renewal, holds
+// (mail.lease). The owner renews its leases (RenewLeases) well before they
+// end while it sends; a row whose lease ended is the only kind another
+// worker takes over (RequeueExpired), and outcomes are recorded only by the
+// row's owner.
+type Lease struct {
+	Owner string
+	For   time.Duration // at least one second; stored in whole seconds
+}
+
+// Expired is a delivery taken over from an owner whose lease expired.
+type Expired struct {
+	ID    int64
+	Owner string // the owner that held it; "" for a row claimed before leases existed
+}
+
 // Outcome is the result of one send, for RecordOutcomes.
 type Outcome struct {
 	ID    int64         // delivery id
@@ -106,13 +124,14 @@ type Outcome struct {
 	Text  string        // failure text
 }
 
-// Ledger records the outcomes of a worker's sends; a backend may prepare
-// its statements once per Ledger. Close it when done. Safe for concurrent
-// use.
+// Ledger records the outcomes of one owner's sends (Store.Ledger); a
+// backend may prepare its statements once per Ledger. Close it when done.
+// Safe for concurrent use.
 type Ledger interface {
-	// RecordOutcomes records several sends at now in one transaction;
-	// outcomes of deliveries no longer in flight are ignored, and the
-	// result counts those recorded.
+	// RecordOutcomes records several sends at now in one transaction, as
+	// Store.RecordOutcomes with the Ledger's owner: outcomes of deliveries
+	// no longer in flight or not the owner's are ignored, and the result
+	// counts those recorded.
 	RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error)
 	Close() error
 }

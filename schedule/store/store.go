@@ -19,7 +19,7 @@ type Store interface {
 	AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error)
 	Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error)
 	Announcements(ctx context.Context, limit int) ([]Announcement, error)
-	ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, lease Lease, limit int) ([]Delivery, error)
 	Close() error
 	CountDeliveries(ctx context.Context) (DeliveryCounts, error)
 	CountSubscribers(ctx context.Context) (SubscriberCounts, error)
@@ -41,21 +41,19 @@ type Store interface {
 	// ErrNotFound when the address is not known.
 	ForgetSubscriber(ctx context.Context, now time.Time, email string) error
 	InitMeta(ctx context.Context, key, value string) (string, error)
-	Ledger(ctx context.Context) (Ledger, error)
+	Ledger(ctx context.Context, owner string) (Ledger, error)
 	Mailing(ctx context.Context, id int64) (Mailing, error)
-	MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error
-	MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error
-	MarkSent(ctx context.Context, now time.Time, id int64) error
 	Meta(ctx context.Context, key string) (string, error)
 	NextRetry(ctx context.Context) (time.Time, error)
 	Ping(ctx context.Context) error
 	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []Subscriber, error)
 	Posts(ctx context.Context) (map[string]PostState, error)
 	Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error)
-	RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error)
-	ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error
+	RecordOutcomes(ctx context.Context, now time.Time, owner string, outcomes []Outcome) (int, error)
+	ReleaseDeliveries(ctx context.Context, now time.Time, owner string, ids []int64) (int64, error)
+	RenewLeases(ctx context.Context, now time.Time, lease Lease) (int64, error)
 	RequeueFailed(ctx context.Context, now time.Time, postID string) (int64, error)
-	RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error)
+	RequeueExpired(ctx context.Context, now time.Time) ([]Expired, error)
 	SchemaVersion(ctx context.Context) (int, error)
 	SetMeta(ctx context.Context, key, value string) error
 	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status SubscriberStatus) (bool, error)

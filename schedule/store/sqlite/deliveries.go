@@ -1,30 +1,50 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"herald/schedule/store"
+	"slices"
 	"strings"
 	"time"
 )
 
 // The newsletter's ledger. An announcement waiting in the queue becomes part
 // of a mailing (CreateMailings); expanding the mailing inserts one delivery
-// per confirmed subscriber (ExpandMailing); the worker claims due deliveries
-// (ClaimDeliveries: pending or retry → sending), sends each, and records the
-// outcome (MarkSent, MarkRetry, MarkFailed). Every step is its own short
+// per confirmed subscriber (ExpandMailing); a worker claims due deliveries
+// for itself under a lease (ClaimDeliveries: pending or retry → sending),
+// renews its leases while it sends (RenewLeases), and records each outcome
+// (RecordOutcomes: sent, retry or failed). Every step is its own short
 // transaction, so after a crash the ledger says exactly which messages may
-// have been in flight (state sending; RequeueInFlight).
+// have been in flight: the rows still sending, whose lease then runs out
+// and which the next worker takes over (RequeueExpired).
+
+// checkLease refuses a lease without owner or duration.
+func checkLease(op string, l store.Lease) error {
+	switch {
+	case l.Owner == "":
+		return fmt.Errorf("store: %s: lease without owner", op)
+	case l.For < time.Second:
+		return fmt.Errorf("store: %s: lease of %v, want at least 1s", op, l.For)
+	}
+	return nil
+}
 
 // ClaimDeliveries claims up to limit deliveries due at now (pending, or
-// retry whose next attempt time has come), oldest due first: in one
-// transaction it moves them to sending and counts the attempt. The state is
-// committed before the caller sends, so a crash leaves them as sending
-// (RequeueInFlight).
-func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error) {
+// retry whose next attempt time has come), oldest due first, for
+// lease.Owner: in one transaction it moves them to sending, counts the
+// attempt, and records the owner and the lease's end (now + lease.For,
+// whole seconds). The claim is committed before the caller sends, so a
+// crash leaves the rows sending under a lease that runs out
+// (RequeueExpired). Rows in flight are never claimed, whoever holds them.
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease store.Lease, limit int) ([]store.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("store: claim deliveries: limit %d must be positive", limit)
+	}
+	if err := checkLease("claim deliveries", lease); err != nil {
+		return nil, err
 	}
 	now = now.UTC().Truncate(time.Second)
 	var list []store.Delivery
@@ -60,8 +80,8 @@ ORDER BY d.next_attempt_at, d.id LIMIT ?`, unix(now), limit)
 			ids[i] = list[i].ID
 		}
 		q, args := inList(`
-UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?
-WHERE id IN (%s)`, ids, unix(now))
+UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?, claimed_by = ?, lease_until = ?
+WHERE id IN (%s)`, ids, unix(now), lease.Owner, unix(now.Add(lease.For)))
 		_, err = tx.ExecContext(ctx, q, args...)
 		return err
 	})
@@ -69,6 +89,28 @@ WHERE id IN (%s)`, ids, unix(now))
 		return nil, err
 	}
 	return list, nil
+}
+
+// RenewLeases extends every lease lease.Owner holds (its rows still
+// sending) to now + lease.For, and returns how many rows it renewed. A row
+// whose lease expired and that another worker took over meanwhile is no
+// longer the owner's and is not renewed.
+func (db *DB) RenewLeases(ctx context.Context, now time.Time, lease store.Lease) (int64, error) {
+	if err := checkLease("renew leases", lease); err != nil {
+		return 0, err
+	}
+	now = now.UTC().Truncate(time.Second)
+	r, err := db.sql.ExecContext(ctx,
+		"UPDATE deliveries SET lease_until = ?1 WHERE state = 'sending' AND claimed_by = ?2",
+		unix(now.Add(lease.For)), lease.Owner)
+	if err != nil {
+		return 0, db.wrap("renew leases", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, db.wrap("renew leases", err)
+	}
+	return n, nil
 }
 
 // inList formats query's %s as one placeholder per id and returns the
@@ -81,49 +123,8 @@ func inList(query string, ids []int64, first ...any) (string, []any) {
 	return fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")), args
 }
 
-// mark runs one outcome UPDATE on a sending delivery (its own transaction).
-// ErrNotFound when delivery id is not sending (it was removed with its
-// subscriber, or already recorded).
-func (db *DB) mark(ctx context.Context, op string, id int64, query string, args ...any) error {
-	r, err := db.sql.ExecContext(ctx, query, args...)
-	if err != nil {
-		return db.wrap(fmt.Sprintf("%s delivery #%d", op, id), err)
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return db.wrap(fmt.Sprintf("%s delivery #%d", op, id), err)
-	} else if n == 0 {
-		return fmt.Errorf("store: %s delivery #%d: not in flight: %w", op, id, store.ErrNotFound)
-	}
-	return nil
-}
-
-// MarkSent records that delivery id was accepted by the server at now. It
-// commits at once: a restart never re-sends it.
-func (db *DB) MarkSent(ctx context.Context, now time.Time, id int64) error {
-	now = now.UTC()
-	return db.mark(ctx, "mark sent", id, `
-UPDATE deliveries SET state = 'sent', sent_at = ?1, updated_at = ?1, last_code = 0, last_error = ''
-WHERE id = ?2 AND state = 'sending'`, unix(now), id)
-}
-
-// MarkRetry records a temporary failure of delivery id (SMTP code, 0 for a
-// network error, and text) and schedules its next attempt at next.
-func (db *DB) MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error {
-	return db.mark(ctx, "mark retry", id, `
-UPDATE deliveries SET state = 'retry', next_attempt_at = ?1, last_code = ?2, last_error = ?3, updated_at = ?4
-WHERE id = ?5 AND state = 'sending'`, unix(next), code, text, unix(now), id)
-}
-
-// MarkFailed records that delivery id failed for good (SMTP code, 0 when
-// none, and text).
-func (db *DB) MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error {
-	return db.mark(ctx, "mark failed", id, `
-UPDATE deliveries SET state = 'failed', last_code = ?1, last_error = ?2, updated_at = ?3
-WHERE id = ?4 AND state = 'sending'`, code, text, unix(now), id)
-}
-
 // recordOutcome is the UPDATE of one outcome: ?1 now, ?2 state, ?3 next
-// attempt, ?4 code, ?5 text, ?6 delivery id.
+// attempt, ?4 code, ?5 text, ?6 delivery id, ?7 owner.
 const recordOutcome = `
 UPDATE deliveries SET
     state           = ?2,
@@ -131,40 +132,51 @@ UPDATE deliveries SET
     next_attempt_at = CASE WHEN ?2 = 'retry' THEN ?3 ELSE next_attempt_at END,
     last_code       = ?4,
     last_error      = ?5,
-    updated_at      = ?1
-WHERE id = ?6 AND state = 'sending'`
+    updated_at      = ?1,
+    claimed_by      = '',
+    lease_until     = 0
+WHERE id = ?6 AND state = 'sending' AND claimed_by = ?7`
 
-// RecordOutcomes records several sends at now in ONE transaction (group
-// commit: the worker hands over the outcomes of its concurrent sends
-// together, each sender waiting for the commit before its next send, so the
-// crash guarantee is that of MarkSent and friends at a fraction of the
-// cost). Outcomes of deliveries no longer in flight are ignored; the result
-// counts those recorded. A worker recording many outcomes should use a
-// Ledger, which prepares the statement once.
-func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
-	return db.recordOutcomes(ctx, nil, now, outcomes)
+// RecordOutcomes records the outcomes of owner's sends at now in ONE
+// transaction (group commit: the worker hands over the outcomes of its
+// concurrent sends together, each sender waiting for the commit before its
+// next send, so at most one outcome per sender is ever uncommitted). Only
+// rows still sending and claimed by owner are recorded: an outcome of a
+// delivery no longer in flight, or taken over by another worker after the
+// owner's lease expired, is ignored; the result counts those recorded. An
+// outcome whose State is not sent, retry or failed refuses the whole group.
+// A worker recording many outcomes should use a Ledger, which prepares the
+// statement once.
+func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, owner string, outcomes []store.Outcome) (int, error) {
+	return db.recordOutcomes(ctx, nil, now, owner, outcomes)
 }
 
-// ledger is a handle on the delivery ledger for a worker: the statement
+// ledger is a handle on the delivery ledger for one owner: the statement
 // that records outcomes is prepared once (parsing SQL costs as much as
 // running it). Close it when done. Safe for concurrent use.
 type ledger struct {
 	db     *DB
+	owner  string
 	record *sql.Stmt
 }
 
-// Ledger prepares a Ledger.
-func (db *DB) Ledger(ctx context.Context) (store.Ledger, error) {
+// Ledger prepares a Ledger recording the outcomes of owner's sends (as
+// RecordOutcomes with that owner).
+func (db *DB) Ledger(ctx context.Context, owner string) (store.Ledger, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("store: prepare ledger: no owner")
+	}
 	st, err := db.sql.PrepareContext(ctx, recordOutcome)
 	if err != nil {
 		return nil, db.wrap("prepare ledger", err)
 	}
-	return &ledger{db: db, record: st}, nil
+	return &ledger{db: db, owner: owner, record: st}, nil
 }
 
-// RecordOutcomes is DB.RecordOutcomes with the prepared statement.
+// RecordOutcomes is DB.RecordOutcomes for the ledger's owner, with the
+// prepared statement.
 func (l *ledger) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
-	return l.db.recordOutcomes(ctx, l.record, now, outcomes)
+	return l.db.recordOutcomes(ctx, l.record, now, l.owner, outcomes)
 }
 
 // Close releases the prepared statement.
@@ -177,9 +189,12 @@ func (l *ledger) Close() error {
 
 // recordOutcomes runs recordOutcome for each outcome in one transaction,
 // with prepared (nil: prepared for this transaction).
-func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.Time, outcomes []store.Outcome) (int, error) {
+func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.Time, owner string, outcomes []store.Outcome) (int, error) {
 	if len(outcomes) == 0 {
 		return 0, nil
+	}
+	if owner == "" {
+		return 0, fmt.Errorf("store: record outcomes: no owner")
 	}
 	for _, o := range outcomes {
 		switch o.State {
@@ -203,7 +218,7 @@ func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.T
 		}
 		defer st.Close()
 		for _, o := range outcomes {
-			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID)
+			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner)
 			if err != nil {
 				return fmt.Errorf("delivery #%d: %w", o.ID, err)
 			}
@@ -221,39 +236,73 @@ func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.T
 	return recorded, nil
 }
 
-// ReleaseDeliveries returns claimed deliveries that were not sent (the
-// worker stopped before reaching them) to pending, uncounting their attempt.
-func (db *DB) ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error {
+// ReleaseDeliveries returns deliveries that owner claimed and did not send
+// (the worker stopped before handing them to the server) to pending,
+// uncounting their attempt, and returns how many. Rows not sending or not
+// owner's are left alone.
+func (db *DB) ReleaseDeliveries(ctx context.Context, now time.Time, owner string, ids []int64) (int64, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
 	q, args := inList(`
-UPDATE deliveries SET state = 'pending', attempts = max(attempts - 1, 0), updated_at = ?
-WHERE state = 'sending' AND id IN (%s)`, ids, unix(now))
-	if _, err := db.sql.ExecContext(ctx, q, args...); err != nil {
-		return db.wrap("release deliveries", err)
-	}
-	return nil
-}
-
-// RequeueInFlight moves the deliveries left sending since claimedBefore or
-// earlier (by a worker that crashed or was killed: each may or may not have
-// reached the server) back to pending, and returns how many. The worker
-// calls it once at start with claimedBefore = now (every row in flight);
-// `herald send`, which may run beside the daemon, passes an older time so
-// that it only takes over rows clearly abandoned.
-func (db *DB) RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error) {
-	r, err := db.sql.ExecContext(ctx,
-		"UPDATE deliveries SET state = 'pending', updated_at = ? WHERE state = 'sending' AND updated_at <= ?",
-		unix(now), unix(claimedBefore))
+UPDATE deliveries SET state = 'pending', attempts = max(attempts - 1, 0), updated_at = ?, claimed_by = '', lease_until = 0
+WHERE state = 'sending' AND claimed_by = ? AND id IN (%s)`, ids, unix(now), owner)
+	r, err := db.sql.ExecContext(ctx, q, args...)
 	if err != nil {
-		return 0, db.wrap("requeue in-flight deliveries", err)
+		return 0, db.wrap("release deliveries", err)
 	}
 	n, err := r.RowsAffected()
 	if err != nil {
-		return 0, db.wrap("requeue in-flight deliveries", err)
+		return 0, db.wrap("release deliveries", err)
 	}
 	return n, nil
+}
+
+// RequeueExpired takes over the deliveries whose lease expired at or
+// before now: rows still sending whose owner stopped renewing (it was
+// killed, lost its database, or hung longer than its lease). Each may or may
+// not have reached the server; they go back to pending (due: they were due
+// when claimed) with their attempt counted, and the result lists them with the owner that
+// held them, so the caller can say how many may reach their subscriber
+// twice. A live owner's rows are never taken: it renews its leases well
+// before they end.
+func (db *DB) RequeueExpired(ctx context.Context, now time.Time) ([]store.Expired, error) {
+	now = now.UTC().Truncate(time.Second)
+	var list []store.Expired
+	err := db.inTx(ctx, "requeue expired deliveries", func(tx *sql.Tx) error {
+		list = list[:0]
+		rows, err := tx.QueryContext(ctx,
+			"SELECT id, claimed_by FROM deliveries WHERE state = 'sending' AND lease_until <= ?", unix(now))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e store.Expired
+			if err := rows.Scan(&e.ID, &e.Owner); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(list) == 0 {
+			return err
+		}
+		slices.SortFunc(list, func(a, b store.Expired) int { return cmp.Compare(a.ID, b.ID) })
+		ids := make([]int64, len(list))
+		for i, e := range list {
+			ids[i] = e.ID
+		}
+		q, args := inList(`
+UPDATE deliveries SET state = 'pending', updated_at = ?, claimed_by = '', lease_until = 0
+WHERE state = 'sending' AND id IN (%s)`, ids, unix(now))
+		_, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // NextRetry returns the earliest time a pending or retry delivery is due

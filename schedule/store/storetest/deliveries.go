@@ -71,9 +71,17 @@ func countDeliveries(t testing.TB, db store.Store) store.DeliveryCounts {
 	return c
 }
 
+// worker is the lease of the worker in the delivery cases.
+var worker = store.Lease{Owner: "test-host:1:w1", For: 2 * time.Minute}
+
 func claim(t testing.TB, db store.Store, now time.Time, limit int) []store.Delivery {
 	t.Helper()
-	list, err := db.ClaimDeliveries(context.Background(), now, limit)
+	return claimAs(t, db, now, worker, limit)
+}
+
+func claimAs(t testing.TB, db store.Store, now time.Time, lease store.Lease, limit int) []store.Delivery {
+	t.Helper()
+	list, err := db.ClaimDeliveries(context.Background(), now, lease, limit)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
@@ -87,6 +95,16 @@ func emails(ds []store.Delivery) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// recordAs records outcomes as owner and checks that want of them were
+// recorded.
+func recordAs(t testing.TB, db store.Store, now time.Time, owner string, want int, outcomes ...store.Outcome) {
+	t.Helper()
+	n, err := db.RecordOutcomes(context.Background(), now, owner, outcomes)
+	if err != nil || n != want {
+		t.Errorf("RecordOutcomes(%+v) as %s = %d, %v; want %d recorded", outcomes, owner, n, err, want)
+	}
 }
 
 func postIDs(m store.Mailing) []string {
@@ -326,36 +344,28 @@ func testDeliveryLifecycle(t *testing.T, bk Backend) {
 	}
 
 	retryAt := now.Add(10 * time.Minute)
-	steps := []struct {
-		name string
-		err  error
-	}{
-		{"sent", db.MarkSent(ctx, now, first[0].ID)},
-		{"retry", db.MarkRetry(ctx, now, first[1].ID, retryAt, 451, "4.3.0 try later")},
-		{"failed", db.MarkFailed(ctx, now, first[2].ID, 550, "5.1.1 no such user")},
-	}
-	for _, s := range steps {
-		if s.err != nil {
-			t.Errorf("mark %s: %v", s.name, s.err)
-		}
-	}
-	// Recording twice, or a delivery not in flight: ErrNotFound.
-	if err := db.MarkSent(ctx, now, first[0].ID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("MarkSent twice error = %v, want store.ErrNotFound", err)
-	}
-	if err := db.MarkFailed(ctx, now, first[1].ID, 550, "x"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("MarkFailed of a retry row error = %v, want store.ErrNotFound", err)
-	}
+	recordAs(t, db, now, worker.Owner, 3,
+		store.Outcome{ID: first[0].ID, State: store.DeliverySent},
+		store.Outcome{ID: first[1].ID, State: store.DeliveryRetry, Next: retryAt, Code: 451, Text: "4.3.0 try later"},
+		store.Outcome{ID: first[2].ID, State: store.DeliveryFailed, Code: 550, Text: "5.1.1 no such user"})
+	// Recording twice, or a delivery not in flight: not recorded.
+	recordAs(t, db, now, worker.Owner, 0, store.Outcome{ID: first[0].ID, State: store.DeliverySent})
+	recordAs(t, db, now, worker.Owner, 0, store.Outcome{ID: first[1].ID, State: store.DeliveryFailed, Code: 550, Text: "x"})
 
-	// In flight at a "crash": rest. One released (never sent), one requeued.
-	if err := db.ReleaseDeliveries(ctx, now, []int64{rest[0].ID}); err != nil {
-		t.Fatal(err)
+	// In flight at a "crash": rest. One released (never sent), one left
+	// sending; its lease runs out 2 minutes after the claim.
+	if n, err := db.ReleaseDeliveries(ctx, now, "someone-else", []int64{rest[0].ID}); err != nil || n != 0 {
+		t.Errorf("ReleaseDeliveries by another owner = %d, %v; want 0", n, err)
 	}
-	if n, err := db.RequeueInFlight(ctx, now, now.Add(-time.Second)); err != nil || n != 0 {
-		t.Errorf("RequeueInFlight(claimed before %v) = %d, %v; want 0 (claimed at %v)", now.Add(-time.Second), n, err, now)
+	if n, err := db.ReleaseDeliveries(ctx, now, worker.Owner, []int64{rest[0].ID}); err != nil || n != 1 {
+		t.Errorf("ReleaseDeliveries = %d, %v; want 1", n, err)
 	}
-	if n, err := db.RequeueInFlight(ctx, now, now); err != nil || n != 1 {
-		t.Errorf("RequeueInFlight = %d, %v; want 1", n, err)
+	if got, err := db.RequeueExpired(ctx, now.Add(worker.For-time.Second)); err != nil || len(got) != 0 {
+		t.Errorf("RequeueExpired before the lease ends = %+v, %v; want none", got, err)
+	}
+	if got, err := db.RequeueExpired(ctx, now.Add(worker.For)); err != nil ||
+		!slices.Equal(got, []store.Expired{{ID: rest[1].ID, Owner: worker.Owner}}) {
+		t.Errorf("RequeueExpired = %+v, %v; want delivery %d of %s", got, err, rest[1].ID, worker.Owner)
 	}
 	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Pending: 2, Sent: 1, Retry: 1, Failed: 1}) {
 		t.Errorf("counts = %+v", c)
@@ -376,9 +386,7 @@ func testDeliveryLifecycle(t *testing.T, bk Backend) {
 		if d.Attempts != want {
 			t.Errorf("%s attempts = %d, want %d", d.Email, d.Attempts, want)
 		}
-		if err := db.MarkSent(ctx, now, d.ID); err != nil {
-			t.Fatal(err)
-		}
+		recordAs(t, db, now, worker.Owner, 1, store.Outcome{ID: d.ID, State: store.DeliverySent})
 	}
 	if next, err := db.NextRetry(ctx); err != nil || !next.Equal(retryAt) {
 		t.Errorf("NextRetry = %v, %v; want %v", next, err, retryAt)
@@ -390,9 +398,7 @@ func testDeliveryLifecycle(t *testing.T, bk Backend) {
 	if len(r) != 1 || r[0].ID != first[1].ID || r[0].Attempts != 2 {
 		t.Fatalf("claim at the retry time = %+v", r)
 	}
-	if err := db.MarkSent(ctx, retryAt, r[0].ID); err != nil {
-		t.Fatal(err)
-	}
+	recordAs(t, db, retryAt, worker.Owner, 1, store.Outcome{ID: r[0].ID, State: store.DeliverySent})
 	if _, err := db.NextRetry(ctx); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("NextRetry with nothing waiting error = %v, want store.ErrNotFound", err)
 	}
@@ -457,12 +463,13 @@ func testClaimConcurrent(t *testing.T, bk Backend) {
 		seen = map[int64]int{}
 		wg   sync.WaitGroup
 	)
-	for _, h := range []store.Store{db, other, db, other} {
+	for i, h := range []store.Store{db, other, db, other} {
 		wg.Add(1)
+		lease := store.Lease{Owner: fmt.Sprintf("test-host:%d:w", i), For: time.Minute}
 		go func() {
 			defer wg.Done()
 			for {
-				list, err := h.ClaimDeliveries(context.Background(), t0.Add(time.Minute), 7)
+				list, err := h.ClaimDeliveries(context.Background(), t0.Add(time.Minute), lease, 7)
 				if err != nil {
 					t.Error(err)
 					return
@@ -496,7 +503,7 @@ func testRecordOutcomes(t *testing.T, bk Backend) {
 	now := t0.Add(time.Minute)
 	ds := claim(t, db, now, 3)
 	next := now.Add(time.Hour)
-	n, err := db.RecordOutcomes(ctx, now, []store.Outcome{
+	n, err := db.RecordOutcomes(ctx, now, worker.Owner, []store.Outcome{
 		{ID: ds[0].ID, State: store.DeliverySent},
 		{ID: ds[1].ID, State: store.DeliveryRetry, Next: next, Code: 451, Text: "later"},
 		{ID: ds[2].ID, State: store.DeliveryFailed, Code: 550, Text: "no"},
@@ -517,17 +524,17 @@ func testRecordOutcomes(t *testing.T, bk Backend) {
 	}
 	// A bad state refuses the whole group.
 	rest := claim(t, db, now, 5)
-	if _, err := db.RecordOutcomes(ctx, now, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
+	if _, err := db.RecordOutcomes(ctx, now, worker.Owner, []store.Outcome{{ID: rest[0].ID, State: store.DeliverySent}, {ID: 1, State: "sending"}}); err == nil {
 		t.Errorf("RecordOutcomes with a bad state: no error")
 	}
 	if c := countDeliveries(t, db); c.Sending != 1 || c.Sent != 1 {
 		t.Errorf("after a refused group: %+v, want nothing recorded", c)
 	}
-	if n, err := db.RecordOutcomes(ctx, now, nil); n != 0 || err != nil {
+	if n, err := db.RecordOutcomes(ctx, now, worker.Owner, nil); n != 0 || err != nil {
 		t.Errorf("RecordOutcomes(nil) = %d, %v", n, err)
 	}
 	// The same through a Ledger.
-	l, err := db.Ledger(ctx)
+	l, err := db.Ledger(ctx, worker.Owner)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,5 +544,104 @@ func testRecordOutcomes(t *testing.T, bk Backend) {
 	}
 	if c := countDeliveries(t, db); c.Sending != 0 || c.Sent != 2 {
 		t.Errorf("after Ledger.RecordOutcomes: %+v", c)
+	}
+}
+
+// Leases: a live owner's rows are never taken over, recorded or released
+// by another worker; an expired lease is taken over once, and the old
+// owner's late outcome is then ignored.
+func testLeases(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	path := bk.New(t)
+	db := bk.Open(t, path)
+	other := bk.Open(t, path) // another process
+	setupDeliveries(t, db, 5)
+	a := store.Lease{Owner: "host-a:10:aaaa", For: 2 * time.Minute}
+	b := store.Lease{Owner: "host-b:20:bbbb", For: 2 * time.Minute}
+	now := t0.Add(time.Minute)
+
+	for _, bad := range []store.Lease{{Owner: "", For: time.Minute}, {Owner: "x", For: 0}, {Owner: "x", For: time.Millisecond}} {
+		if _, err := db.ClaimDeliveries(ctx, now, bad, 1); err == nil {
+			t.Errorf("ClaimDeliveries with lease %+v: no error", bad)
+		}
+		if _, err := db.RenewLeases(ctx, now, bad); err == nil {
+			t.Errorf("RenewLeases with lease %+v: no error", bad)
+		}
+	}
+	if _, err := db.Ledger(ctx, ""); err == nil {
+		t.Errorf("Ledger without owner: no error")
+	}
+
+	held := claimAs(t, db, now, a, 3)
+	if len(held) != 3 {
+		t.Fatalf("A claimed %d, want 3", len(held))
+	}
+	ids := []int64{held[0].ID, held[1].ID, held[2].ID}
+	// B sees A's rows as taken: it claims the other two only.
+	if got := claimAs(t, other, now, b, 10); len(got) != 2 {
+		t.Fatalf("B claimed %d beside A's live claim, want the 2 unclaimed", len(got))
+	} else {
+		recordAs(t, other, now, b.Owner, 2,
+			store.Outcome{ID: got[0].ID, State: store.DeliverySent}, store.Outcome{ID: got[1].ID, State: store.DeliverySent})
+	}
+	// B can neither record nor release A's rows.
+	recordAs(t, other, now, b.Owner, 0, store.Outcome{ID: ids[0], State: store.DeliveryFailed, Code: 550, Text: "x"})
+	if n, err := other.ReleaseDeliveries(ctx, now, b.Owner, ids); err != nil || n != 0 {
+		t.Errorf("B released A's rows: %d, %v", n, err)
+	}
+	// A renews 90 s later: the lease now ends at now+90s+2m.
+	renewAt := now.Add(90 * time.Second)
+	if n, err := db.RenewLeases(ctx, renewAt, a); err != nil || n != 3 {
+		t.Errorf("RenewLeases(A) = %d, %v; want 3", n, err)
+	}
+	if n, err := db.RenewLeases(ctx, renewAt, b); err != nil || n != 0 {
+		t.Errorf("RenewLeases(B) = %d, %v; want 0 (B holds nothing)", n, err)
+	}
+	if got, err := other.RequeueExpired(ctx, now.Add(a.For)); err != nil || len(got) != 0 {
+		t.Errorf("RequeueExpired when the first lease would have ended = %+v, %v; want none (renewed)", got, err)
+	}
+	if c := countDeliveries(t, db); c.Sending != 3 {
+		t.Errorf("counts = %+v, want A's 3 still sending", c)
+	}
+	// A's lease runs out: B takes the rows over, once.
+	end := renewAt.Add(a.For)
+	got, err := other.RequeueExpired(ctx, end)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("RequeueExpired at the lease's end = %+v, %v; want A's 3", got, err)
+	}
+	for i, e := range got {
+		if e.ID != ids[i] || e.Owner != a.Owner {
+			t.Errorf("expired[%d] = %+v, want delivery %d of %s", i, e, ids[i], a.Owner)
+		}
+	}
+	if again, err := db.RequeueExpired(ctx, end); err != nil || len(again) != 0 {
+		t.Errorf("second RequeueExpired = %+v, %v; want none", again, err)
+	}
+	taken := claimAs(t, other, end, b, 10)
+	if len(taken) != 3 || taken[0].Attempts != 2 {
+		t.Fatalf("B's claim after the take-over = %+v, want A's 3 with their attempt counted", taken)
+	}
+	// A wakes up: it holds nothing any more; its outcome is ignored.
+	if n, err := db.RenewLeases(ctx, end, a); err != nil || n != 0 {
+		t.Errorf("RenewLeases(A) after the take-over = %d, %v; want 0", n, err)
+	}
+	recordAs(t, db, end, a.Owner, 0, store.Outcome{ID: ids[0], State: store.DeliveryRetry, Next: end.Add(time.Hour), Code: 451, Text: "late"})
+	l, err := db.Ledger(ctx, a.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n, err := l.RecordOutcomes(ctx, end, []store.Outcome{{ID: ids[1], State: store.DeliverySent}}); n != 0 || err != nil {
+		t.Errorf("A's Ledger recorded %d, %v for B's row; want 0", n, err)
+	}
+	recordAs(t, other, end, b.Owner, 3,
+		store.Outcome{ID: ids[0], State: store.DeliverySent}, store.Outcome{ID: ids[1], State: store.DeliverySent},
+		store.Outcome{ID: ids[2], State: store.DeliverySent})
+	if c := countDeliveries(t, db); c != (store.DeliveryCounts{Sent: 5}) {
+		t.Errorf("counts = %+v, want 5 sent", c)
+	}
+	// A recorded row carries no lease: nothing to take over later.
+	if got, err := db.RequeueExpired(ctx, end.Add(time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("RequeueExpired after everything was sent = %+v, %v", got, err)
 	}
 }

@@ -73,6 +73,7 @@ var cases = []struct {
 	{"UnsubscribeDropsWaitingDeliveries", testUnsubscribeDropsWaitingDeliveries},
 	{"ClaimConcurrent", testClaimConcurrent},
 	{"RecordOutcomes", testRecordOutcomes},
+	{"Leases", testLeases},
 	{"DeletePendingAndIDsNeverReused", testDeletePendingAndIDsNeverReused},
 }
 
