@@ -9,19 +9,36 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// checkLease refuses a lease without owner or duration.
+func checkLease(op string, l store.Lease) error {
+	switch {
+	case l.Owner == "":
+		return fmt.Errorf("store: %s: lease without owner", op)
+	case l.For < time.Second:
+		return fmt.Errorf("store: %s: lease of %v, want at least 1s", op, l.For)
+	}
+	return nil
+}
+
 // ClaimDeliveries claims up to limit deliveries due at now (pending, or
-// retry whose time has come), oldest due first, in one statement: the rows
-// are picked with FOR UPDATE SKIP LOCKED, so daemons claiming at once each
-// get different rows and never wait for each other, and are moved to
-// sending with their attempt counted before the caller sends.
-func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, error) {
+// retry whose time has come), oldest due first, for lease.Owner, in one
+// statement: the rows are picked with FOR UPDATE SKIP LOCKED, so daemons
+// claiming at once each get different rows and never wait for each other,
+// and are moved to sending with their attempt counted, claimed_by =
+// lease.Owner and lease_until = now + lease.For, before the caller sends.
+// Rows in flight are never claimed, whoever holds them (see the SQLite
+// backend for the whole contract).
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease store.Lease, limit int) ([]store.Delivery, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("store: claim deliveries: limit %d must be positive", limit)
+	}
+	if err := checkLease("claim deliveries", lease); err != nil {
+		return nil, err
 	}
 	now = now.UTC().Truncate(time.Second)
 	rows, err := db.pool.Query(ctx, `
 WITH claimed AS (
-    UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = $1
+    UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = $1, claimed_by = $3, lease_until = $4
     WHERE id IN (
         SELECT id FROM deliveries
         WHERE state IN ('pending', 'retry') AND next_attempt_at <= $1
@@ -30,7 +47,7 @@ WITH claimed AS (
     RETURNING id, mailing_id, subscriber_id, attempts, queued_at, created_at, next_attempt_at)
 SELECT c.id, c.mailing_id, c.subscriber_id, s.email, s.name, c.attempts, c.queued_at, c.created_at
 FROM claimed c JOIN subscribers s ON s.id = c.subscriber_id
-ORDER BY c.next_attempt_at, c.id`, unix(now), limit)
+ORDER BY c.next_attempt_at, c.id`, unix(now), limit, lease.Owner, unix(now.Add(lease.For)))
 	if err != nil {
 		return nil, db.wrap("claim deliveries", err)
 	}
@@ -53,43 +70,24 @@ ORDER BY c.next_attempt_at, c.id`, unix(now), limit)
 	return list, nil
 }
 
-// mark runs one outcome UPDATE on a sending delivery. ErrNotFound when
-// delivery id is not sending.
-func (db *DB) mark(ctx context.Context, op string, id int64, query string, args ...any) error {
-	tag, err := db.pool.Exec(ctx, query, args...)
+// RenewLeases extends every lease lease.Owner holds (its rows still
+// sending) to now + lease.For, and returns how many rows it renewed.
+func (db *DB) RenewLeases(ctx context.Context, now time.Time, lease store.Lease) (int64, error) {
+	if err := checkLease("renew leases", lease); err != nil {
+		return 0, err
+	}
+	now = now.UTC().Truncate(time.Second)
+	tag, err := db.pool.Exec(ctx,
+		"UPDATE deliveries SET lease_until = $1 WHERE state = 'sending' AND claimed_by = $2",
+		unix(now.Add(lease.For)), lease.Owner)
 	if err != nil {
-		return db.wrap(fmt.Sprintf("%s delivery #%d", op, id), err)
+		return 0, db.wrap("renew leases", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: %s delivery #%d: not in flight: %w", op, id, store.ErrNotFound)
-	}
-	return nil
-}
-
-// MarkSent records that delivery id was accepted by the server at now.
-func (db *DB) MarkSent(ctx context.Context, now time.Time, id int64) error {
-	return db.mark(ctx, "mark sent", id, `
-UPDATE deliveries SET state = 'sent', sent_at = $1, updated_at = $1, last_code = 0, last_error = ''
-WHERE id = $2 AND state = 'sending'`, unix(now), id)
-}
-
-// MarkRetry records a temporary failure of delivery id and schedules its
-// next attempt at next.
-func (db *DB) MarkRetry(ctx context.Context, now time.Time, id int64, next time.Time, code int, text string) error {
-	return db.mark(ctx, "mark retry", id, `
-UPDATE deliveries SET state = 'retry', next_attempt_at = $1, last_code = $2, last_error = $3, updated_at = $4
-WHERE id = $5 AND state = 'sending'`, unix(next), code, text, unix(now), id)
-}
-
-// MarkFailed records that delivery id failed for good.
-func (db *DB) MarkFailed(ctx context.Context, now time.Time, id int64, code int, text string) error {
-	return db.mark(ctx, "mark failed", id, `
-UPDATE deliveries SET state = 'failed', last_code = $1, last_error = $2, updated_at = $3
-WHERE id = $4 AND state = 'sending'`, code, text, unix(now), id)
+	return tag.RowsAffected(), nil
 }
 
 // recordOutcome is the UPDATE of one outcome: $1 now, $2 state, $3 next
-// attempt, $4 code, $5 text, $6 delivery id.
+// attempt, $4 code, $5 text, $6 delivery id, $7 owner.
 const recordOutcome = `
 UPDATE deliveries SET
     state           = $2::text,
@@ -97,15 +95,21 @@ UPDATE deliveries SET
     next_attempt_at = CASE WHEN $2::text = 'retry' THEN $3::bigint ELSE next_attempt_at END,
     last_code       = $4,
     last_error      = $5,
-    updated_at      = $1::bigint
-WHERE id = $6 AND state = 'sending'`
+    updated_at      = $1::bigint,
+    claimed_by      = '',
+    lease_until     = 0
+WHERE id = $6 AND state = 'sending' AND claimed_by = $7`
 
-// RecordOutcomes records several sends at now in one transaction and one
-// round trip; outcomes of deliveries no longer in flight are ignored; the
-// result counts those recorded.
-func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
+// RecordOutcomes records the outcomes of owner's sends at now in one
+// transaction and one round trip. Only rows still sending and claimed by
+// owner are recorded; the others are ignored; the result counts those
+// recorded.
+func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, owner string, outcomes []store.Outcome) (int, error) {
 	if len(outcomes) == 0 {
 		return 0, nil
+	}
+	if owner == "" {
+		return 0, fmt.Errorf("store: record outcomes: no owner")
 	}
 	for _, o := range outcomes {
 		switch o.State {
@@ -120,7 +124,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []stor
 		recorded = 0
 		b := &pgx.Batch{}
 		for _, o := range outcomes {
-			b.Queue(recordOutcome, unix(now), string(o.State), unix(o.Next), o.Code, o.Text, o.ID)
+			b.Queue(recordOutcome, unix(now), string(o.State), unix(o.Next), o.Code, o.Text, o.ID, owner)
 		}
 		br := tx.SendBatch(ctx, b)
 		for _, o := range outcomes {
@@ -141,43 +145,75 @@ func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, outcomes []stor
 
 // ledger is the store.Ledger of PostgreSQL: pgx prepares and caches each
 // statement per connection by itself, so it only forwards to the DB.
-type ledger struct{ db *DB }
+type ledger struct {
+	db    *DB
+	owner string
+}
 
-// Ledger returns a Ledger.
-func (db *DB) Ledger(ctx context.Context) (store.Ledger, error) { return ledger{db}, nil }
+// Ledger returns a Ledger recording owner's outcomes.
+func (db *DB) Ledger(ctx context.Context, owner string) (store.Ledger, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("store: prepare ledger: no owner")
+	}
+	return ledger{db, owner}, nil
+}
 
-// RecordOutcomes is DB.RecordOutcomes.
+// RecordOutcomes is DB.RecordOutcomes with the ledger's owner.
 func (l ledger) RecordOutcomes(ctx context.Context, now time.Time, outcomes []store.Outcome) (int, error) {
-	return l.db.RecordOutcomes(ctx, now, outcomes)
+	return l.db.RecordOutcomes(ctx, now, l.owner, outcomes)
 }
 
 // Close does nothing.
 func (l ledger) Close() error { return nil }
 
-// ReleaseDeliveries returns claimed deliveries that were not sent to
-// pending, uncounting their attempt.
-func (db *DB) ReleaseDeliveries(ctx context.Context, now time.Time, ids []int64) error {
+// ReleaseDeliveries returns deliveries owner claimed and did not send to
+// pending, uncounting their attempt, and returns how many.
+func (db *DB) ReleaseDeliveries(ctx context.Context, now time.Time, owner string, ids []int64) (int64, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
-	if _, err := db.pool.Exec(ctx, `
-UPDATE deliveries SET state = 'pending', attempts = greatest(attempts - 1, 0), updated_at = $1
-WHERE state = 'sending' AND id = ANY($2)`, unix(now), ids); err != nil {
-		return db.wrap("release deliveries", err)
-	}
-	return nil
-}
-
-// RequeueInFlight moves the deliveries left sending since claimedBefore or
-// earlier back to pending, and returns how many.
-func (db *DB) RequeueInFlight(ctx context.Context, now, claimedBefore time.Time) (int64, error) {
-	tag, err := db.pool.Exec(ctx,
-		"UPDATE deliveries SET state = 'pending', updated_at = $1 WHERE state = 'sending' AND updated_at <= $2",
-		unix(now), unix(claimedBefore))
+	tag, err := db.pool.Exec(ctx, `
+UPDATE deliveries SET state = 'pending', attempts = greatest(attempts - 1, 0), updated_at = $1, claimed_by = '', lease_until = 0
+WHERE state = 'sending' AND claimed_by = $2 AND id = ANY($3)`, unix(now), owner, ids)
 	if err != nil {
-		return 0, db.wrap("requeue in-flight deliveries", err)
+		return 0, db.wrap("release deliveries", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// RequeueExpired takes over the deliveries whose lease expired at or
+// before now (their owner stopped renewing): back to pending with their
+// attempt counted; the result lists them by id with the owner that held
+// them. Rows locked by a concurrent take-over are skipped (that one takes
+// them).
+func (db *DB) RequeueExpired(ctx context.Context, now time.Time) ([]store.Expired, error) {
+	now = now.UTC().Truncate(time.Second)
+	rows, err := db.pool.Query(ctx, `
+WITH expired AS (
+    SELECT id, claimed_by FROM deliveries
+    WHERE state = 'sending' AND lease_until <= $1
+    FOR UPDATE SKIP LOCKED),
+requeued AS (
+    UPDATE deliveries d SET state = 'pending', updated_at = $1, claimed_by = '', lease_until = 0
+    FROM expired e WHERE d.id = e.id
+    RETURNING d.id)
+SELECT e.id, e.claimed_by FROM expired e JOIN requeued r ON r.id = e.id ORDER BY e.id`, unix(now))
+	if err != nil {
+		return nil, db.wrap("requeue expired deliveries", err)
+	}
+	defer rows.Close()
+	var list []store.Expired
+	for rows.Next() {
+		var e store.Expired
+		if err := rows.Scan(&e.ID, &e.Owner); err != nil {
+			return nil, db.wrap("requeue expired deliveries", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("requeue expired deliveries", err)
+	}
+	return list, nil
 }
 
 // NextRetry returns the earliest time a pending or retry delivery is due,
