@@ -48,8 +48,8 @@ func sendPost(t *testing.T, db *DB, now time.Time, id string) int64 {
 		t.Fatal(err)
 	}
 	for _, d := range claim(t, db, now, 100) {
-		if err := db.MarkSent(ctx, now, d.ID); err != nil {
-			t.Fatal(err)
+		if n, err := db.RecordOutcomes(ctx, now, testLease.Owner, []store.Outcome{{ID: d.ID, State: store.DeliverySent}}); err != nil || n != 1 {
+			t.Fatal(n, err)
 		}
 	}
 	return ids[0]
