@@ -1092,3 +1092,62 @@ type testClock struct{ *testkit.Clock }
 func newTestClock(t time.Time) testClock { return testClock{testkit.NewClock(t)} }
 
 func (c testClock) NewTimer(d time.Duration) schedule.Timer { return c.Clock.NewTimer(d) }
+
+// TestJekyllDaemon: the daemon serves every feed at its jekyll-feed path,
+// and a SIGHUP re-reads _config.yml.
+func TestJekyllDaemon(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/jekyll/site", filepath.Join(dir, "site"))
+	e := &testEnv{dir: dir, config: filepath.Join(dir, "config.toml")}
+	// A fixed port: a reload restarts the server on the configured address.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := "[site]\njekyll = \"site\"\n" + strings.Replace(daemonConfig, "127.0.0.1:0", addr, 1)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := e.start(t)
+	body := func(path string) (int, string, string) {
+		t.Helper()
+		res := get(t, "http://"+d.addr+path, nil)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Content-Type"), string(b)
+	}
+	for path, ctype := range map[string]string{
+		"/feed.xml": "application/atom+xml", "/rss.xml": "application/rss+xml", "/feed.json": "application/feed+json",
+		"/feed/news.xml": "application/atom+xml", "/feed/by_tag/data.xml": "application/atom+xml",
+	} {
+		if code, ct, _ := body(path); code != 200 || !strings.HasPrefix(ct, ctype) {
+			t.Errorf("GET %s = %d %s, want 200 %s", path, code, ct, ctype)
+		}
+	}
+	if code, _, _ := body("/atom.xml"); code != 404 {
+		t.Errorf("GET /atom.xml = %d, want 404 (the Atom feed is /feed.xml)", code)
+	}
+	if _, _, b := body("/feed.xml"); !strings.Contains(b, "<id>https://example.com/blog/2024/no-title-here</id>") || !strings.Contains(b, "<title>Sam Q. Sample</title>") {
+		t.Errorf("/feed.xml lacks jekyll-feed's ids or the site title:\n%s", b)
+	}
+	cfgFile := e.path("site/_config.yml")
+	yml, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgFile, bytes.Replace(yml, []byte("first_name: Sam\n"), []byte("first_name: Samantha\n"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload <- struct{}{}
+	waitFor(t, 10*time.Second, func() bool { // the server restarts: errors while it does
+		res, err := http.Get("http://" + d.addr + "/feed.xml")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return strings.Contains(string(b), "<title>Samantha Q. Sample</title>")
+	})
+}
