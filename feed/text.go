@@ -20,7 +20,7 @@ const textWidth = 72
 // part of an email: paragraphs wrapped at textWidth columns, headings on a
 // line of their own, lists as "- item" and "1. item" indented under their
 // parent item, block quotes prefixed with "> ", code kept verbatim, images
-// as "[image: alt]", and links as "text [1]" with a numbered list of
+// as "[image: alt]" (nothing when alt is empty), and links as "text [1]" with a numbered list of
 // absolute URLs at the end.
 type textRenderer struct {
 	src   []byte
@@ -220,9 +220,12 @@ func (t *textRenderer) appendInline(b []byte, n ast.Node) []byte {
 				b = append(b, t.res.abs(u)...)
 			}
 		case *ast.Image:
-			b = append(b, "[image: "...)
-			b = appendNodeText(b, c, t.src, false)
-			b = append(b, ']')
+			// an image without alt text is decoration: nothing to say
+			if alt := appendNodeText(nil, c, t.src, false); len(bytes.TrimSpace(alt)) > 0 {
+				b = append(b, "[image: "...)
+				b = append(b, alt...)
+				b = append(b, ']')
+			}
 		case *ast.RawHTML:
 			var raw []byte
 			for i := range c.Segments.Len() {
@@ -313,10 +316,12 @@ func (t *textRenderer) htmlText(src []byte) string {
 			case "figure":
 				figImage = false
 			case "img":
-				b = append(b, "[image: "...)
-				b = append(b, strings.TrimSpace(attrs["alt"])...)
-				b = append(b, "] "...)
-				figImage = attrs["alt"] != ""
+				if alt := strings.TrimSpace(attrs["alt"]); alt != "" {
+					b = append(b, "[image: "...)
+					b = append(b, alt...)
+					b = append(b, "] "...)
+				}
+				figImage = strings.TrimSpace(attrs["alt"]) != ""
 			case "a":
 				href, linkStart = attrs["href"], len(b)
 			case "br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre":

@@ -37,6 +37,8 @@ func TestPlainText(t *testing.T) {
 		{"loose list", "- one\n\n- two\n", "- one\n\n- two"},
 		{"code verbatim", "```go\nfunc x() {\n\tif a < b {}\n}\n```\n", "func x() {\n\tif a < b {}\n}"},
 		{"image", "![A cat](cat.png)\n", "[image: A cat]"},
+		{"image without alt", "Go ![](icon.png) here.\n", "Go here."},
+		{"html image without alt", "<div>\n<img src=\"icon.png\" alt=\"\">Icon\n</div>\n", "Icon"},
 		{"figure html", "<div>\n<figure><img src=\"a.png\" alt=\"Fig 1\"><figcaption>Fig 1</figcaption></figure>\n</div>\n", "[image: Fig 1]"},
 		{"quote", "> quoted\n> text\n", "> quoted text"},
 		{"hard break", "a  \nb\n", "a\nb"},

@@ -50,6 +50,7 @@ type Composer struct {
 	tmpl      *templateSet
 	dkim      *dkimSigner
 	now       func() time.Time
+	footer    string // mail.footer, one line
 	markEmail string // placeholders substituted per recipient
 	markUnsub string
 }
@@ -112,6 +113,8 @@ func NewComposer(cfg *Config, site *feed.Site) (*Composer, error) {
 			return nil, fmt.Errorf("mailer: mail.unsubscribe_mailto: %w", err)
 		}
 	}
+
+	c.footer = sanitizeLine(cfg.Footer)
 
 	subj := cfg.Subject
 	if strings.TrimSpace(subj) == "" {
@@ -190,11 +193,18 @@ func (c *Composer) Prepare(posts []PostMail) (*Prepared, error) {
 
 	data := templateData{
 		Site:   c.site,
+		Footer: c.footer,
 		Digest: len(posts) > 1,
 		Recipient: recipientData{
 			Email:          c.markEmail,
 			UnsubscribeURL: c.markUnsub,
 		},
+	}
+	// Section headings rank below the post title: an h1 in a section
+	// becomes h2 under a newsletter's h1 title, h3 under a digest's h2s.
+	shift := 1
+	if data.Digest {
+		shift = 2
 	}
 	for _, p := range posts {
 		pd := postData{
@@ -210,19 +220,17 @@ func (c *Composer) Prepare(posts []PostMail) (*Prepared, error) {
 			pd.Heading = p.Section.Heading
 			pd.Fallback = p.Section.Fallback
 			pd.Truncated = p.Section.Truncated
-			pd.HTML = htmltemplate.HTML(styleSection(p.Section.HTML))
+			pd.HTML = htmltemplate.HTML(styleSection(p.Section.HTML, shift))
 			pd.Text = strings.TrimSpace(strings.ReplaceAll(p.Section.Text, "\r", ""))
 		}
 		data.Posts = append(data.Posts, pd)
 	}
+	// A digest is named after, and previewed with, the post it shows first.
+	data.Title = data.Posts[0].Title
 	if data.Digest {
-		data.Title = fmt.Sprintf("%s: %d new posts", c.site.Title, len(posts))
-	} else {
-		data.Title = data.Posts[0].Title
+		data.Title = fmt.Sprintf("%s, and %d more", data.Posts[0].Title, len(posts)-1)
 	}
-	if t := data.Posts[len(data.Posts)-1].Text; t != "" {
-		data.Preheader = truncateRunes(strings.Join(strings.Fields(t), " "), 140)
-	}
+	data.Preheader = preheader(data.Posts[0].Text)
 
 	var sb strings.Builder
 	err := c.subject.Execute(&sb, subjectData{Title: data.Title, Site: c.site.Title, Digest: data.Digest, Posts: data.Posts})
@@ -310,11 +318,7 @@ func (p *Prepared) Message(r Recipient, messageID string) (*Message, error) {
 	buf.Write(p.subjLine)
 	writeHeader(buf, "Date", c.now().In(c.loc).Format(time.RFC1123Z))
 	writeHeader(buf, "Message-ID", "<"+messageID+">")
-	lu := "<" + unsub + ">"
-	if c.mailto != "" {
-		lu += ", <mailto:" + c.mailto + "?subject=unsubscribe>"
-	}
-	writeHeader(buf, "List-Unsubscribe", lu)
+	writeHeader(buf, "List-Unsubscribe", listUnsubscribe(unsub, c.mailto))
 	buf.Write(p.static)
 	buf.WriteString("\r\n")
 

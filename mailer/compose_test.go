@@ -210,7 +210,7 @@ func TestNewsletterGolden(t *testing.T) {
 			wantInText:  []string{"Finishing my Data Career Masterplan", "6 October 2023", "Key points to remember", "[1] https://blog.example.com/2023/startups/", "Read the full post: https://blog.example.com/2023/10/06/finishing/"},
 			wantInHTML: []string{`<a href="https://blog.example.com/2023/10/06/finishing/" style="color:#111827;text-decoration:none;">Finishing my Data Career Masterplan</a>`,
 				"6 October 2023", `<li style="margin:0 0 6px 0;">Role overlap`,
-				`<img src="https://blog.example.com/assets/img/fsds.jpg" alt="The FSDS appears" style="display:block;max-width:100%;height:auto;border:0;" width="552">`,
+				`<img src="https://blog.example.com/assets/img/fsds.jpg" alt="The FSDS appears" style="max-width:100%;height:auto;border:0;"/>`,
 				"Read the full post"},
 		},
 		{
@@ -234,9 +234,9 @@ func TestNewsletterGolden(t *testing.T) {
 				{Title: "First", URL: "https://blog.example.com/1/", Date: date, Section: &feed.Section{HTML: "<p>one</p>", Text: "one"}},
 				{Title: "Second", URL: "https://blog.example.com/2/", Date: date.Add(24 * time.Hour), Section: &feed.Section{HTML: "<p>two</p>", Text: "two"}},
 			},
-			wantSubject: "Example Blog: 3 new posts",
-			wantInText:  []string{"3 new posts", "First", "6 October 2023", "one", "https://blog.example.com/1/", "Second", "7 October 2023", "two", "Third", "8 October 2023", "three"},
-			wantInHTML:  []string{"3 new posts", ">First</a>", "<p style=\"margin:0 0 16px 0;\">one</p>", ">Second</a>", ">Third</a>"},
+			wantSubject: "First, and 2 more",
+			wantInText:  []string{"3 new posts", "First", "6 October 2023", "one", "https://blog.example.com/1/", "-----", "Second", "7 October 2023", "two", "-----", "Third", "8 October 2023", "three"},
+			wantInHTML:  []string{">one</div>", "<h1", "3 new posts</h1>", "<h2", ">First</a></h2>", "<p style=\"margin:0 0 16px 0;\">one</p>", "border-top:1px solid", "<h2", ">Second</a></h2>", "border-top:1px solid", "<h2", ">Third</a></h2>"},
 		},
 	}
 	for _, tt := range tests {
@@ -287,8 +287,10 @@ func TestNewsletterGolden(t *testing.T) {
 			if !strings.Contains(pm.html, "at reader@example.org.") || !strings.Contains(pm.html, `href="https://blog.example.com/herald/unsubscribe?token=abc123&amp;x=1"`) {
 				t.Errorf("html footer lacks the address or unsubscribe link")
 			}
-			if strings.Contains(pm.html, "<style") || strings.Contains(pm.html, "<script") {
-				t.Error("html has a <style> or <script> element")
+			// One <style>, in the head: the dark-mode overrides; everything
+			// else is styled inline.
+			if body := pm.html[strings.Index(pm.html, "<body"):]; strings.Contains(body, "<style") || strings.Contains(pm.html, "<script") {
+				t.Error("html has a <style> in its body or a <script>")
 			}
 			inOrder(t, "text", pm.text, tt.wantInText)
 			inOrder(t, "html", pm.html, tt.wantInHTML)
@@ -380,7 +382,7 @@ func TestSubjectTemplate(t *testing.T) {
 	}{
 		{"{{.Title}}", 1, "Post 1"},
 		{"[{{.Site}}] {{.Title}}", 1, "[Example Blog] Post 1"},
-		{"{{.Title}}", 2, "Example Blog: 2 new posts"},
+		{"{{.Title}}", 2, "Post 1, and 1 more"},
 		{"{{.Site}} digest: {{range $i, $p := .Posts}}{{if $i}}, {{end}}{{$p.Title}}{{end}}", 2, "Example Blog digest: Post 1, Post 2"},
 		{"{{.Title}}\n\r\x00Bcc: x@y", 1, "Post 1 Bcc: x@y"},
 	}
@@ -409,7 +411,7 @@ func TestSubjectTemplate(t *testing.T) {
 
 func TestConfirmation(t *testing.T) {
 	c := testComposer(t, nil)
-	m, err := c.Confirmation(testRecipient(), "https://blog.example.com/herald/confirm?token=xyz")
+	m, err := c.Confirmation(testRecipient(), "https://blog.example.com/herald/confirm?token=xyz", 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +427,7 @@ func TestConfirmation(t *testing.T) {
 	if !strings.HasSuffix(m.ID(), "@example.com") {
 		t.Errorf("Message-ID %q", m.ID())
 	}
-	if _, err := c.Confirmation(testRecipient(), "ftp://x"); err == nil {
+	if _, err := c.Confirmation(testRecipient(), "ftp://x", 0); err == nil {
 		t.Error("a non-http confirmation URL was accepted")
 	}
 }
@@ -451,7 +453,7 @@ func TestTemplateOverride(t *testing.T) {
 		t.Errorf("text = %q, want %q", pm.text, want)
 	}
 	// The confirmation falls back to the embedded templates.
-	if _, err := c.Confirmation(testRecipient(), "https://blog.example.com/c"); err != nil {
+	if _, err := c.Confirmation(testRecipient(), "https://blog.example.com/c", 0); err != nil {
 		t.Error(err)
 	}
 
@@ -468,17 +470,36 @@ func TestTemplateOverride(t *testing.T) {
 }
 
 func TestStyleSection(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`<p>x</p>`, `<p style="margin:0 0 16px 0;">x</p>`},
-		{`<img src="a.png" alt="a">`, `<img src="a.png" alt="a" style="display:block;max-width:100%;height:auto;border:0;" width="552">`},
-		{`<img src="a.png" width="100" style="float:left">`, `<img src="a.png" width="100" style="display:block;max-width:100%;height:auto;border:0;float:left">`},
-		{`<img src="a.png"/>`, `<img src="a.png" style="display:block;max-width:100%;height:auto;border:0;" width="552" />`},
-		{`<span>x</span><br>`, `<span>x</span><br>`},
-		{`<pre><code>&lt;p&gt;</code></pre>`, `<pre style="margin:0 0 16px 0;padding:12px;background-color:#f3f4f6;font-family:Menlo,Consolas,monospace;font-size:14px;line-height:20px;white-space:pre-wrap;word-wrap:break-word;"><code style="font-family:Menlo,Consolas,monospace;font-size:14px;background-color:#f3f4f6;">&lt;p&gt;</code></pre>`},
+	const img = "max-width:100%;height:auto;border:0;"
+	tests := []struct {
+		name, in string
+		shift    int
+		want     string
+	}{
+		{"paragraph", `<p>x</p>`, 0, `<p style="margin:0 0 16px 0;">x</p>`},
+		// no width is forced: a 24×24 icon stays 24×24, a large image is
+		// capped at the column by max-width
+		{"image keeps its size", `<img src="a.png" alt="a">`, 0, `<img src="a.png" alt="a" style="` + img + `"/>`},
+		{"icon", `<img src="i.png" alt="" width="24" height="24">`, 0, `<img src="i.png" alt="" width="24" height="24" style="` + img + `"/>`},
+		{"own style wins", `<img src="a.png" width="100" style="float:left">`, 0, `<img src="a.png" width="100" style="` + img + `float:left"/>`},
+		{"self-closing", `<img src="a.png"/>`, 0, `<img src="a.png" style="` + img + `"/>`},
+		{"centred figure", `<figure style="text-align: center"><img src="a.png"><figcaption>C</figcaption></figure>`, 0,
+			`<figure style="margin:0 0 16px 0;text-align: center"><img src="a.png" style="` + img + centredImg + `"/><figcaption style="margin:6px 0 0 0;font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:18px;color:#6b7280;">C</figcaption></figure>`},
+		{"centred paragraph", `<p align="center"><img src="a.png"></p>`, 0, `<p align="center" style="margin:0 0 16px 0;"><img src="a.png" style="` + img + centredImg + `"/></p>`},
+		{"nearest alignment wins", `<div style="text-align:center"><p style="text-align:left"><img src="a.png"></p></div>`, 0,
+			`<div style="text-align:center"><p style="margin:0 0 16px 0;text-align:left"><img src="a.png" style="` + img + `"/></p></div>`},
+		{"unstyled elements", `<span>x</span><br>`, 0, `<span>x</span><br/>`},
+		{"code", `<pre><code>&lt;p&gt;</code></pre>`, 0, `<pre style="margin:0 0 16px 0;padding:12px;background-color:#f3f4f6;font-family:Menlo,Consolas,monospace;font-size:14px;line-height:20px;white-space:pre-wrap;word-wrap:break-word;"><code style="font-family:Menlo,Consolas,monospace;font-size:14px;background-color:#f3f4f6;">&lt;p&gt;</code></pre>`},
+		// a tag inside an attribute value or a comment is not an element
+		// (the regular expression this replaced styled both)
+		{"tag in attribute", `<a title="<p>" href="u">x</a>`, 0, `<a href="u" title="&lt;p&gt;" style="color:#1d4ed8;text-decoration:underline;">x</a>`},
+		{"comment", `<!-- <p> -->`, 0, `<!-- <p> -->`},
+		{"headings move down", `<h1>A</h1><h5>B</h5><h6>C</h6>`, 2,
+			`<h3 style="` + sectionStyles["h3"] + `">A</h3><h6 style="` + sectionStyles["h6"] + `">B</h6><h6 style="` + sectionStyles["h6"] + `">C</h6>`},
 	}
 	for _, tt := range tests {
-		if got := styleSection(tt.in); got != tt.want {
-			t.Errorf("styleSection(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		if got := styleSection(tt.in, tt.shift); got != tt.want {
+			t.Errorf("%s: styleSection(%q)\n got %q\nwant %q", tt.name, tt.in, got, tt.want)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"herald/feed"
 )
@@ -30,7 +31,7 @@ type Config struct {
 	// the mail carries the section's start and a "continue reading" link.
 	MaxSection feed.Size `toml:"max_section"`
 	// Subject is a text/template. Its data: .Title (the post title; for a
-	// digest "<site>: N new posts"), .Site (site title), .Posts (each with
+	// digest "<first post's title>, and N more"), .Site (site title), .Posts (each with
 	// .Title, .URL, .Date), .Digest (bool). Default "{{.Title}}".
 	Subject   string `toml:"subject"`
 	Backfill  bool   `toml:"backfill"`
@@ -58,6 +59,9 @@ type Config struct {
 	// from bounces+MAILING.SUBSCRIBER.MAC@domain (VERP), so a bounce names
 	// its delivery. "" = the From address, no VERP.
 	BounceAddress string `toml:"bounce_address"`
+	// Footer is an optional line at the foot of every mail, such as the
+	// sender's postal address (which CAN-SPAM asks commercial senders for).
+	Footer string `toml:"footer"`
 }
 
 // SMTPConfig is the [mail.smtp] section.
@@ -99,6 +103,9 @@ const DefaultMaxSection = 100 << 10
 
 // DefaultLease is the default mail.lease.
 const DefaultLease = 2 * time.Minute
+
+// maxFooter bounds mail.footer (one or two lines of text).
+const maxFooter = 300
 
 // DefaultSubject is the default subject template.
 const DefaultSubject = "{{.Title}}"
@@ -191,6 +198,11 @@ func (c *Config) Validate() error {
 		if err := validBounceAddress(c.BounceAddress); err != nil {
 			bad("bounce_address", "%v", err)
 		}
+	}
+	if n := utf8.RuneCountInString(c.Footer); n > maxFooter {
+		bad("footer", "at most %d characters, got %d", maxFooter, n)
+	} else if !utf8.ValidString(c.Footer) {
+		bad("footer", "not valid UTF-8")
 	}
 	if c.Transport == TransportSMTP {
 		errs = append(errs, c.SMTP.validate()...)

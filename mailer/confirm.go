@@ -11,8 +11,11 @@ import (
 )
 
 // Confirmation builds the double opt-in mail asking r to confirm at
-// confirmURL. r.UnsubscribeURL is not used. Its Message-ID is random.
-func (c *Composer) Confirmation(r Recipient, confirmURL string) (*Message, error) {
+// confirmURL, which works for validFor (said in the mail; 0: not said).
+// When r.UnsubscribeURL is set the mail carries the newsletter's
+// List-Id, List-Unsubscribe (https, and mailto when configured) and
+// one-click headers. Its Message-ID is random.
+func (c *Composer) Confirmation(r Recipient, confirmURL string, validFor time.Duration) (*Message, error) {
 	to, err := recipientAddress(r)
 	if err != nil {
 		return nil, err
@@ -26,6 +29,10 @@ func (c *Composer) Confirmation(r Recipient, confirmURL string) (*Message, error
 		Title:      "Confirm your subscription to " + c.site.Title,
 		Recipient:  recipientData{Email: to.Address},
 		ConfirmURL: confirm,
+		Footer:     c.footer,
+	}
+	if validFor > 0 {
+		data.ValidFor = humanDuration(validFor)
 	}
 	var htmlBuf, textBuf bytes.Buffer
 	if err := c.tmpl.confirmHTML.Execute(&htmlBuf, data); err != nil {
@@ -55,14 +62,14 @@ func (c *Composer) Confirmation(r Recipient, confirmURL string) (*Message, error
 			return nil, err
 		}
 		writeHeader(buf, "List-Id", c.listID)
-		writeHeader(buf, "List-Unsubscribe", "<"+unsub+">")
+		writeHeader(buf, "List-Unsubscribe", listUnsubscribe(unsub, c.mailto))
 		writeHeader(buf, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 	}
 	writeHeader(buf, "Auto-Submitted", "auto-generated")
 	writeHeader(buf, "X-Mailer", "Herald")
 	writeHeader(buf, "Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
 	buf.WriteString("\r\n")
-	writePart(buf, boundary, "text/plain", segmentize(textBuf.String(), nil), nil)
+	writePart(buf, boundary, "text/plain", segmentize(wrapText(textBuf.String(), textWidth), nil), nil)
 	writePart(buf, boundary, "text/html", segmentize(htmlBuf.String(), nil), nil)
 	buf.WriteString("--" + boundary + "--\r\n")
 	out := buf.Bytes()

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 )
@@ -121,7 +122,7 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 			}
 
 			// The confirmation mail is signed too.
-			cm, err := c.Confirmation(testRecipient(), "https://blog.example.com/herald/confirm?token=t")
+			cm, err := c.Confirmation(testRecipient(), "https://blog.example.com/herald/confirm?token=t", time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}

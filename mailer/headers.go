@@ -134,3 +134,14 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// listUnsubscribe is the List-Unsubscribe value (RFC 2369): the https URL
+// and, when mailto is set, a mailto: URI, for newsletters and
+// confirmation mails alike.
+func listUnsubscribe(unsub, mailto string) string {
+	lu := "<" + unsub + ">"
+	if mailto != "" {
+		lu += ", <mailto:" + mailto + "?subject=unsubscribe>"
+	}
+	return lu
+}

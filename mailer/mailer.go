@@ -209,8 +209,16 @@ func (m *Mailer) Digest(ctx context.Context, now time.Time) error {
 // unsubscribeURL is the per-subscriber one-click unsubscribe link. Its
 // token never expires.
 func (m *Mailer) unsubscribeURL(subscriberID int64) string {
+	if subscriberID <= 0 {
+		return m.publicURL + "/unsubscribe?" + testLinkParam
+	}
 	return m.publicURL + "/unsubscribe?token=" + Token(m.secret, PurposeUnsubscribe, subscriberID, time.Time{})
 }
+
+// testLinkParam marks the unsubscribe link of a mail to an address that is
+// no subscriber (herald send -to, herald preview): the page it opens says
+// so instead of "This link is not valid".
+const testLinkParam = "test"
 
 // messageID is the Message-ID (without <>) of mailing's message to
 // subscriber: deterministic, so a message re-sent after a crash carries the

@@ -43,10 +43,22 @@ func TestSendTestToSubscriberHasTheirUnsubscribeLink(t *testing.T) {
 		}
 		id, err := ParseToken(e.secret, PurposeUnsubscribe, u.Query().Get("token"), workerT0)
 		switch {
-		case tc.wantID == 0 && err == nil:
-			t.Errorf("%s: token names subscriber %d, want an invalid token", tc.addr, id)
+		case tc.wantID == 0 && (u.Query().Has("token") || !u.Query().Has(testLinkParam)):
+			t.Errorf("%s: unsubscribe link %s, want the test-mail link (no token)", tc.addr, u)
 		case tc.wantID != 0 && (err != nil || id != tc.wantID):
 			t.Errorf("%s: token names subscriber %d (%v), want %d", tc.addr, id, err, tc.wantID)
 		}
 	}
+}
+
+// TestTestMailUnsubscribeLinkExplainsItself: the unsubscribe link of a
+// test mail to an address that is no subscriber opens a page saying so
+// (not "This link is not valid"), by GET and by one-click POST.
+func TestTestMailUnsubscribeLinkExplainsItself(t *testing.T) {
+	e := newWebEnv(t, "maildir", nil)
+	link := strings.TrimPrefix((&Mailer{publicURL: webPublic}).unsubscribeURL(0), webPublic)
+	wantStatus(t, e.do("GET", link, "", "", ""), 200, "This was a test mail", "not subscribed")
+	wantStatus(t, e.do("POST", link, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", ""), 200, "This was a test mail")
+	// A real token still wins over the marker.
+	wantStatus(t, e.do("GET", "/unsubscribe?test&token=forged", "", "", ""), 400, "not valid")
 }

@@ -1,12 +1,16 @@
 package mailer
 
 import (
-	"regexp"
+	"strconv"
 	"strings"
+
+	"herald/feed"
 )
 
 // Inline styles for the section HTML: mail clients drop <style> blocks, so
-// every element the renderer emits gets its look inline.
+// every element the renderer emits gets its look inline. The colours are
+// the light palette; the newsletter template's dark-mode style sheet
+// overrides them (with !important) where the client supports it.
 var sectionStyles = map[string]string{
 	"p":          "margin:0 0 16px 0;",
 	"a":          "color:#1d4ed8;text-decoration:underline;",
@@ -22,7 +26,7 @@ var sectionStyles = map[string]string{
 	"blockquote": "margin:0 0 16px 0;padding:0 0 0 16px;border-left:4px solid #e5e7eb;color:#4b5563;",
 	"pre":        "margin:0 0 16px 0;padding:12px;background-color:#f3f4f6;font-family:Menlo,Consolas,monospace;font-size:14px;line-height:20px;white-space:pre-wrap;word-wrap:break-word;",
 	"code":       "font-family:Menlo,Consolas,monospace;font-size:14px;background-color:#f3f4f6;",
-	"img":        "display:block;max-width:100%;height:auto;border:0;",
+	"img":        "max-width:100%;height:auto;border:0;",
 	"figure":     "margin:0 0 16px 0;",
 	"figcaption": "margin:6px 0 0 0;font-family:Helvetica,Arial,sans-serif;font-size:13px;line-height:18px;color:#6b7280;",
 	"table":      "border-collapse:collapse;margin:0 0 16px 0;",
@@ -31,36 +35,56 @@ var sectionStyles = map[string]string{
 	"hr":         "border:0;border-top:1px solid #e5e7eb;margin:16px 0;",
 }
 
-// imgWidth is the column's content width (600 px minus 2 × 24 px padding):
-// the width attribute Outlook's Word engine needs, as it ignores max-width.
-const imgWidth = "552"
+// centredImg is added to an image inside a centred block (align="center",
+// text-align:center, <center>): a block image centred by its margins stays
+// centred also where the client does not inherit text-align.
+const centredImg = "display:block;margin-left:auto;margin-right:auto;"
 
-var startTagRE = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*?)?(/?)>`)
-var styleAttrRE = regexp.MustCompile(`(?i)\sstyle\s*=\s*"`)
-var widthAttrRE = regexp.MustCompile(`(?i)\swidth\s*=`)
-
-// styleSection adds inline styles to the section HTML's start tags (and a
-// width attribute to images).
-func styleSection(s string) string {
-	return startTagRE.ReplaceAllStringFunc(s, func(tag string) string {
-		m := startTagRE.FindStringSubmatch(tag)
-		name := strings.ToLower(m[1])
-		style, ok := sectionStyles[name]
+// styleSection adds inline styles to the section HTML's elements, parsed
+// with a real HTML parser (feed.RewriteElements). An element's own style
+// comes after Herald's, so it wins. Images keep their intrinsic size (no
+// width is forced; max-width caps them at the column), and headings are
+// moved down by shift levels (at most h6) so that they rank below the post
+// title. On a parse error the HTML is returned unstyled.
+func styleSection(s string, shift int) string {
+	out, err := feed.RewriteElements(s, func(e *feed.Element) {
+		if shift > 0 && len(e.Tag) == 2 && e.Tag[0] == 'h' && e.Tag[1] >= '1' && e.Tag[1] <= '6' {
+			e.Tag = "h" + strconv.Itoa(min(int(e.Tag[1]-'0')+shift, 6))
+		}
+		style, ok := sectionStyles[e.Tag]
 		if !ok {
-			return tag
+			return
 		}
-		attrs, slash := m[2], m[3]
-		if loc := styleAttrRE.FindStringIndex(attrs); loc != nil {
-			attrs = attrs[:loc[1]] + style + attrs[loc[1]:]
-		} else {
-			attrs += ` style="` + style + `"`
+		if e.Tag == "img" && centred(e.Parent) {
+			style += centredImg
 		}
-		if name == "img" && !widthAttrRE.MatchString(attrs) {
-			attrs += ` width="` + imgWidth + `"`
+		if own, ok := e.Get("style"); ok && strings.TrimSpace(own) != "" {
+			style += strings.TrimSpace(own)
 		}
-		if slash != "" {
-			slash = " /"
-		}
-		return "<" + m[1] + attrs + slash + ">"
+		e.Set("style", style)
 	})
+	if err != nil {
+		return s
+	}
+	return out
+}
+
+// centred reports whether e or an enclosing element centres its content.
+func centred(e *feed.Element) bool {
+	for ; e != nil; e = e.Parent {
+		if e.Tag == "center" {
+			return true
+		}
+		if a, ok := e.Get("align"); ok && strings.EqualFold(strings.TrimSpace(a), "center") {
+			return true
+		}
+		if st, ok := e.Get("style"); ok {
+			st = strings.ToLower(strings.ReplaceAll(st, " ", ""))
+			// the element's own declaration: the last text-align wins
+			if i := strings.LastIndex(st, "text-align:"); i >= 0 {
+				return strings.HasPrefix(st[i+len("text-align:"):], "center")
+			}
+		}
+	}
+	return false
 }

@@ -44,12 +44,14 @@ type recipientData struct {
 // templateData is what newsletter.html/.txt and confirm.html/.txt receive.
 type templateData struct {
 	Site       siteData
-	Title      string // post title, or "<site>: N new posts" for a digest
+	Title      string // post title, or "<first title>, and N more" for a digest
 	Digest     bool
 	Posts      []postData
 	Preheader  string // hidden preview text (HTML only)
 	Recipient  recipientData
 	ConfirmURL string // confirmation mails only
+	ValidFor   string // confirmation mails: how long ConfirmURL works, "48 hours"; "" unknown
+	Footer     string // mail.footer (a postal address, say); "" none
 }
 
 type subjectData struct {
@@ -127,6 +129,8 @@ func parseTemplates(fsys fs.FS, where string, optionalConfirm bool) (*templateSe
 		Title:     "Title",
 		Posts:     []postData{{Title: "Title", URL: "https://example.com/p/", DateText: "1 January 2024"}},
 		Recipient: recipientData{Email: "a@example.com", UnsubscribeURL: "https://example.com/u"},
+		ValidFor:  "48 hours",
+		Footer:    "1 Main Street, Springfield",
 	}
 	for _, t := range []interface {
 		Execute(io.Writer, any) error

@@ -47,7 +47,7 @@ type PendingDeleter interface {
 
 // ConfirmationComposer builds the double opt-in mail (*Composer implements it).
 type ConfirmationComposer interface {
-	Confirmation(r Recipient, confirmURL string) (*Message, error)
+	Confirmation(r Recipient, confirmURL string, validFor time.Duration) (*Message, error)
 }
 
 // WebOptions configures the subscription pages. WebConfig is their part of
@@ -368,7 +368,7 @@ func (w *Web) startSubscription(ctx context.Context, email, name string) error {
 	// The confirmation carries List-Unsubscribe too: "I never asked for
 	// this" is one click, and it stops any further confirmation mail.
 	unsub := w.opts.PublicURL + "/unsubscribe?token=" + url.QueryEscape(Token(w.opts.Secret, PurposeUnsubscribe, s.ID, time.Time{}))
-	msg, err := w.opts.Composer.Confirmation(Recipient{Email: s.Email, Name: s.Name, UnsubscribeURL: unsub}, link)
+	msg, err := w.opts.Composer.Confirmation(Recipient{Email: s.Email, Name: s.Name, UnsubscribeURL: unsub}, link, w.opts.ConfirmTTL)
 	if err != nil {
 		return fmt.Errorf("mailer: web: confirmation for subscriber #%d: %w", s.ID, err)
 	}
@@ -539,6 +539,10 @@ func (w *Web) tokenProblem(rw http.ResponseWriter, err error) {
 // scanners and link previews fetch every link in a message.
 func (w *Web) unsubscribeForm(rw http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get("token")
+	if raw == "" && r.URL.Query().Has(testLinkParam) {
+		w.render(rw, http.StatusOK, pageTestLink, pageData{})
+		return
+	}
 	s, ok := w.unsubscriber(rw, r, raw)
 	if !ok {
 		return
@@ -557,6 +561,10 @@ func (w *Web) unsubscribeForm(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) unsubscribe(rw http.ResponseWriter, r *http.Request) {
 	raw, ok := w.postedToken(rw, r)
 	if !ok {
+		return
+	}
+	if raw == "" && r.URL.Query().Has(testLinkParam) {
+		w.render(rw, http.StatusOK, pageTestLink, pageData{}) // a test mail's one-click: nothing to do
 		return
 	}
 	s, ok := w.unsubscriber(rw, r, raw)

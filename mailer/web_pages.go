@@ -19,6 +19,7 @@ const (
 	pageUnsubscribe  = "unsubscribe"
 	pageUnsubscribed = "unsubscribed"
 	pageProblem      = "problem"
+	pageTestLink     = "test-link"
 )
 
 // pageData is what a page shows besides the site.
@@ -73,6 +74,7 @@ var pageTitles = map[string]string{
 	pageExpiredLink:  "Link expired",
 	pageUnsubscribe:  "Unsubscribe",
 	pageUnsubscribed: "Unsubscribed",
+	pageTestLink:     "Test mail",
 }
 
 // render writes page with status. The page is rendered to a buffer first
@@ -135,7 +137,7 @@ a{color:var(--accent)}
 <main>
 <div class="card">
 <p class="site">{{if .SiteURL}}<a href="{{.SiteURL}}">{{.Site}}</a>{{else}}{{.Site}}{{end}}</p>
-{{if eq .Page "subscribe"}}{{template "subscribe" .}}{{else if eq .Page "check-inbox"}}{{template "check-inbox" .}}{{else if eq .Page "confirm"}}{{template "confirm" .}}{{else if eq .Page "confirmed"}}{{template "confirmed" .}}{{else if eq .Page "invalid-link"}}{{template "invalid-link" .}}{{else if eq .Page "expired-link"}}{{template "expired-link" .}}{{else if eq .Page "unsubscribe"}}{{template "unsubscribe" .}}{{else if eq .Page "unsubscribed"}}{{template "unsubscribed" .}}{{else}}{{template "problem" .}}{{end}}
+{{if eq .Page "subscribe"}}{{template "subscribe" .}}{{else if eq .Page "check-inbox"}}{{template "check-inbox" .}}{{else if eq .Page "confirm"}}{{template "confirm" .}}{{else if eq .Page "confirmed"}}{{template "confirmed" .}}{{else if eq .Page "invalid-link"}}{{template "invalid-link" .}}{{else if eq .Page "expired-link"}}{{template "expired-link" .}}{{else if eq .Page "unsubscribe"}}{{template "unsubscribe" .}}{{else if eq .Page "unsubscribed"}}{{template "unsubscribed" .}}{{else if eq .Page "test-link"}}{{template "test-link" .}}{{else}}{{template "problem" .}}{{end}}
 </div>
 </main>
 </body>
@@ -181,6 +183,11 @@ const webPages = `
 
 {{define "expired-link"}}<h1>This link has expired</h1>
 <p>The link is no longer valid. Please <a href="subscribe">subscribe again</a> to get a new one.</p>
+{{end}}
+
+{{define "test-link"}}<h1>This was a test mail</h1>
+<p>This link came in a test mail (<code>herald send -to</code>) sent to an address that is not subscribed to {{.Site}}. There is nothing to unsubscribe: the address gets no newsletters.</p>
+<p class="hint">In the newsletter, each subscriber's link unsubscribes them with one click.</p>
 {{end}}
 
 {{define "unsubscribe"}}<h1>Unsubscribe</h1>
