@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,11 +18,6 @@ import (
 	"herald/mailer/bounce"
 	"herald/schedule/store"
 )
-
-const bouncesUsage = `usage: herald bounces list [-since 30d]     events received since (default 30d)
-       herald bounces show ADDRESS          an address's events, with the raw messages still kept
-       herald bounces process FILE|-        record one raw message (a DSN, ARF report, auto-reply)
-       herald subscribers unsuppress ADDRESS`
 
 // bounceDB is what the bounce commands and the daemon's bounce parts need
 // of the store.
@@ -56,17 +52,23 @@ func (c *Config) bouncesConfigured() bool {
 // runBounces is `herald bounces`.
 func (m *Main) runBounces(ctx context.Context) error {
 	if len(m.Args) == 0 {
-		return &usageError{"bounces: missing subcommand\n" + bouncesUsage}
+		return &usageError{msg: "bounces: missing subcommand", usage: subcommandsUsage("bounces")}
 	}
 	sub, args := m.Args[0], m.Args[1:]
-	fs := m.flags("bounces " + sub)
-	since := fs.String("since", "30d", "list events received in this period: 30d, 12h, 90m")
-	switch sub {
-	case "list", "show", "process":
-	default:
-		return &usageError{fmt.Sprintf("bounces: unknown subcommand %q\n%s", sub, bouncesUsage)}
+	if isHelp(sub) {
+		fmt.Fprint(m.Stdout, subcommandsUsage("bounces"))
+		return flag.ErrHelp
 	}
-	if err := parse(fs, args); err != nil {
+	fs := m.flags("bounces " + sub)
+	var since *string
+	switch sub {
+	case "list":
+		since = fs.String("since", "30d", "list events received in this `PERIOD`: 30d, 12h, 90m")
+	case "show", "process":
+	default:
+		return &usageError{msg: fmt.Sprintf("bounces: unknown subcommand %q", sub), usage: subcommandsUsage("bounces")}
+	}
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	args = fs.Args()
@@ -74,14 +76,14 @@ func (m *Main) runBounces(ctx context.Context) error {
 	if sub == "list" {
 		d, err := parsePeriod(*since)
 		if err != nil {
-			return &usageError{"bounces list: -since: " + err.Error()}
+			return &usageError{msg: "bounces list: -since: " + err.Error(), usage: commandUsage(fs, "bounces "+sub)}
 		}
 		period = d
 		if len(args) != 0 {
-			return &usageError{"bounces list takes no arguments"}
+			return &usageError{msg: "bounces list takes no arguments", usage: commandUsage(fs, "bounces "+sub)}
 		}
 	} else if len(args) != 1 {
-		return &usageError{"bounces " + sub + ": give exactly one " + map[string]string{"show": "ADDRESS", "process": "FILE or -"}[sub]}
+		return &usageError{msg: "bounces " + sub + ": give exactly one " + map[string]string{"show": "ADDRESS", "process": "FILE or -"}[sub], usage: commandUsage(fs, "bounces "+sub)}
 	}
 	e, err := m.openEnv(ctx, false, false)
 	if err != nil {
@@ -228,7 +230,7 @@ func (m *Main) processBounce(ctx context.Context, db bounceDB, name string) erro
 // runUnsuppress is `herald subscribers unsuppress ADDRESS...`.
 func (m *Main) runUnsuppress(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return &usageError{"subscribers unsuppress: give at least one address"}
+		return &usageError{msg: "subscribers unsuppress: give at least one address"}
 	}
 	e, err := m.openEnv(ctx, false, false)
 	if err != nil {

@@ -49,8 +49,8 @@ func (m *Main) runBuild(ctx context.Context) error {
 // scanPosts is the start of build and check: no arguments, the
 // configuration, one scan of the posts folder.
 func (m *Main) scanPosts(ctx context.Context) (*feed.Loader, *feed.Snapshot, error) {
-	if len(m.Args) > 0 {
-		return nil, nil, &usageError{m.Command + " takes no arguments"}
+	if err := m.noArgs(m.Command); err != nil {
+		return nil, nil, err
 	}
 	if err := m.loadConfig(); err != nil {
 		return nil, nil, err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,18 +17,14 @@ import (
 // site with -jekyll DIR), with the Maildir transport so that Herald runs
 // at once, and prints the next two steps. It never overwrites a file.
 func (m *Main) runInit(_ context.Context) error {
-	fset := flag.NewFlagSet("init", flag.ContinueOnError)
-	fset.SetOutput(m.Stderr)
+	fset := m.flags("init")
 	jekyll := fset.String("jekyll", "", "a Jekyll source folder (holding _config.yml) to take the settings from")
 	out := fset.String("o", "config.toml", "the configuration file to write")
-	if err := fset.Parse(m.Args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{"init: " + err.Error()}
+	if err := m.parse(fset, m.Args); err != nil {
+		return err
 	}
 	if fset.NArg() > 0 {
-		return &usageError{"init: unexpected argument " + fset.Arg(0)}
+		return &usageError{msg: "init: unexpected argument " + fset.Arg(0)}
 	}
 	var b strings.Builder
 	b.WriteString("# Herald's configuration, written by `herald init`. Every key and its\n" +

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +55,7 @@ func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error)
 // post finds the post named by args[0], or the newest due post.
 func (e *env) post(args []string) (*feed.Post, error) {
 	if len(args) > 1 {
-		return nil, &usageError{"more than one POST given"}
+		return nil, &usageError{msg: "more than one POST given"}
 	}
 	if len(args) == 1 {
 		p, err := e.loader.Find(e.snap, args[0])
@@ -74,27 +73,11 @@ func (e *env) post(args []string) (*feed.Post, error) {
 	return nil, errors.New("no published post to use: name one")
 }
 
-func (m *Main) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("herald "+name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	return nil
-}
-
 // runPreview prints the newsletter message for a post (.eml).
 func (m *Main) runPreview(ctx context.Context) error {
 	fs := m.flags("preview")
 	htmlFile := fs.String("html", "", "also write the message's HTML part to `FILE`")
-	if err := parse(fs, m.Args); err != nil {
+	if err := m.parse(fs, m.Args); err != nil {
 		return err
 	}
 	e, err := m.openEnv(ctx, true, false)
@@ -125,14 +108,14 @@ func (m *Main) runSend(ctx context.Context) error {
 	to := fs.String("to", "", "send one test message to `ADDR` (not recorded against subscribers)")
 	dry := fs.Bool("dry-run", false, "print what would be sent to whom; send nothing")
 	retry := fs.Bool("retry-failed", false, "re-queue the post's failed deliveries and send them")
-	if err := parse(fs, m.Args); err != nil {
+	if err := m.parse(fs, m.Args); err != nil {
 		return err
 	}
 	if *to != "" && (*dry || *retry) {
-		return &usageError{"-to does not combine with -dry-run or -retry-failed"}
+		return &usageError{msg: "-to does not combine with -dry-run or -retry-failed"}
 	}
 	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
-		return &usageError{"send: name the POST to send (file name or slug)"}
+		return &usageError{msg: "send: name the POST to send (file name or slug)"}
 	}
 	e, err := m.openEnv(ctx, true, !*dry)
 	if err != nil {

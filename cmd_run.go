@@ -19,8 +19,8 @@ import (
 // re-reads the configuration: when it is valid the daemon restarts its parts
 // with it, otherwise it keeps running with the old one and logs why.
 func (m *Main) runDaemon(ctx context.Context) error {
-	if len(m.Args) > 0 {
-		return &usageError{"run takes no arguments"}
+	if err := m.noArgs("run"); err != nil {
+		return err
 	}
 	if err := m.loadConfig(); err != nil {
 		return err

@@ -12,8 +12,8 @@ import (
 
 // runStatus prints what is due next, the last scan and the deliveries.
 func (m *Main) runStatus(ctx context.Context) error {
-	if len(m.Args) > 0 {
-		return &usageError{"status takes no arguments"}
+	if err := m.noArgs("status"); err != nil {
+		return err
 	}
 	e, err := m.openEnv(ctx, false, false)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,25 +14,24 @@ import (
 	"herald/schedule/store"
 )
 
-const subscribersUsage = `usage: herald subscribers add [-pending] [-resubscribe] [-name NAME] ADDR...
-       herald subscribers remove ADDR...               (unsubscribe; the delivery history stays)
-       herald subscribers forget ADDR...               (erase the address and its personal data)
-       herald subscribers list [-status pending|confirmed|unsubscribed]
-       herald subscribers import [-pending] FILE|-     (CSV: email[,name])
-       herald subscribers export [FILE|-]              (CSV)
-       herald subscribers unsuppress ADDR...           (mail an address again after bounces)`
-
 // runSubscribers manages the subscriber list in the database; it is safe
 // to use while the daemon runs. Each subcommand has its own flags.
 func (m *Main) runSubscribers(ctx context.Context) error {
 	if len(m.Args) == 0 {
-		return &usageError{"subscribers: missing subcommand\n" + subscribersUsage}
+		return &usageError{msg: "subscribers: missing subcommand", usage: subcommandsUsage("subscribers")}
 	}
 	sub, args := m.Args[0], m.Args[1:]
-	if sub == "unsuppress" {
-		return m.runUnsuppress(ctx, args)
+	if isHelp(sub) {
+		fmt.Fprint(m.Stdout, subcommandsUsage("subscribers"))
+		return flag.ErrHelp
 	}
 	fs := m.flags("subscribers " + sub)
+	if sub == "unsuppress" {
+		if err := m.parse(fs, args); err != nil {
+			return err
+		}
+		return m.runUnsuppress(ctx, fs.Args())
+	}
 	var (
 		pending, resubscribe *bool
 		name, status         *string
@@ -47,28 +47,28 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		status = fs.String("status", "", "list only subscribers with this `STATUS`: pending, confirmed or unsubscribed")
 	case "remove", "forget", "export":
 	default:
-		return &usageError{fmt.Sprintf("subscribers: unknown subcommand %q\n%s", sub, subscribersUsage)}
+		return &usageError{msg: fmt.Sprintf("subscribers: unknown subcommand %q", sub), usage: subcommandsUsage("subscribers")}
 	}
-	if err := parse(fs, args); err != nil {
+	if err := m.parse(fs, args); err != nil {
 		return err
 	}
 	args = fs.Args()
 	switch {
 	case (sub == "add" || sub == "remove" || sub == "forget") && len(args) == 0:
-		return &usageError{fmt.Sprintf("subscribers %s: give at least one address", sub)}
+		return &usageError{msg: fmt.Sprintf("subscribers %s: give at least one address", sub), usage: commandUsage(fs, "subscribers "+sub)}
 	case sub == "import" && len(args) != 1:
-		return &usageError{"subscribers import: give one FILE, or - for standard input"}
+		return &usageError{msg: "subscribers import: give one FILE, or - for standard input", usage: commandUsage(fs, "subscribers "+sub)}
 	case sub == "export" && len(args) > 1:
-		return &usageError{"subscribers export: at most one FILE"}
+		return &usageError{msg: "subscribers export: at most one FILE", usage: commandUsage(fs, "subscribers "+sub)}
 	case sub == "list" && len(args) > 0:
-		return &usageError{fmt.Sprintf("subscribers list: unexpected argument %q", args[0])}
+		return &usageError{msg: fmt.Sprintf("subscribers list: unexpected argument %q", args[0]), usage: commandUsage(fs, "subscribers "+sub)}
 	}
 	var st store.SubscriberStatus
 	if status != nil {
 		switch st = store.SubscriberStatus(*status); st {
 		case "", store.StatusPending, store.StatusConfirmed, store.StatusUnsubscribed:
 		default:
-			return &usageError{fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status)}
+			return &usageError{msg: fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status), usage: commandUsage(fs, "subscribers "+sub)}
 		}
 	}
 	e, err := m.openEnv(ctx, false, false)

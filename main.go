@@ -85,8 +85,9 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// usageError is bad usage: exit code 2.
-type usageError struct{ msg string }
+// usageError is bad usage: exit code 2. The message is printed with usage,
+// the program's usage when empty.
+type usageError struct{ msg, usage string }
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -117,7 +118,11 @@ func (m *Main) exitCode(err error) int {
 	case errors.As(err, &se):
 		return int(se)
 	case errors.As(err, &ue):
-		fmt.Fprintf(m.Stderr, "herald: %v\n\n%s", err, usage)
+		u := ue.usage
+		if u == "" {
+			u = usage()
+		}
+		fmt.Fprintf(m.Stderr, "herald: %v\n\n%s", err, u)
 		return 2
 	case errors.As(err, &ce):
 		fmt.Fprintf(m.Stderr, "herald: %v\n", err)
@@ -133,45 +138,28 @@ type silentError int
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-const usage = `Usage: herald [-config FILE] [-log-format text|json] COMMAND [ARGS]
-
-Commands:
-  init [-jekyll DIR] [-o FILE] write a commented config.toml (from a Jekyll site)
-  build                       write the feeds once and exit
-  run                         run the daemon
-  check                       validate the configuration and every post
-  preview [-html FILE] [POST] print the newsletter email (.eml) for a post
-  send [-to ADDR] [-dry-run] [-retry-failed] [POST]
-                              send a post's newsletter now
-  subscribers add|remove|list|import|export|unsuppress
-  bounces list|show|process   bounces, complaints and auto-replies taken in
-  status                      what is due next, last scan, deliveries
-  version                     print the version
-
--config defaults to ./config.toml, then /etc/herald/config.toml.
-`
-
 // ParseFlags parses the global flags and the command name. The command's
 // own flags are parsed by the command.
 func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, usage) }
+	fs.SetOutput(io.Discard) // errors are printed once, by exitCode
+	fs.Usage = func() {}     // the flag package calls it on errors too
 	fs.StringVar(&m.ConfigPath, "config", "", "configuration file")
 	fs.StringVar(&m.LogFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&m.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(m.Stdout, usage())
 			return err
 		}
-		return &usageError{err.Error()}
+		return &usageError{msg: err.Error()}
 	}
 	if fs.NArg() == 0 {
-		return &usageError{"no command given"}
+		return &usageError{msg: "no command given"}
 	}
 	m.Command, m.Args = fs.Arg(0), fs.Args()[1:]
 	if m.LogFormat != "text" && m.LogFormat != "json" {
-		return &usageError{fmt.Sprintf("-log-format: want text or json, got %q", m.LogFormat)}
+		return &usageError{msg: fmt.Sprintf("-log-format: want text or json, got %q", m.LogFormat)}
 	}
 	m.Logger = newLogger(m.Stderr, m.LogFormat, m.LogLevel)
 	return nil
@@ -181,8 +169,13 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 func (m *Main) Run(ctx context.Context) error {
 	switch m.Command {
 	case "version":
+		if err := m.noArgs("version"); err != nil {
+			return err
+		}
 		fmt.Fprintln(m.Stdout, "herald", version())
 		return nil
+	case "help":
+		return m.runHelp(ctx)
 	case "init":
 		return m.runInit(ctx)
 	case "build":
@@ -202,7 +195,7 @@ func (m *Main) Run(ctx context.Context) error {
 	case "bounces":
 		return m.runBounces(ctx)
 	}
-	return &usageError{fmt.Sprintf("unknown command %q", m.Command)}
+	return &usageError{msg: fmt.Sprintf("unknown command %q", m.Command)}
 }
 
 // Close closes what the command opened, newest first.

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCommandFlags: each subcommand has its own flags and -h; a flag of
+// another subcommand is an error, not silently ignored; a bad flag prints
+// the usage once; help works for every command.
+func TestCommandFlags(t *testing.T) {
+	e := newEnv(t, "")
+
+	r := e.run(t, "subscribers", "add", "-status", "unsubscribed", "zz@example.org")
+	if r.code != 2 || !strings.Contains(r.stderr, "flag provided but not defined: -status") {
+		t.Errorf("subscribers add -status: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "usage: herald subscribers add") || strings.Count(r.stderr, "usage:") != 1 {
+		t.Errorf("subscribers add -status: want the subcommand's usage once:\n%s", r.stderr)
+	}
+	if r := mustRun(t, e, "subscribers", "list"); strings.Contains(r.stdout, "zz@example.org") {
+		t.Errorf("a subscriber was added despite the bad flag:\n%s", r.stdout)
+	}
+
+	r = e.run(t, "-bogus", "status")
+	if r.code != 2 || strings.Count(r.stderr, "Usage: herald") != 1 || r.stdout != "" {
+		t.Errorf("bad global flag: exit %d, usage %d times in stderr, stdout %q\n%s",
+			r.code, strings.Count(r.stderr, "Usage: herald"), r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "-log-level") {
+		t.Errorf("the usage does not mention -log-level:\n%s", r.stderr)
+	}
+
+	for _, tc := range []struct {
+		args        []string
+		want, avoid string
+	}{
+		{[]string{"help"}, "subscribers forget", ""},
+		{[]string{"-h"}, "-log-level", ""},
+		{[]string{"help", "send"}, "-dry-run", ""},
+		{[]string{"send", "-h"}, "-retry-failed", ""},
+		{[]string{"help", "subscribers", "add"}, "-resubscribe", "-status"},
+		{[]string{"subscribers", "list", "-h"}, "-status", "-pending"},
+		{[]string{"help", "subscribers"}, "subscribers import", ""},
+		{[]string{"build", "-h"}, "usage: herald build", ""},
+		{[]string{"help", "status"}, "usage: herald status", ""},
+		{[]string{"help", "bounces", "list"}, "-since", ""},
+		{[]string{"init", "-h"}, "-jekyll", ""},
+	} {
+		r := e.run(t, tc.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.want) || tc.avoid != "" && strings.Contains(r.stdout, tc.avoid) || r.stderr != "" {
+			t.Errorf("herald %s: exit %d, want %q without %q in stdout:\n%s\nstderr: %s", strings.Join(tc.args, " "), r.code, tc.want, tc.avoid, r.stdout, r.stderr)
+		}
+	}
+	if r := e.run(t, "help", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "unknown command") {
+		t.Errorf("help frobnicate: %+v", r)
+	}
+	if r := e.run(t, "status", "extra"); r.code != 2 || !strings.Contains(r.stderr, "usage: herald status") {
+		t.Errorf("status extra: %+v", r)
+	}
+}
