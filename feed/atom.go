@@ -81,9 +81,9 @@ func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
 		if x.xHTML != "" {
 			ae.Content = &cdataElem{buf: buf, text: x.xHTML, attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "html"}}}
 		}
-		if p.Author != "" && p.Author != d.authorName() {
-			ae.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: x.xAuthor}}
-		}
+		// Every entry names its author: readers (newsboat, feedparser) do
+		// not show the feed-level one on entries.
+		ae.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: cmp.Or(x.xAuthor, xmlSafe(d.authorName()))}}
 		for _, t := range x.xTerms {
 			ae.Categories = append(ae.Categories, atomCategory{Term: t})
 		}

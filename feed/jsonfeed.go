@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"cmp"
 	"time"
 	"unicode/utf8"
 
@@ -67,9 +68,8 @@ func newJSONDoc(d *feedDoc) *jsonDoc {
 				it.ContentText = p.Title
 			}
 		}
-		if p.Author != "" {
-			it.Authors = []*feeds.JSONAuthor{{Name: p.Author}}
-		}
+		// every item names its author (readers show no feed-level one)
+		it.Authors = []*feeds.JSONAuthor{{Name: cmp.Or(p.Author, d.authorName())}}
 		doc.Items = append(doc.Items, it)
 	}
 	return doc
