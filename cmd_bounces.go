@@ -262,7 +262,7 @@ func (m *Main) newBounces(ctx context.Context, db bounceDB) (*mailer.Bounces, er
 		return nil, err
 	}
 	return mailer.NewBounces(mailer.BouncesOptions{Store: db, Config: &c.Bounce, BounceAddress: c.Mail.BounceAddress,
-		Secret: secret, Logger: m.Logger})
+		Secret: secret, Clock: m.clock(), Logger: m.Logger})
 }
 
 // startBounces starts the ways bounces come in that the configuration
@@ -309,7 +309,7 @@ func (m *Main) startBounces(ctx context.Context, st any, mux *http.ServeMux, sta
 		start("bounce mailbox", func(ctx context.Context) error { p.Run(ctx); return nil })
 	}
 	if mux != nil {
-		wh, err := bounce.NewWebhooks(&c.Bounce, bounce.WebhookOptions{Sink: b.Webhook, Logger: log})
+		wh, err := bounce.NewWebhooks(&c.Bounce, bounce.WebhookOptions{Sink: b.Webhook, Clock: m.clock(), Logger: log})
 		if err != nil {
 			return &configError{err}
 		}

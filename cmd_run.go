@@ -207,7 +207,7 @@ func (m *Main) newMailParts(ctx context.Context, db store.Store, send bool) (mai
 	c := &m.Config
 	var p mailParts
 	var err error
-	if p.composer, err = mailer.NewComposer(&c.Mail, &c.Site); err != nil {
+	if p.composer, err = mailer.NewComposer(&c.Mail, &c.Site, m.clock()); err != nil {
 		return p, err
 	}
 	p.transport = noTransport{}
@@ -233,6 +233,7 @@ func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mai
 		Posts:     loader,
 		Composer:  p.composer,
 		Transport: p.transport,
+		Clock:     m.clock(),
 		Logger:    m.Logger,
 	})
 }
@@ -249,6 +250,7 @@ func (m *Main) newWeb(db store.Store, p mailParts) (*mailer.Web, error) {
 		Store:     db,
 		Composer:  p.composer,
 		Transport: p.transport,
+		Clock:     m.clock(),
 		Logger:    m.Logger,
 	})
 }

@@ -30,7 +30,7 @@ type BouncesOptions struct {
 	// matched by the Message-ID they quote, webhooks by address).
 	BounceAddress string
 	Secret        []byte // the token secret (LoadSecret): signs VERP addresses and Message-IDs
-	Now           func() time.Time
+	Clock         Clock  // nil: the system clock
 	Logger        *slog.Logger
 }
 
@@ -54,12 +54,9 @@ func NewBounces(opts BouncesOptions) (*Bounces, error) {
 	if len(opts.Secret) < minSecretLen {
 		return nil, errors.New("mailer: bounces need the token secret")
 	}
-	b := &Bounces{store: opts.Store, secret: opts.Secret, now: opts.Now, log: opts.Logger,
+	b := &Bounces{store: opts.Store, secret: opts.Secret, now: nowFunc(opts.Clock), log: opts.Logger,
 		policy:  store.BouncePolicy{SoftLimit: opts.Config.SoftLimit, SoftWindow: opts.Config.SoftWindow.Duration},
 		keepRaw: opts.Config.KeepRaw.Duration > 0}
-	if b.now == nil {
-		b.now = time.Now
-	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}

@@ -52,7 +52,7 @@ Message-ID: <%s>
 func (e *testEnv) bounces(t *testing.T) *Bounces {
 	t.Helper()
 	c := bounce.Default()
-	b, err := NewBounces(BouncesOptions{Store: e.db, Config: &c, BounceAddress: e.cfg.BounceAddress, Secret: e.secret, Now: e.clock.Now})
+	b, err := NewBounces(BouncesOptions{Store: e.db, Config: &c, BounceAddress: e.cfg.BounceAddress, Secret: e.secret, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestBouncesEndToEndInMailer(t *testing.T) {
 			t.Fatalf("%s: Message-ID %q names %d/%d, VERP %v", addr, mid, ml, sub, tag)
 		}
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 
 	// sub000: a hard bounce to its VERP address suppresses it.
 	p, err := b.Process(e.ctx, []string{sent[subs[0]][0]}, dsn(sent[subs[0]][0], subs[0], "5.1.1", sent[subs[0]][1]))
@@ -136,7 +136,7 @@ func TestBouncesEndToEndInMailer(t *testing.T) {
 	}
 
 	// The next post reaches sub001, sub002 and sub003 only.
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	e.srv.mu.Lock()
 	e.srv.msgs = nil
 	e.srv.mu.Unlock()

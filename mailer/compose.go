@@ -56,8 +56,9 @@ type Composer struct {
 }
 
 // NewComposer parses the templates (embedded, or from cfg.Templates), the
-// subject template and the DKIM key. site must be validated.
-func NewComposer(cfg *Config, site *feed.Site) (*Composer, error) {
+// subject template and the DKIM key. site must be validated; clock dates
+// the messages (nil: the system clock).
+func NewComposer(cfg *Config, site *feed.Site, clock Clock) (*Composer, error) {
 	c := &Composer{
 		site: siteData{
 			Title:       sanitizeLine(site.Title),
@@ -65,7 +66,7 @@ func NewComposer(cfg *Config, site *feed.Site) (*Composer, error) {
 			Description: sanitizeLine(site.Description),
 			Language:    site.Language,
 		},
-		now: time.Now,
+		now: nowFunc(clock),
 	}
 	if c.site.Language == "" {
 		c.site.Language = "en"
@@ -149,9 +150,6 @@ func NewComposer(cfg *Config, site *feed.Site) (*Composer, error) {
 	c.markUnsub = "x" + mark + "u"
 	return c, nil
 }
-
-// SetClock replaces the clock used for the Date header (tests; default time.Now).
-func (c *Composer) SetClock(now func() time.Time) { c.now = now }
 
 // From returns the parsed sender address.
 func (c *Composer) From() *mail.Address {

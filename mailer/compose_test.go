@@ -32,6 +32,12 @@ func testSite() *feed.Site {
 
 func testComposer(t testing.TB, mutate func(*Config)) *Composer {
 	t.Helper()
+	return newTestComposer(t, testkit.NewClock(fixedNow), mutate)
+}
+
+// newTestComposer is testComposer with its clock (nil: the system clock).
+func newTestComposer(t testing.TB, clock Clock, mutate func(*Config)) *Composer {
+	t.Helper()
 	cfg := Default()
 	cfg.From = "Example Blog <news@example.com>"
 	if mutate != nil {
@@ -40,11 +46,10 @@ func testComposer(t testing.TB, mutate func(*Config)) *Composer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	c, err := NewComposer(&cfg, testSite())
+	c, err := NewComposer(&cfg, testSite(), clock)
 	if err != nil {
 		t.Fatalf("NewComposer: %v", err)
 	}
-	c.SetClock(func() time.Time { return fixedNow })
 	return c
 }
 

@@ -119,7 +119,7 @@ func TestNewComposerDefaults(t *testing.T) {
 	cfg := Default()
 	site := testSite()
 	site.URL = "https://www.example.net/blog"
-	c, err := NewComposer(&cfg, site)
+	c, err := NewComposer(&cfg, site, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestNewComposerDefaults(t *testing.T) {
 		t.Errorf("derived List-Id %s", c.listID)
 	}
 	site.Email = ""
-	c, err = NewComposer(&cfg, site)
+	c, err = NewComposer(&cfg, site, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

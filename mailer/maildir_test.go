@@ -105,8 +105,7 @@ func TestWriteSampleMaildir(t *testing.T) {
 	if dir == "" {
 		t.Skip("HERALD_SAMPLE_MAILDIR not set")
 	}
-	c := testComposer(t, func(cfg *Config) { cfg.UnsubscribeMailto = "unsubscribe@example.com" })
-	c.SetClock(time.Now)
+	c := newTestComposer(t, nil, func(cfg *Config) { cfg.UnsubscribeMailto = "unsubscribe@example.com" })
 	single, err := c.Prepare([]PostMail{{Title: "Finishing my Data Career Masterplan", URL: "https://blog.example.com/2023/10/06/finishing-my-data-career-masterplan/", Date: fixedNow, Section: seedSection()}})
 	if err != nil {
 		t.Fatal(err)

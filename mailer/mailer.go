@@ -64,8 +64,8 @@ type Options struct {
 	Posts     Posts
 	Composer  *Composer
 	Transport Transport
-	Now       func() time.Time // default time.Now
-	Logger    *slog.Logger     // default: discard
+	Clock     Clock        // nil: the system clock
+	Logger    *slog.Logger // default: discard
 }
 
 // Mailer is the newsletter's delivery worker and the commands around it
@@ -121,15 +121,12 @@ func New(opts Options) (*Mailer, error) {
 	m := &Mailer{
 		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, digest: opts.Digest,
 		db: opts.DB, posts: opts.Posts, composer: opts.Composer, transport: opts.Transport,
-		now: opts.Now, log: opts.Logger,
+		now: nowFunc(opts.Clock), log: opts.Logger,
 		wake:             make(chan struct{}, 1),
 		backoff:          defaultBackoff,
 		shutdownGrace:    30 * time.Second,
 		idleRecheck:      5 * time.Minute,
 		unreachablePause: time.Minute,
-	}
-	if m.now == nil {
-		m.now = time.Now
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -138,7 +135,7 @@ func New(opts Options) (*Mailer, error) {
 		if opts.Site == nil {
 			return nil, errors.New("mailer: new: no Composer and no Site to make one")
 		}
-		c, err := NewComposer(opts.Config, opts.Site)
+		c, err := NewComposer(opts.Config, opts.Site, opts.Clock)
 		if err != nil {
 			return nil, err
 		}

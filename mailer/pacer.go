@@ -10,7 +10,11 @@ import (
 // 0 = unlimited) and the brake applied when the server throttles (421,
 // 454): every worker pauses, and a configured rate is halved, recovering
 // step by step once the server stops complaining.
+//
+// It paces real sends on the wire, so it runs on the system clock (its
+// tests fake that clock with testing/synctest), not on the mailer's Clock.
 type pacer struct {
+	clock        Clock
 	mu           sync.Mutex
 	base, rate   float64 // configured and current messages per second; 0 = unlimited
 	next         time.Time
@@ -20,13 +24,13 @@ type pacer struct {
 }
 
 func newPacer(rate float64, pause time.Duration) *pacer {
-	return &pacer{base: rate, rate: rate, pause: pause}
+	return &pacer{clock: systemClock{}, base: rate, rate: rate, pause: pause}
 }
 
 // wait blocks until the caller may send one message.
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
-	now := time.Now()
+	now := p.clock.Now()
 	if p.rate < p.base && now.Sub(p.lastThrottle) > time.Minute {
 		p.rate = min(p.base, p.rate*2)
 		p.lastThrottle = now
@@ -60,7 +64,7 @@ func (p *pacer) wait(ctx context.Context) error {
 func (p *pacer) throttle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.clock.Now()
 	if until := now.Add(p.pause); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}

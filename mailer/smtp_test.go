@@ -350,8 +350,7 @@ func TestSendToExternalSMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := testComposer(t, nil)
-	c.SetClock(time.Now)
+	c := newTestComposer(t, nil, nil)
 	p, err := c.Prepare([]PostMail{{Title: "Finishing my Data Career Masterplan", URL: "https://blog.example.com/2023/10/06/finishing/", Date: fixedNow, Section: seedSection()}})
 	if err != nil {
 		t.Fatal(err)

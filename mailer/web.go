@@ -66,8 +66,8 @@ type WebOptions struct {
 	Store     WebStore
 	Composer  ConfirmationComposer
 	Transport Transport
-	Now       func() time.Time // nil: time.Now
-	Logger    *slog.Logger     // nil: discard
+	Clock     Clock        // nil: the system clock
+	Logger    *slog.Logger // nil: discard
 }
 
 // Web serves the subscribe, confirm and unsubscribe pages. Create it with
@@ -115,7 +115,7 @@ func NewWeb(opts WebOptions) (*Web, error) {
 	}
 	w := &Web{
 		opts:    opts,
-		now:     opts.Now,
+		now:     nowFunc(opts.Clock),
 		log:     opts.Logger,
 		perIP:   newRateLimiter(opts.PerIP, time.Hour, 1<<16),
 		perAddr: newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
@@ -123,9 +123,6 @@ func NewWeb(opts WebOptions) (*Web, error) {
 		sendSem: make(chan struct{}, 4),
 	}
 	w.sendBase, w.stopSend = context.WithCancel(context.Background())
-	if w.now == nil {
-		w.now = time.Now
-	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}

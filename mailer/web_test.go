@@ -16,9 +16,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"herald/feed/testkit"
 
 	"herald/feed"
 	"herald/schedule/store"
@@ -31,31 +32,13 @@ const webPublic = "https://blog.example.com/herald"
 
 var webSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// webClock is a settable clock.
-type webClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *webClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *webClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // webEnv is a Web over a real SQLite database and a real transport.
 type webEnv struct {
 	t     testing.TB
 	db    *sqlite.DB
 	web   *Web
 	mux   *http.ServeMux
-	clock *webClock
+	clock *testkit.Clock
 	// mails returns the raw messages sent so far.
 	mails func() [][]byte
 }
@@ -75,7 +58,7 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	env := &webEnv{t: t, db: db, clock: &webClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	env := &webEnv{t: t, db: db, clock: testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
 
 	var (
 		cfg Config
@@ -103,7 +86,7 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 		tr = NewMaildirTransport(dir)
 		env.mails = func() [][]byte { return readMaildir(t, dir) }
 	}
-	comp, err := NewComposer(&cfg, webSite())
+	comp, err := NewComposer(&cfg, webSite(), nil)
 	if err != nil {
 		t.Fatalf("NewComposer: %v", err)
 	}
@@ -118,7 +101,7 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 		Store:     db,
 		Composer:  comp,
 		Transport: tr,
-		Now:       env.clock.Now,
+		Clock:     env.clock,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -332,7 +315,7 @@ func TestWebFlow(t *testing.T) {
 	// delivery worker signs; its List-Unsubscribe header must work here.
 	unsubURL := webPublic + "/unsubscribe?token=" + Token(webSecret, PurposeUnsubscribe, s.ID, time.Time{})
 	cfg := Default()
-	comp, err := NewComposer(&cfg, webSite())
+	comp, err := NewComposer(&cfg, webSite(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,8 +458,8 @@ func TestWebTokens(t *testing.T) {
 	}
 
 	t.Run("expired", func(t *testing.T) {
-		e.clock.Add(48*time.Hour + time.Second)
-		defer e.clock.Add(-48*time.Hour - time.Second)
+		e.clock.Advance(48*time.Hour + time.Second)
+		defer e.clock.Advance(-48*time.Hour - time.Second)
 		rec := e.do("GET", confirm, "", "", "")
 		wantStatus(t, rec, 410, "expired", `href="subscribe"`)
 		wantStatus(t, e.do("POST", confirm, "", "", ""), 410, "expired")
@@ -598,7 +581,7 @@ func TestWebRateLimits(t *testing.T) {
 		e.mux.ServeHTTP(rec, r)
 		wantStatus(t, rec, 429)
 		// The bucket refills with time.
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 		wantStatus(t, e.subscribeForm("y@example.org", "192.0.2.1:1000"), 200)
 		if n := len(e.mails()); n != 8 {
 			t.Errorf("%d mails, want 8", n)
@@ -652,7 +635,7 @@ func TestWebRateLimits(t *testing.T) {
 		if _, err := e.db.Subscriber(context.Background(), "p3@example.org"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("p3 stored despite the cap: %v", err)
 		}
-		e.clock.Add(31 * time.Minute)
+		e.clock.Advance(31 * time.Minute)
 		wantStatus(t, e.subscribeForm("p3@example.org", "192.0.2.3:1"), 200)
 		wantStatus(t, e.subscribeForm("p4@example.org", "192.0.2.4:1"), 429)
 	})
@@ -791,13 +774,13 @@ func TestWebSweep(t *testing.T) {
 	ctx := context.Background()
 	e.subscribeForm("old@example.org", "")
 	e.db.AddSubscriber(ctx, e.clock.Now(), "cli@example.org", "", store.StatusConfirmed, store.SourceCLI)
-	e.clock.Add(6 * 24 * time.Hour)
+	e.clock.Advance(6 * 24 * time.Hour)
 	e.subscribeForm("young@example.org", "")
 	if err := e.web.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.subscriber("old@example.org")
-	e.clock.Add(24*time.Hour + time.Minute)
+	e.clock.Advance(24*time.Hour + time.Minute)
 	if err := e.web.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"herald/feed/testkit"
 
 	"herald/feed"
 	"herald/schedule/store"
@@ -53,24 +56,6 @@ func (f *fixedPosts) Section(ctx context.Context, p *feed.Post, name string, max
 	return s, nil
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // testEnv is a database file, an SMTP server and posts.
 type testEnv struct {
 	ctx    context.Context
@@ -79,7 +64,7 @@ type testEnv struct {
 	srv    *testSMTP
 	cfg    Config
 	posts  *fixedPosts
-	clock  *clock
+	clock  *testkit.Clock
 	secret []byte
 }
 
@@ -96,7 +81,7 @@ func newTestEnv(t testing.TB, opts testSMTPOptions) *testEnv {
 		dbPath: filepath.Join(t.TempDir(), "herald.db"),
 		srv:    newTestSMTP(t, opts),
 		posts:  &fixedPosts{posts: map[string]*feed.Post{}, sections: map[string]*feed.Section{}},
-		clock:  &clock{t: workerT0},
+		clock:  testkit.NewClock(workerT0),
 		secret: []byte("0123456789abcdef0123456789abcdef"),
 	}
 	db, err := sqlite.Open(e.ctx, e.dbPath)
@@ -121,7 +106,7 @@ func (e *testEnv) mailer(t testing.TB, mutate func(*Options)) *Mailer {
 	cfg := e.cfg
 	opts := Options{
 		Config: &cfg, Site: workerSite(), PublicURL: "https://blog.example.com/herald/",
-		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: e.srv.transport(t, cfg), Now: e.clock.Now,
+		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: e.srv.transport(t, cfg), Clock: e.clock,
 	}
 	if mutate != nil {
 		mutate(&opts)
@@ -130,7 +115,6 @@ func (e *testEnv) mailer(t testing.TB, mutate func(*Options)) *Mailer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m.composer.SetClock(e.clock.Now)
 	m.backoff = func(int) time.Duration { return 0 }
 	m.shutdownGrace = 5 * time.Second
 	return m
@@ -252,9 +236,9 @@ func TestDeliverOnePost(t *testing.T) {
 	e.subscribe(t, "pending", 2, store.StatusPending)
 	e.subscribe(t, "gone", 2, store.StatusUnsubscribed)
 	e.addPost("p1", workerT0.Add(-time.Hour), true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p1")
-	e.clock.Add(time.Second)
+	e.clock.Advance(time.Second)
 	e.subscribe(t, "late", 1, store.StatusConfirmed) // after the announcement: not a recipient
 
 	m := e.mailer(t, nil)
@@ -340,7 +324,7 @@ func TestRetryTemporaryThenSent(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub001@example.com": 2}})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 
 	m := e.mailer(t, nil)
@@ -369,7 +353,7 @@ func TestRetryWaitsForBackoff(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1}})
 	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.backoff = defaultBackoff
@@ -383,7 +367,7 @@ func TestRetryWaitsForBackoff(t *testing.T) {
 	if s := drain(t, m); s.Sent != 0 {
 		t.Errorf("Drain before the retry time sent %d", s.Sent)
 	}
-	e.clock.Add(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	if s := drain(t, m); s.Sent != 1 {
 		t.Errorf("Drain after the retry time = %+v, want 1 sent", s)
 	}
@@ -393,7 +377,7 @@ func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail5xx: map[string]bool{"sub002@example.com": true}})
 	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.cfg.SMTP.Concurrency = 1 // one connection: the 550 must not break it
@@ -426,7 +410,7 @@ func TestRetriesExhausted(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 100}})
 	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.cfg.MaxAttempts = 3
@@ -454,7 +438,7 @@ func TestConnectionDroppedMidData(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{DropData: map[string]int{"sub000@example.com": 1, "sub003@example.com": 1}})
 	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.cfg.SMTP.Concurrency = 1
@@ -478,7 +462,7 @@ func TestRedialAfter421PerConnection(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{MaxPerConn: 3})
 	subs := e.subscribe(t, "sub", 10, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.cfg.SMTP.Concurrency = 1
@@ -506,7 +490,7 @@ func TestConnectionReuse(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 40, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.cfg.SMTP.Concurrency = 3
@@ -522,7 +506,7 @@ func TestRateLimit(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 8, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, func(o *Options) { o.Config.SMTP.Rate = 40 })
 	start := time.Now()
@@ -538,34 +522,45 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestPacerThrottle runs in a synctest bubble: the pacer's system clock is
+// the bubble's fake one, so the waits are exact and take no real time.
 func TestPacerThrottle(t *testing.T) {
-	p := newPacer(100, 80*time.Millisecond)
-	ctx := context.Background()
-	p.throttle()
-	if p.rate != 50 {
-		t.Errorf("rate after throttle = %g, want 50 (halved)", p.rate)
-	}
-	start := time.Now()
-	if err := p.wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if el := time.Since(start); el < 70*time.Millisecond {
-		t.Errorf("wait after throttle returned after %v, want the 80ms pause", el)
-	}
-	for range 10 {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPacer(100, 80*time.Millisecond)
+		ctx := context.Background()
 		p.throttle()
-	}
-	if p.rate != 100.0/16 {
-		t.Errorf("rate floor = %g, want %g", p.rate, 100.0/16)
-	}
-	// Unlimited: only the pause applies.
-	u := newPacer(0, time.Hour)
-	u.throttle()
-	c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if err := u.wait(c); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("wait during the pause = %v, want the context's error", err)
-	}
+		if p.rate != 50 {
+			t.Errorf("rate after throttle = %g, want 50 (halved)", p.rate)
+		}
+		start := time.Now()
+		if err := p.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el != 80*time.Millisecond {
+			t.Errorf("wait after throttle returned after %v, want the 80ms pause", el)
+		}
+		start = time.Now()
+		if err := p.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el != 20*time.Millisecond {
+			t.Errorf("the next wait took %v, want 20ms (50 messages/s)", el)
+		}
+		for range 10 {
+			p.throttle()
+		}
+		if p.rate != 100.0/16 {
+			t.Errorf("rate floor = %g, want %g", p.rate, 100.0/16)
+		}
+		// Unlimited: only the pause applies.
+		u := newPacer(0, time.Hour)
+		u.throttle()
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		if err := u.wait(c); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("wait during the pause = %v, want the context's error", err)
+		}
+	})
 }
 
 func TestDigest(t *testing.T) {
@@ -574,14 +569,14 @@ func TestDigest(t *testing.T) {
 	e.addPost("late", workerT0.Add(-1*time.Hour), true)
 	e.addPost("early", workerT0.Add(-3*time.Hour), true)
 	e.addPost("skipped", workerT0.Add(-2*time.Hour), false)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "late", "early", "skipped")
 	m := e.mailer(t, func(o *Options) { o.Digest = true })
 
 	if s := drain(t, m); s.Sent != 0 || s.Mailings != 0 {
 		t.Fatalf("Drain before the digest tick = %+v, want nothing (posts wait)", s)
 	}
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	if err := m.Digest(e.ctx, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +594,7 @@ func TestDigest(t *testing.T) {
 	}
 
 	// Nothing waits: no digest, no mail.
-	e.clock.Add(24 * time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	if err := m.Digest(e.ctx, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +610,7 @@ func TestNewsletterFalseSkipsMailing(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("quiet", workerT0, false)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "quiet")
 	m := e.mailer(t, nil)
 	if s := drain(t, m); s.Sent != 0 || s.Queued != 0 {
@@ -636,7 +631,7 @@ func TestRunTakesOverExpiredLeases(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 4, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	ids, _ := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
 	if _, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil {
@@ -683,7 +678,7 @@ func TestRunWakeAndShutdown(t *testing.T) {
 	go func() { done <- m.Run(ctx) }()
 
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m.Wake()
 	if !waitFor(t, "delivery", func() bool { return e.srv.Delivered() == 3 }, 5*time.Second) {
@@ -707,7 +702,7 @@ func TestShutdownMidList(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 30, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, func(o *Options) { o.Config.SMTP.Rate = 100 })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -827,7 +822,7 @@ func TestServerUnreachable(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", 50, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -854,7 +849,7 @@ func TestServerUnreachable(t *testing.T) {
 		t.Errorf("ledger = %+v, want all 50 waiting, none in flight", c)
 	}
 
-	e.clock.Add(time.Hour) // past the retries' backoff
+	e.clock.Advance(time.Hour) // past the retries' backoff
 	up := e.mailer(t, nil)
 	if s := drain(t, up); s.Sent != 50 {
 		t.Errorf("Drain with the server up = %+v, want 50 sent", s)

@@ -37,7 +37,8 @@ func (c *Clock) NewTimer(d time.Duration) *Timer {
 	return t
 }
 
-// Advance moves the clock forward by d, firing the timers that fall due.
+// Advance moves the clock by d (back when d < 0), firing the timers that
+// fall due.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	to := c.now.Add(d)
@@ -45,9 +46,10 @@ func (c *Clock) Advance(d time.Duration) {
 	c.Set(to)
 }
 
-// Set moves the clock to t (never backwards: an earlier t only fires
-// nothing), firing the timers that fall due, earliest first. Each timer's
-// channel receives its own deadline; Now returns t once Set returns.
+// Set moves the clock to t, firing the timers that fall due, earliest
+// first; each timer's channel receives its own deadline. An earlier t moves
+// the clock back (a wall clock stepped back) and fires nothing. Now returns
+// t once Set returns.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -65,9 +67,7 @@ func (c *Clock) Set(t time.Time) {
 		delete(c.timers, ft)
 		ft.fire(c.now)
 	}
-	if t.After(c.now) {
-		c.now = t
-	}
+	c.now = t
 }
 
 // Timers returns how many timers are armed (waiting to fire).

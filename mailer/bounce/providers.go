@@ -102,7 +102,7 @@ func (w *Webhooks) mailgun(_ context.Context, _ *http.Request, body []byte) ([]E
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
 		return nil, fmt.Errorf("%w: Mailgun signature", errUnauthorized)
 	}
-	now := w.opts.Now()
+	now := w.opts.Clock.Now()
 	if err := fresh(s.Timestamp, now); err != nil {
 		return nil, fmt.Errorf("%w: Mailgun %v", errUnauthorized, err)
 	}
@@ -189,7 +189,7 @@ const (
 // sendgrid verifies the ECDSA signature over timestamp+body and parses
 // the events.
 func (w *Webhooks) sendgrid(_ context.Context, r *http.Request, body []byte) ([]Event, error) {
-	if err := VerifySendGrid(w.sgKey, r.Header.Get(sendGridSigHeader), r.Header.Get(sendGridTSHeader), body, w.opts.Now()); err != nil {
+	if err := VerifySendGrid(w.sgKey, r.Header.Get(sendGridSigHeader), r.Header.Get(sendGridTSHeader), body, w.opts.Clock.Now()); err != nil {
 		return nil, err
 	}
 	return ParseSendGrid(body)

@@ -35,7 +35,7 @@ type SNSVerifier struct {
 	// HostOK says whether a host may serve certificates and subscription
 	// links; nil accepts only sns.<region>.amazonaws.com.
 	HostOK func(host string) bool
-	Now    func() time.Time // nil: time.Now
+	Clock  Clock // nil: the system clock
 
 	mu    sync.Mutex
 	certs map[string]*x509.Certificate
@@ -183,9 +183,11 @@ func (v *SNSVerifier) cert(ctx context.Context, raw string) (*x509.Certificate, 
 		v.certs[key] = c
 		v.mu.Unlock()
 	}
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
+	var now time.Time
+	if v.Clock != nil {
+		now = v.Clock.Now()
+	} else {
+		now = systemClock{}.Now()
 	}
 	if now.Before(c.NotBefore) || now.After(c.NotAfter) {
 		return nil, fmt.Errorf("%w: SNS certificate is not valid now", errUnauthorized)

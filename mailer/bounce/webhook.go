@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 )
 
 // MaxWebhookBody bounds a webhook request body (SendGrid batches events).
@@ -21,7 +20,7 @@ type Sink func(ctx context.Context, events []Event) error
 // WebhookOptions configures NewWebhooks.
 type WebhookOptions struct {
 	Sink   Sink
-	Now    func() time.Time // default time.Now
+	Clock  Clock // nil: the system clock
 	Logger *slog.Logger
 	// SNS verifies Amazon SNS messages; nil builds one with
 	// http.DefaultClient and the sns.<region>.amazonaws.com host check.
@@ -55,8 +54,8 @@ func NewWebhooks(cfg *Config, opts WebhookOptions) (*Webhooks, error) {
 	if opts.Sink == nil {
 		return nil, errors.New("bounce: webhooks need a sink")
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
 	}
 	w := &Webhooks{opts: opts, log: opts.Logger, topicARN: cfg.SES.TopicARN, pmUser: cfg.Postmark.Username}
 	if w.log == nil {
@@ -79,7 +78,7 @@ func NewWebhooks(cfg *Config, opts WebhookOptions) (*Webhooks, error) {
 		}
 	}
 	if w.topicARN != "" && w.opts.SNS == nil {
-		w.opts.SNS = &SNSVerifier{}
+		w.opts.SNS = &SNSVerifier{Clock: w.opts.Clock}
 	}
 	return w, nil
 }

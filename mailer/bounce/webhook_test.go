@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"herald/feed/testkit"
 )
 
 var webhookNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -165,7 +167,7 @@ func newSNSFixture(t *testing.T) *snsFixture {
 
 func (f *snsFixture) verifier() *SNSVerifier {
 	return &SNSVerifier{Client: f.srv.Client(), HostOK: func(h string) bool { return h == "127.0.0.1" },
-		Now: func() time.Time { return webhookNow }}
+		Clock: testkit.NewClock(webhookNow)}
 }
 
 const testTopic = "arn:aws:sns:us-east-1:123456789012:herald-bounces"
@@ -213,7 +215,7 @@ func TestSESWebhook(t *testing.T) {
 	var rec recorder
 	cfg := Default()
 	cfg.SES.TopicARN = testTopic
-	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, SNS: f.verifier(), Now: func() time.Time { return webhookNow }})
+	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, SNS: f.verifier(), Clock: testkit.NewClock(webhookNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +348,7 @@ func TestMailgunWebhook(t *testing.T) {
 	var rec recorder
 	cfg := Default()
 	cfg.Mailgun.SigningKeyEnv = "TEST_MG_KEY"
-	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, Now: func() time.Time { return webhookNow }})
+	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, Clock: testkit.NewClock(webhookNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +395,7 @@ func TestSendGridWebhook(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, Now: func() time.Time { return webhookNow }})
+	w, err := NewWebhooks(&cfg, WebhookOptions{Sink: rec.sink, Clock: testkit.NewClock(webhookNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
