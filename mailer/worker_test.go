@@ -648,11 +648,11 @@ func TestRunTakesOverExpiredLeases(t *testing.T) {
 	if s := drain(t, m); s.Sent != 2 {
 		t.Fatalf("Drain = %+v, want the 2 unclaimed sent", s)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	if s := drain(t, m); s.Sent != 0 || e.srv.Delivered() != 2 {
 		t.Fatalf("Drain a minute later = %+v, want nothing sent (the lease runs 2m)", s)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()
