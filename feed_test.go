@@ -7,6 +7,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -709,6 +713,288 @@ tls = "none"
 		if len(msgs) != 1 {
 			t.Errorf("after restart %s has %d messages", addr, len(msgs))
 		}
+	}
+}
+
+// relay is an SMTP relay that accepts everything (as SES, Postmark or a
+// smarthost do) and records each message's envelope.
+type relay struct {
+	mu   sync.Mutex
+	msgs map[string][]relayed // by recipient
+}
+
+type relayed struct{ from, data string }
+
+func (r *relay) NewSession(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }
+
+type relaySession struct {
+	r    *relay
+	from string
+	to   []string
+}
+
+func (x *relaySession) Reset()        { x.from, x.to = "", nil }
+func (x *relaySession) Logout() error { return nil }
+func (x *relaySession) Mail(from string, _ *smtp.MailOptions) error {
+	x.from = from
+	return nil
+}
+func (x *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.to = append(x.to, to)
+	return nil
+}
+func (x *relaySession) Data(rd io.Reader) error {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	x.r.mu.Lock()
+	defer x.r.mu.Unlock()
+	for _, to := range x.to {
+		x.r.msgs[to] = append(x.r.msgs[to], relayed{x.from, string(b)})
+	}
+	return nil
+}
+
+func (r *relay) get(addr string) []relayed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs[addr])
+}
+
+func (r *relay) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		n += len(m)
+	}
+	return n
+}
+
+func startRelay(t *testing.T) (*relay, int) {
+	t.Helper()
+	r := &relay{msgs: map[string][]relayed{}}
+	srv := smtp.NewServer(r)
+	srv.Domain = "relay.test"
+	srv.ErrorLog = nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return r, ln.Addr().(*net.TCPAddr).Port
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// lmtpDeliver hands raw to Herald's bounce receiver for rcpt, as an MTA's
+// lmtp transport does.
+func lmtpDeliver(t *testing.T, port int, rcpt, raw string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mx.blog.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("", []string{rcpt}, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n"))); err != nil {
+		t.Fatalf("LMTP delivery to %s: %v", rcpt, err)
+	}
+}
+
+// bounceDSN is an RFC 3464 report from the recipient's MTA for final, sent
+// to the envelope sender verp (as Postfix writes them; see
+// mailer/bounce/testdata/postfix for real ones).
+func bounceDSN(verp, final, status, diag string) string {
+	return `From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
+To: ` + verp + `
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="DSN"
+
+--DSN
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--DSN
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; ` + final + `
+Action: failed
+Status: ` + status + `
+Diagnostic-Code: smtp; ` + diag + `
+
+--DSN--
+`
+}
+
+// mailgunComplaint is a Mailgun "complained" webhook for rcpt signed with
+// key at ts.
+func mailgunComplaint(key, rcpt, token string, ts time.Time) string {
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(stamp + token))
+	return `{"signature":{"timestamp":"` + stamp + `","token":"` + token + `","signature":"` + hex.EncodeToString(mac.Sum(nil)) +
+		`"},"event-data":{"event":"complained","recipient":"` + rcpt + `","timestamp":` + stamp + `}}`
+}
+
+// TestBounces: a newsletter goes out through a relay that accepts
+// everything; a DSN for one address reaches the bounce receiver and the
+// next post skips that address; a complaint over a webhook unsubscribes; a
+// vacation reply changes nothing; a forged webhook and a DSN with a wrong
+// VERP mac change nothing.
+func TestBounces(t *testing.T) {
+	rl, port := startRelay(t)
+	lmtp := freePort(t)
+	t.Setenv("HERALD_TEST_MAILGUN_KEY", "key-0123456789abcdef")
+	e := newEnv(t, daemonConfig+fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+bounce_address = "bounces@bounce.blog.example.com"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+[bounce]
+listen = "127.0.0.1:%d"
+[bounce.mailgun]
+signing_key_env = "HERALD_TEST_MAILGUN_KEY"
+`, port, lmtp))
+	subs := []string{"gone@example.org", "spam@example.org", "away@example.org", "forged@example.org", "ok@example.org"}
+	if r := e.run(t, append([]string{"subscribers", "add"}, subs...)...); r.code != 0 {
+		t.Fatalf("subscribers add: %+v", r)
+	}
+	d := e.start(t)
+	post := func(slug string) {
+		t.Helper()
+		body := "---\ntitle: " + slug + "\ndate: 2026-11-01 10:00:00\n---\n# TLDR\n\nNews of " + slug + ".\n"
+		if err := os.WriteFile(e.path("posts/2026-11-01-"+slug+".md"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post("first")
+	waitFor(t, 15*time.Second, func() bool { return rl.count() == len(subs) })
+	verp := map[string]string{}
+	for _, s := range subs {
+		m := rl.get(s)
+		if len(m) != 1 || !strings.HasPrefix(m[0].from, "bounces+") || !strings.HasSuffix(m[0].from, "@bounce.blog.example.com") {
+			t.Fatalf("%s: envelope sender %+v, want a VERP address", s, m)
+		}
+		verp[s] = m[0].from
+	}
+
+	// The recipient's MTA bounces gone@ (a real 5.1.1) back to its VERP
+	// address; our MTA hands it to Herald over LMTP.
+	lmtpDeliver(t, lmtp, verp["gone@example.org"], bounceDSN(verp["gone@example.org"], "gone@example.org", "5.1.1", "550 5.1.1 <gone@example.org>: User unknown"))
+	// A DSN whose VERP mac is wrong (a forgery against forged@).
+	bad := verp["forged@example.org"]
+	at := strings.IndexByte(bad, '@')
+	flip := "a"
+	if bad[at-1] == 'a' {
+		flip = "b"
+	}
+	bad = bad[:at-1] + flip + bad[at:]
+	lmtpDeliver(t, lmtp, bad, bounceDSN(bad, "forged@example.org", "5.1.1", "550 5.1.1 forged"))
+	// A vacation reply from away@.
+	lmtpDeliver(t, lmtp, verp["away@example.org"], "From: away@example.org\nTo: "+verp["away@example.org"]+
+		"\nSubject: Out of Office: first\nAuto-Submitted: auto-replied\n\nBack on Monday.\n")
+	// Mail for another domain is refused.
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(lmtp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	if err := c.SendMail("", []string{"someone@example.org"}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err == nil {
+		t.Error("the bounce receiver accepted mail for another domain")
+	}
+	c.Close()
+
+	// Webhooks: a forged Mailgun complaint against ok@ is refused; a signed
+	// one for spam@ unsubscribes.
+	url := "http://" + d.addr + "/bounces/mailgun"
+	postJSON := func(body string) int {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := postJSON(mailgunComplaint("not-the-key", "ok@example.org", "t1", time.Now())); code != http.StatusUnauthorized {
+		t.Fatalf("forged webhook: status %d, want 401", code)
+	}
+	if code := postJSON(mailgunComplaint("key-0123456789abcdef", "spam@example.org", "t2", time.Now())); code != http.StatusNoContent {
+		t.Fatalf("signed webhook: status %d, want 204", code)
+	}
+
+	// The next post reaches forged@, away@ and ok@ only.
+	post("second")
+	want := map[string]int{"gone@example.org": 1, "spam@example.org": 1, "away@example.org": 2, "forged@example.org": 2, "ok@example.org": 2}
+	waitFor(t, 15*time.Second, func() bool { return rl.count() == 8 })
+	time.Sleep(300 * time.Millisecond) // a stray message would arrive now
+	for addr, n := range want {
+		if got := len(rl.get(addr)); got != n {
+			t.Errorf("%s got %d messages, want %d", addr, got, n)
+		}
+	}
+	if r := d.stop(t); r.code != 0 {
+		t.Fatalf("daemon exit %d: %s", r.code, r.stderr)
+	}
+
+	// What the blogger sees.
+	r := e.run(t, "bounces", "show", "gone@example.org")
+	for _, s := range []string{"suppressed since", "hard from dsn", "5.1.1", "User unknown", "raw message", "Final-Recipient: rfc822; gone@example.org"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("bounces show lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	r = e.run(t, "bounces", "list", "-since", "1d")
+	for _, s := range []string{"hard", "dsn", "gone@example.org", "suppressed", "complaint", "mailgun", "spam@example.org", "unsubscribed", "autoreply", "away@example.org", "recorded"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("bounces list lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "forged@") || strings.Contains(r.stdout, "ok@") {
+		t.Errorf("bounces list shows a forged event:\n%s", r.stdout)
+	}
+	r = e.run(t, "status")
+	if !strings.Contains(r.stdout, "Bounces (30 days): 8 sent, 1 hard (12.5 %)") || !strings.Contains(r.stdout, "WARNING: complaint rate") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+	// A complaint is never re-subscribed by subscribers add.
+	e.run(t, "subscribers", "add", "spam@example.org")
+	if r := e.run(t, "subscribers", "list", "-status", "unsubscribed"); !strings.Contains(r.stdout, "spam@example.org") {
+		t.Errorf("spam@ re-subscribed:\n%s", r.stdout)
+	}
+	if r := e.run(t, "subscribers", "unsuppress", "gone@example.org"); r.code != 0 || !strings.Contains(r.stdout, "no longer suppressed") {
+		t.Errorf("unsuppress: %+v", r)
+	}
+	// `herald bounces process` takes a message by hand: a vacation reply
+	// changes nothing.
+	vac := e.path("vacation.eml")
+	os.WriteFile(vac, []byte("From: ok@example.org\nTo: "+verp["ok@example.org"]+"\nSubject: Automatic reply: first\n\nAway.\n"), 0o644)
+	if r := e.run(t, "bounces", "process", vac); r.code != 0 || !strings.Contains(r.stdout, "autoreply") || !strings.Contains(r.stdout, "recorded") {
+		t.Errorf("bounces process: %+v", r)
 	}
 }
 
