@@ -41,6 +41,19 @@ func bounceStore(db any) (bounceDB, error) {
 	return nil, fmt.Errorf("this state backend (%T) does not keep bounces yet; use the SQLite backend for bounce processing", db)
 }
 
+// complained reports whether subscriber id complained (a spam report):
+// such an address is never subscribed again by `subscribers add`.
+func complained(ctx context.Context, db any, id int64) bool {
+	b, ok := db.(interface {
+		SuppressionOf(ctx context.Context, id int64) (store.Suppression, error)
+	})
+	if !ok {
+		return false
+	}
+	sp, err := b.SuppressionOf(ctx, id)
+	return err == nil && !sp.ComplainedAt.IsZero()
+}
+
 // bouncesConfigured reports whether the configuration enables a way for
 // bounces to come in.
 func (c *Config) bouncesConfigured() bool {

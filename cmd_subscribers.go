@@ -172,6 +172,8 @@ func (m *Main) addSubscribers(ctx context.Context, db store.Store, now time.Time
 		switch {
 		case created:
 			fmt.Fprintf(m.Stdout, "added %s (%s)\n", s.Email, s.Status)
+		case s.Status == store.StatusUnsubscribed && resubscribe && complained(ctx, db, s.ID):
+			fmt.Fprintf(m.Stdout, "%s complained (reported the newsletter as spam): not subscribed again; `herald subscribers unsuppress %s` first if they asked\n", s.Email, s.Email)
 		case s.Status == store.StatusUnsubscribed && resubscribe:
 			if _, err := db.SetSubscriberStatus(ctx, now, s.ID, st); err != nil {
 				return err

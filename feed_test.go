@@ -981,8 +981,12 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 	if !strings.Contains(r.stdout, "Bounces (30 days): 8 sent, 1 hard (12.5 %)") || !strings.Contains(r.stdout, "WARNING: complaint rate") {
 		t.Errorf("status:\n%s", r.stdout)
 	}
-	// A complaint is never re-subscribed by subscribers add.
+	// A complaint is never re-subscribed by subscribers add, even with
+	// -resubscribe.
 	e.run(t, "subscribers", "add", "spam@example.org")
+	if r := e.run(t, "subscribers", "add", "-resubscribe", "spam@example.org"); !strings.Contains(r.stdout, "complained") {
+		t.Errorf("subscribers add -resubscribe of a complainer: %+v", r)
+	}
 	if r := e.run(t, "subscribers", "list", "-status", "unsubscribed"); !strings.Contains(r.stdout, "spam@example.org") {
 		t.Errorf("spam@ re-subscribed:\n%s", r.stdout)
 	}
