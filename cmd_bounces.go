@@ -108,7 +108,7 @@ func (m *Main) runBounces(ctx context.Context) error {
 	}
 	switch sub {
 	case "list":
-		return m.listBounces(ctx, db, time.Now().Add(-period))
+		return m.listBounces(ctx, db, m.clock().Now().Add(-period))
 	case "show":
 		return m.showBounces(ctx, db, args[0])
 	}
@@ -336,7 +336,7 @@ func (m *Main) startBounces(ctx context.Context, st any, mux *http.ServeMux, sta
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
-			if n, err := db.PruneBounceRaw(ctx, time.Now().Add(-keep)); err != nil && ctx.Err() == nil {
+			if n, err := db.PruneBounceRaw(ctx, m.clock().Now().Add(-keep)); err != nil && ctx.Err() == nil {
 				log.Warn("pruning kept bounce messages", "err", err)
 			} else if n > 0 {
 				log.Info("pruned kept bounce messages", "count", n)
@@ -357,7 +357,7 @@ func (m *Main) writeBounceStatus(ctx context.Context, st any) error {
 	if !ok {
 		return nil
 	}
-	r, err := mailer.LoadBounceReport(ctx, db, time.Now())
+	r, err := mailer.LoadBounceReport(ctx, db, m.clock().Now())
 	if err != nil {
 		return err
 	}

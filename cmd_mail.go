@@ -11,6 +11,7 @@ import (
 
 	"herald/feed"
 	"herald/mailer"
+	"herald/schedule"
 	"herald/schedule/store"
 )
 
@@ -21,6 +22,7 @@ type env struct {
 	loader *feed.Loader
 	snap   *feed.Snapshot
 	mail   *mailer.Mailer
+	clock  schedule.Clock
 }
 
 func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error) {
@@ -33,7 +35,7 @@ func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error)
 		return nil, err
 	}
 	m.onClose(db.Close)
-	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)}
+	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger), clock: m.clock()}
 	e.loader.SetLimits(&c.Posts)
 	if withMailer {
 		snap, err := e.loader.Scan(ctx)
@@ -64,7 +66,7 @@ func (e *env) post(args []string) (*feed.Post, error) {
 		}
 		return p, nil
 	}
-	now := time.Now()
+	now := e.clock.Now()
 	for _, p := range e.snap.Posts { // newest first
 		if p.Due(now) {
 			return p, nil
@@ -140,16 +142,17 @@ func (m *Main) runSend(ctx context.Context) error {
 		writePlan(m.Stdout, plan)
 		return nil
 	case *retry:
-		n, err := e.db.RequeueFailed(ctx, time.Now(), p.ID)
+		n, err := e.db.RequeueFailed(ctx, m.clock().Now(), p.ID)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "re-queued %d failed deliveries of %q\n", n, p.Title)
 	default:
-		if !p.Due(time.Now()) {
+		now := m.clock().Now()
+		if !p.Due(now) {
 			return fmt.Errorf("%s is not published yet (date %s, or a draft): it cannot be sent", p.Path, p.Date.Format(time.RFC3339))
 		}
-		_, created, err := e.db.Announce(ctx, time.Now(), seenPost(p, time.Now()))
+		_, created, err := e.db.Announce(ctx, now, seenPost(p, now))
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ func (m *Main) runStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := schedule.Status(ctx, schedule.StatusOptions{Site: &m.Config.Site, Schedule: m.Config.Schedule, Loader: e.loader, Store: e.db})
+	rep, err := schedule.Status(ctx, schedule.StatusOptions{Site: &m.Config.Site, Schedule: m.Config.Schedule, Loader: e.loader, Store: e.db, Clock: m.clock()})
 	if err != nil {
 		return err
 	}

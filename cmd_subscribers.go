@@ -76,7 +76,7 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 		return err
 	}
 	db := e.db
-	now := time.Now()
+	now := m.clock().Now()
 	switch sub {
 	case "add":
 		return m.addSubscribers(ctx, db, now, args, *name, *pending, *resubscribe)

@@ -370,7 +370,7 @@ func TestStatus(t *testing.T) {
 	e.writePost("2024-05-01-missed.md", "Missed", "2024-05-01 10:00:00") // due, not scanned yet
 
 	r, err := Status(context.Background(), StatusOptions{
-		Site: e.site, Schedule: Config{Cron: "@every 1m"}, Loader: e.loader, Store: e.store.DB, Now: t0,
+		Site: e.site, Schedule: Config{Cron: "@every 1m"}, Loader: e.loader, Store: e.store.DB, Clock: newFakeClock(t0),
 	})
 	if err != nil {
 		t.Fatal(err)

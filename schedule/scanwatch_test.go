@@ -51,7 +51,7 @@ func TestHungScanIsReported(t *testing.T) {
 
 	// `herald status`, in another process, reads what the daemon wrote.
 	status := func() string {
-		r, err := Status(context.Background(), StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Now: e.clock.Now()})
+		r, err := Status(context.Background(), StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Clock: e.clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,8 +29,8 @@ type StatusOptions struct {
 	Schedule Config     // validated
 	Loader   *feed.Loader
 	Store    StatusStore
-	Now      time.Time // zero: time.Now()
-	Recent   int       // how many recent announcements; zero: 5
+	Clock    Clock // nil: SystemClock()
+	Recent   int   // how many recent announcements; zero: 5
 }
 
 // StatusReport is what `herald status` prints.
@@ -77,11 +77,11 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
+	clock := opts.Clock
+	if clock == nil {
+		clock = SystemClock()
 	}
-	now = now.In(loc)
+	now := clock.Now().In(loc)
 	recent := opts.Recent
 	if recent == 0 {
 		recent = 5
