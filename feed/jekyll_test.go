@@ -225,3 +225,65 @@ func TestJekyllPosts(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedNames(t *testing.T) {
+	site := DefaultSite()
+	site.Title, site.URL = "T", "https://example.com"
+	if err := site.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		edit func(*FeedsConfig)
+		want string
+	}{
+		{func(c *FeedsConfig) { c.IDs = "guid" }, `feeds.ids: must be "permalink" or "jekyll"`},
+		{func(c *FeedsConfig) { c.RSS = "atom.xml" }, `feeds.atom: "atom.xml" is already feeds.rss`},
+		{func(c *FeedsConfig) { c.JSON = "../x.json" }, "feeds.json: must be a relative file path"},
+		{func(c *FeedsConfig) { c.Atom = "/feed.xml" }, "feeds.atom: must be a relative file path"},
+		{func(c *FeedsConfig) { c.RSS, c.Atom, c.JSON = "", "", "" }, "at least one feed"},
+		{func(c *FeedsConfig) { c.Categories = []string{"a/../../b"} }, "feeds.categories"},
+	} {
+		c := DefaultFeeds()
+		tt.edit(&c)
+		if err := c.Validate(&site); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate = %v, want %q", err, tt.want)
+		}
+	}
+	c := DefaultFeeds()
+	c.RSS, c.Atom, c.JSON = "", "feeds/all.atom", "j.json"
+	if err := c.Validate(&site); err != nil {
+		t.Fatal(err)
+	}
+	post := &Post{Path: "a.md", Title: "A", Slug: "a", URL: "https://example.com/a/", ID: "https://example.com/a/", Date: time.Unix(1e9, 0), Published: true}
+	out, err := Build(&site, &c, []Entry{{Post: post, Rendered: &Rendered{HTML: "<p>x</p>", SummaryHTML: "<p>x</p>", SummaryText: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range out.Files {
+		names = append(names, f.Name)
+	}
+	if !slices.Equal(names, []string{"feeds/all.atom", "j.json"}) {
+		t.Errorf("files = %q", names)
+	}
+	f, _ := out.File("feeds/all.atom")
+	for _, want := range []string{`<link href="https://example.com/feeds/all.atom" rel="self"`, "<id>https://example.com/a/</id>"} {
+		if !strings.Contains(string(f.Data), want) {
+			t.Errorf("atom lacks %s:\n%s", want, f.Data)
+		}
+	}
+	c.IDs = IDsJekyll
+	out, err = Build(&site, &c, []Entry{{Post: post, Rendered: &Rendered{HTML: "<p>x</p>", SummaryHTML: "<p>x</p>", SummaryText: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ = out.File("feeds/all.atom")
+	for _, want := range []string{"<id>https://example.com/feeds/all.atom</id>", "<id>https://example.com/a</id>"} {
+		if !strings.Contains(string(f.Data), want) {
+			t.Errorf("atom with jekyll ids lacks %s:\n%s", want, f.Data)
+		}
+	}
+	if j, _ := out.File("j.json"); !strings.Contains(string(j.Data), `"id": "https://example.com/a"`) && !strings.Contains(string(j.Data), `"id":"https://example.com/a"`) {
+		t.Errorf("JSON with jekyll ids:\n%s", j.Data)
+	}
+}
