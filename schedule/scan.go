@@ -46,15 +46,20 @@ func (d *Daemon) Scan(ctx context.Context) (res ScanResult, err error) {
 	d.scanMu.Lock()
 	defer d.scanMu.Unlock()
 	started := time.Now()
+	from := d.clock.Now()
 	d.mu.Lock()
-	d.scanningFrom = d.clock.Now()
+	d.scanningFrom = from
 	d.mu.Unlock()
-	defer d.watchScan(ctx, d.scanningFrom)()
+	stopWatch := d.watchScan(ctx, from)
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.Error("scan panicked", "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("schedule: scan panicked: %v", r)
 		}
+		// The running-scan record is cleared before the scan counts as
+		// done (afterScan, Health): status never shows a finished scan
+		// as running.
+		stopWatch()
 		res.Duration = time.Since(started)
 		d.finishScan(ctx, &res, err)
 		if d.afterScan != nil {
