@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -224,4 +225,55 @@ func validBounceAddress(addr string) error {
 	}
 	_, err := bounce.NewVERP(addr, []byte("validation-only-secret"))
 	return err
+}
+
+// bounceRecorder is the store's RecordBounce (store.BounceStore), which
+// not every backend has yet.
+type bounceRecorder interface {
+	RecordBounce(ctx context.Context, now time.Time, ev store.NewBounce, p store.BouncePolicy) (store.BounceEvent, error)
+}
+
+var reEnhanced = regexp.MustCompile(`(?:^|[^0-9.])([45]\.[0-9]{1,3}\.[0-9]{1,3})(?:[^0-9.]|$)`)
+
+// smtpBounce records a permanent (5xx) answer of the SMTP server at send
+// time as a bounce event (source "smtp"): a hard bounce, which suppresses
+// the address, when it is about the recipient (enhanced status 5.1.x or
+// 5.2.1, or without one the replies 550, 551 and 553); any other 5xx
+// (content, policy, size) is recorded and changes nothing.
+func (m *Mailer) smtpBounce(log *slog.Logger, d store.Delivery, code int, text string) {
+	br, ok := m.db.(bounceRecorder)
+	if !ok || code < 500 || code > 599 {
+		return
+	}
+	status := ""
+	if sm := reEnhanced.FindStringSubmatch(text); sm != nil {
+		status = sm[1]
+	}
+	typ := store.BounceOther
+	switch {
+	case strings.HasPrefix(status, "5.1.") || status == "5.2.1":
+		typ = store.BounceHard
+	case status == "" && (code == 550 || code == 551 || code == 553):
+		typ = store.BounceHard
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The policy only matters for soft bounces, which this never is.
+	ev, err := br.RecordBounce(ctx, m.now(), store.NewBounce{SubscriberID: d.SubscriberID, MailingID: d.MailingID,
+		Email: d.Email, Type: typ, Source: "smtp", Action: "failed", Status: status, Diagnostic: oneLine(text)},
+		store.BouncePolicy{SoftLimit: 1, SoftWindow: time.Hour})
+	if err != nil {
+		log.Error("recording the SMTP rejection as a bounce", "err", err)
+		return
+	}
+	log.Info("bounce recorded", "type", ev.Type, "source", ev.Source, "status", status, "outcome", ev.Outcome)
+}
+
+// oneLine folds s to one line of at most 1000 bytes.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 1000 {
+		s = strings.ToValidUTF8(s[:1000], "")
+	}
+	return s
 }

@@ -200,3 +200,43 @@ func TestBounceAddressConfig(t *testing.T) {
 		}
 	}
 }
+
+// A 550 5.1.1 at send time is a hard bounce: the address is suppressed and
+// the next post does not try it again. A 5xx about the content is recorded
+// only.
+func TestSMTPRejectionSuppresses(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{Fail5xx: map[string]bool{"sub001@example.com": true}})
+	e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p1", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p1")
+	m := e.mailer(t, nil)
+	if s := drain(t, m); s.Sent != 2 || s.Failed != 1 {
+		t.Fatalf("first post: %+v", s)
+	}
+	evs, err := e.db.BouncesFor(e.ctx, "sub001@example.com")
+	if err != nil || len(evs) != 1 || evs[0].Source != "smtp" || evs[0].Type != store.BounceHard ||
+		evs[0].Status != "5.1.1" || evs[0].Outcome != store.OutcomeSuppressed || evs[0].MailingID == 0 {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
+	e.srv.mu.Lock()
+	before := len(e.srv.rejections)
+	e.srv.mu.Unlock()
+	e.clock.Advance(time.Hour)
+	e.addPost("p2", e.clock.Now().Add(-time.Minute), true)
+	e.announce(t, "p2")
+	if s := drain(t, m); s.Sent != 2 || s.Failed != 0 {
+		t.Fatalf("second post: %+v", s)
+	}
+	e.srv.mu.Lock()
+	after := len(e.srv.rejections)
+	e.srv.mu.Unlock()
+	if after != before {
+		t.Fatalf("the suppressed address was tried again (%d rejections, then %d)", before, after)
+	}
+	// A content rejection changes nothing.
+	m.smtpBounce(m.log, store.Delivery{SubscriberID: 1, MailingID: 1, Email: "sub000@example.com"}, 554, "554 5.7.1 message content rejected")
+	if evs, _ := e.db.BouncesFor(e.ctx, "sub000@example.com"); len(evs) != 1 || evs[0].Type != store.BounceOther || evs[0].Outcome != store.OutcomeRecorded {
+		t.Fatalf("content rejection: %+v", evs)
+	}
+}

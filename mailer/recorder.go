@@ -50,6 +50,7 @@ func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d store.Delivery,
 	t.failed.Add(1)
 	m.failed.Add(1)
 	log.Warn("delivery failed", "code", code, "err", text)
+	m.smtpBounce(log, d, code, text)
 }
 
 // recorder writes the outcomes of sends to the ledger with group commit:
