@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"herald/feed"
 	"herald/mailer"
 	"herald/schedule"
@@ -101,17 +103,16 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	// The parts run in one group: the first to fail stops the others, and
+	// its error is the generation's.
+	g, gctx := errgroup.WithContext(runCtx)
 	start := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-				cancel()
+		g.Go(func() error {
+			if err := f(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
+			return nil
+		})
 	}
 	var httpSrv *server.Server
 	var mux *http.ServeMux
@@ -133,7 +134,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		start("subscriptions", web.Run)
 	}
 
-	if err := m.startBounces(runCtx, db, mux, start); err != nil {
+	if err := m.startBounces(gctx, db, mux, start); err != nil {
 		return false, err
 	}
 	start("daemon", d.Run)
@@ -144,14 +145,11 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 
 	for {
 		select {
-		case <-runCtx.Done():
+		case <-gctx.Done():
 			_ = schedule.SDNotify("STOPPING=1")
 			log.Info("stopping: finishing the scan and the sends in flight")
-			wg.Wait()
-			select {
-			case err := <-errc:
+			if err := g.Wait(); err != nil {
 				return false, err
-			default:
 			}
 			log.Info("stopped")
 			return false, nil
@@ -166,11 +164,8 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 			}
 			log.Info("reload: configuration is valid, restarting with it", "config", path)
 			cancel()
-			wg.Wait()
-			select {
-			case err := <-errc:
+			if err := g.Wait(); err != nil {
 				return false, err
-			default:
 			}
 			m.Config = next
 			return true, nil
