@@ -77,3 +77,33 @@ func TestHungScanIsReported(t *testing.T) {
 		t.Errorf("status still shows a running scan:\n%s", s)
 	}
 }
+
+// A running-scan record that the daemon could not clear (a failed write, a
+// kill) is not shown once a later scan has finished.
+func TestStatusIgnoresStaleScanRecord(t *testing.T) {
+	e := newEnv(t, "UTC")
+	e.writePost("2024-05-01-a.md", "A", "2024-05-01 10:00:00")
+	ctx := context.Background()
+	since := e.clock.Now().Add(-time.Hour)
+	if err := e.store.SetMeta(ctx, MetaScanRunningSince, since.UTC().Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		r, err := Status(ctx, StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Clock: e.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		r.WriteText(&b)
+		return b.String()
+	}
+	if s := status(); !strings.Contains(s, "Scan running for 1h") {
+		t.Fatalf("no scan finished since the record: want it shown, got\n%s", s)
+	}
+	if err := e.store.SetMeta(ctx, MetaLastScanAt, since.Add(time.Minute).UTC().Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); strings.Contains(s, "Scan running") {
+		t.Errorf("a scan finished after the record, yet status shows it running:\n%s", s)
+	}
+}

@@ -151,7 +151,9 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 	r.LastScanOK = meta[MetaLastScanOK] == "true"
 	r.LastScanError = meta[MetaLastScanError]
 	r.StoredPublished, _ = strconv.Atoi(meta[MetaPostsPublished])
-	if t, err := time.Parse(time.RFC3339, meta[MetaScanRunningSince]); err == nil {
+	// A scan that ended after the recorded start is over, even if the
+	// daemon could not clear the record (a write that failed, a kill).
+	if t, err := time.Parse(time.RFC3339, meta[MetaScanRunningSince]); err == nil && !(r.HaveLastScan && r.LastScan.After(t)) {
 		r.ScanRunningSince = t.In(loc)
 	}
 
