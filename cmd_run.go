@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -139,6 +142,11 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	}
 	start("daemon", d.Run)
 	start("mailer", ml.Run)
+	start("heartbeat", func(ctx context.Context) error {
+		return schedule.RunHeartbeat(ctx, schedule.HeartbeatOptions{
+			Store: db, Member: newMember(), OnMembers: ml.ShareRate, Clock: m.clock(), Logger: log,
+		})
+	})
 	if httpSrv != nil {
 		start("http", httpSrv.Serve)
 	}
@@ -255,4 +263,19 @@ type noTransport struct{}
 
 func (noTransport) Open(context.Context) (mailer.Conn, error) {
 	return nil, errors.New("this command sends no mail")
+}
+
+// newMember names this daemon for its heartbeats: "host:pid:random".
+func newMember() store.Member {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	pid := os.Getpid()
+	return store.Member{
+		ID:   fmt.Sprintf("%s:%d:%s", host, pid, hex.EncodeToString(b)),
+		Host: host, PID: pid, Version: version(),
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"herald/schedule"
 	"herald/schedule/store"
@@ -55,6 +56,9 @@ func (m *Main) runStatus(ctx context.Context) error {
 		}
 		tw.Flush()
 	}
+	if err := writeMembers(ctx, m, e.db); err != nil {
+		return err
+	}
 	failed, err := e.db.FailedDeliveries(ctx, 20)
 	if err != nil {
 		return err
@@ -84,4 +88,26 @@ func (m *Main) writeMerges(ctx context.Context, db store.Store) error {
 		fmt.Fprintf(m.Stdout, "  %s (%s) into %s, on %s%s\n", g.MergedEmail, g.MergedStatus, g.KeptEmail, day(g.MergedAt), note)
 	}
 	return nil
+}
+
+// writeMembers lists the live daemons (heartbeat younger than
+// schedule.LiveFor): several on PostgreSQL, at most one on SQLite.
+func writeMembers(ctx context.Context, m *Main, db store.Store) error {
+	now := m.clock().Now()
+	list, err := db.Members(ctx, now.Add(-schedule.LiveFor))
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(m.Stdout, "\nDaemons: none running")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "\nDaemons (%d live):\n", len(list))
+	tw := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  HOST\tPID\tVERSION\tSTARTED\tLAST HEARTBEAT\tHOLDING")
+	for _, d := range list {
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s ago\t%d deliveries\n", d.Host, d.PID, d.Version,
+			d.StartedAt.Format(time.RFC3339), now.Sub(d.SeenAt).Round(time.Second), d.Held)
+	}
+	return tw.Flush()
 }

@@ -702,8 +702,17 @@ tls = "none"
 	if _, ok := got["pending@example.org"]; ok {
 		t.Errorf("a pending subscriber was mailed")
 	}
+	// herald status lists the running daemon (its heartbeat), and no
+	// longer once it stopped.
+	host, _ := os.Hostname()
+	if r := e.run(t, "status"); r.code != 0 || !strings.Contains(r.stdout, "Daemons (1 live)") || !strings.Contains(r.stdout, host) {
+		t.Errorf("status while running: %+v, want the daemon listed", r)
+	}
 	if r := d.stop(t); r.code != 0 {
 		t.Fatalf("daemon exit %d: %s", r.code, r.stderr)
+	}
+	if r := e.run(t, "status"); !strings.Contains(r.stdout, "Daemons: none running") {
+		t.Errorf("status after stop: %s, want no daemon", r.stdout)
 	}
 	// A restart sends nothing again.
 	d2 := e.start(t)

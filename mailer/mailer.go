@@ -177,6 +177,11 @@ func newOwner() string {
 // it has in flight.
 func (m *Mailer) Owner() string { return m.lease.Owner }
 
+// ShareRate tells the mailer that n daemons (this one included) send to the
+// same list: each keeps to mail.smtp.rate / n, so the configured rate holds
+// for the whole cluster. The heartbeat calls it with the live count.
+func (m *Mailer) ShareRate(n int) { m.pacer.share(n) }
+
 // Wake makes Run look at the queue now (the daemon calls it after recording
 // new announcements). It never blocks.
 func (m *Mailer) Wake() {

@@ -16,7 +16,8 @@ import (
 type pacer struct {
 	clock        Clock
 	mu           sync.Mutex
-	base, rate   float64 // configured and current messages per second; 0 = unlimited
+	conf         float64 // mail.smtp.rate, for the whole cluster; 0 = unlimited
+	base, rate   float64 // this daemon's share of conf, and its current rate
 	next         time.Time
 	pausedUntil  time.Time
 	lastThrottle time.Time
@@ -24,7 +25,22 @@ type pacer struct {
 }
 
 func newPacer(rate float64, pause time.Duration) *pacer {
-	return &pacer{clock: systemClock{}, base: rate, rate: rate, pause: pause}
+	return &pacer{clock: systemClock{}, conf: rate, base: rate, rate: rate, pause: pause}
+}
+
+// share makes this daemon's rate its part of the configured one when n
+// daemons send at once (mail.smtp.rate is for the whole cluster): conf/n,
+// with a brake in force scaled along.
+func (p *pacer) share(n int) {
+	n = max(n, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conf == 0 {
+		return
+	}
+	base := p.conf / float64(n)
+	p.rate *= base / p.base
+	p.base = base
 }
 
 // wait blocks until the caller may send one message.

@@ -65,6 +65,13 @@ type Store interface {
 	SubscriberMerges(ctx context.Context) ([]SubscriberMerge, error)
 	UnexpandedMailings(ctx context.Context) ([]int64, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
+	// Beat records a heartbeat of daemon m at now (creating its row).
+	Beat(ctx context.Context, now time.Time, m Member) error
+	// Members returns the daemons whose last heartbeat is at or after
+	// since, oldest first, each with the deliveries it holds.
+	Members(ctx context.Context, since time.Time) ([]Member, error)
+	// Leave removes daemon id (a clean stop); its leases expire as usual.
+	Leave(ctx context.Context, id string) error
 	// Location names the database for messages (a file path, or a URL without its password).
 	Location() string
 }

@@ -75,6 +75,7 @@ var cases = []struct {
 	{"RecordOutcomes", testRecordOutcomes},
 	{"Leases", testLeases},
 	{"DeletePendingAndIDsNeverReused", testDeletePendingAndIDsNeverReused},
+	{"Members", testMembers},
 }
 
 func testMeta(t *testing.T, bk Backend) {
