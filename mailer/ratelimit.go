@@ -3,28 +3,28 @@ package mailer
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// rateLimiter is a set of in-memory token buckets, one per key (a client IP
-// prefix, an address, or a single global key). Each bucket holds at most
-// burst tokens and refills at burst tokens per period, so a key may make
-// burst requests at once and then burst per period on average. State is
-// lost on restart, which only makes the limits more lenient for a moment.
+// rateLimiter is a set of in-memory token buckets (golang.org/x/time/rate),
+// one per key (a client IP prefix, an address, or a single global key).
+// Each bucket holds at most burst tokens and refills at burst tokens per
+// period, so a key may make burst requests at once and then burst per
+// period on average. State is lost on restart, which only makes the limits
+// more lenient for a moment. The time is always passed in (the Web's
+// clock), never read by the buckets.
 //
 // The number of keys is capped (maxKeys): when the map is full, idle buckets
 // (refilled completely) are pruned; if it is still full, requests with a new
 // key are refused, so a flood of distinct keys cannot exhaust memory.
 type rateLimiter struct {
 	mu      sync.Mutex
-	burst   float64
+	burst   int
+	every   rate.Limit
 	period  time.Duration
 	maxKeys int
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	buckets map[string]*rate.Limiter
 }
 
 // newRateLimiter returns a limiter allowing burst requests per period and
@@ -33,23 +33,11 @@ func newRateLimiter(burst int, period time.Duration, maxKeys int) *rateLimiter {
 	if maxKeys <= 0 {
 		maxKeys = 1 << 16
 	}
-	return &rateLimiter{
-		burst:   float64(burst),
-		period:  period,
-		maxKeys: maxKeys,
-		buckets: make(map[string]*bucket),
+	l := &rateLimiter{burst: burst, period: period, maxKeys: maxKeys, buckets: make(map[string]*rate.Limiter)}
+	if burst > 0 {
+		l.every = rate.Every(period / time.Duration(burst))
 	}
-}
-
-// refill brings b up to date at now.
-func (l *rateLimiter) refill(b *bucket, now time.Time) {
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens += l.burst * float64(el) / float64(l.period)
-		if b.tokens > l.burst {
-			b.tokens = l.burst
-		}
-		b.last = now
-	}
+	return l
 }
 
 // Allow takes one token from key's bucket at now and reports whether there
@@ -68,15 +56,14 @@ func (l *rateLimiter) Allow(key string, now time.Time) (ok bool, retry time.Dura
 				return false, l.period / time.Duration(l.burst)
 			}
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(l.every, l.burst)
 		l.buckets[key] = b
 	}
-	l.refill(b, now)
-	if b.tokens < 1 {
-		need := (1 - b.tokens) / l.burst * float64(l.period)
-		return false, time.Duration(need) + time.Second
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // refused: the token stays in the bucket
+		return false, d + time.Second
 	}
-	b.tokens--
 	return true, 0
 }
 
@@ -89,8 +76,7 @@ func (l *rateLimiter) Prune(now time.Time) {
 
 func (l *rateLimiter) pruneLocked(now time.Time) {
 	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
+		if b.TokensAt(now) >= float64(l.burst) {
 			delete(l.buckets, k)
 		}
 	}

@@ -852,6 +852,17 @@ func TestRateLimiter(t *testing.T) {
 			t.Errorf("Allow(%s, +%s) = %v, want %v", tc.key, tc.at, got, tc.want)
 		}
 	}
+	// A refused request learns when the next token comes (plus a second
+	// for the rounding of Retry-After).
+	r := newRateLimiter(2, time.Hour, 0)
+	r.Allow("a", t0)
+	r.Allow("a", t0)
+	if ok, retry := r.Allow("a", t0.Add(time.Minute)); ok || retry != 29*time.Minute+time.Second {
+		t.Errorf("third request: ok %v, retry %v, want refused with 29m1s", ok, retry)
+	}
+	if ok, _ := r.Allow("a", t0.Add(30*time.Minute)); !ok {
+		t.Error("a refused request used up a token")
+	}
 	l.Prune(t0.Add(10 * time.Hour))
 	if n := l.Len(); n != 0 {
 		t.Errorf("%d keys after pruning, want 0", n)
