@@ -201,6 +201,7 @@ type mailParts struct {
 	composer  *mailer.Composer
 	transport mailer.Transport
 	secret    []byte
+	installID string // names the database in Message-IDs
 }
 
 // newMailParts parses the templates (and DKIM key), makes the transport and
@@ -219,6 +220,9 @@ func (m *Main) newMailParts(ctx context.Context, db store.Store, send bool) (mai
 			return p, err
 		}
 	}
+	if p.installID, err = mailer.LoadInstallID(ctx, db); err != nil {
+		return p, err
+	}
 	p.secret, err = mailer.LoadSecret(ctx, db, c.Server.SecretEnv, c.Server.SecretFile)
 	return p, err
 }
@@ -231,6 +235,7 @@ func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mai
 		Site:      &c.Site,
 		PublicURL: c.Server.PublicURL,
 		Secret:    p.secret,
+		InstallID: p.installID,
 		Digest:    c.Schedule.Digest != "",
 		DB:        db,
 		Posts:     loader,

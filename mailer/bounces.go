@@ -165,9 +165,10 @@ func (b *Bounces) record(ctx context.Context, nb store.NewBounce) (store.BounceE
 	return rec, nil
 }
 
-// matchMessageID checks a Message-ID made by Mailer.messageID for a
-// mailing ("herald.MAILING.SUBSCRIBER.MAC@domain") and returns the mailing
-// and the subscriber it names.
+// matchMessageID checks a Message-ID made by Mailer.mailingMessageID
+// ("herald.MAILING.SUBSCRIBER.POSTS.INSTALL.MAC@domain", or the older
+// "herald.MAILING.SUBSCRIBER.MAC@domain" of mail sent by earlier versions)
+// and returns the mailing and the subscriber it names.
 func matchMessageID(secret []byte, id string) (mailing, sub int64, ok bool) {
 	id = strings.Trim(strings.TrimSpace(id), "<>")
 	left, _, found := strings.Cut(id, "@")
@@ -175,7 +176,7 @@ func matchMessageID(secret []byte, id string) (mailing, sub int64, ok bool) {
 		return 0, 0, false
 	}
 	parts := strings.Split(left[len("herald."):], ".")
-	if len(parts) != 3 {
+	if len(parts) != 3 && len(parts) != 5 {
 		return 0, 0, false
 	}
 	a, err1 := strconv.ParseInt(parts[0], 10, 64)
@@ -183,13 +184,16 @@ func matchMessageID(secret []byte, id string) (mailing, sub int64, ok bool) {
 	if err1 != nil || err2 != nil || a <= 0 || s <= 0 {
 		return 0, 0, false
 	}
-	got, err := hex.DecodeString(parts[2])
-	if err != nil {
-		return 0, 0, false
+	mac := parts[len(parts)-1]
+	var want string
+	if len(parts) == 5 {
+		want = messageIDMAC(secret, "mailing", a, s, parts[2], parts[3])
+	} else {
+		h := hmac.New(sha256.New, secret)
+		fmt.Fprintf(h, "message-id|%s|%d|%d", "mailing", a, s)
+		want = hex.EncodeToString(h.Sum(nil)[:4])
 	}
-	h := hmac.New(sha256.New, secret)
-	fmt.Fprintf(h, "message-id|%s|%d|%d", "mailing", a, s)
-	if !hmac.Equal(got, h.Sum(nil)[:4]) {
+	if !hmac.Equal([]byte(strings.ToLower(mac)), []byte(want)) {
 		return 0, 0, false
 	}
 	return a, s, true

@@ -2,6 +2,9 @@ package mailer
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -168,14 +171,29 @@ func TestNoBounceAddressKeepsFrom(t *testing.T) {
 func TestMatchMessageIDMirrorsMessageID(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	m := e.mailer(t, nil)
+	// The Message-IDs of earlier versions still match.
+	old := hmac.New(sha256.New, e.secret)
+	fmt.Fprintf(old, "message-id|mailing|%d|%d", 5, 6)
+	if a, s, ok := matchMessageID(e.secret, "<herald.5.6."+hex.EncodeToString(old.Sum(nil)[:4])+"@example.com>"); !ok || a != 5 || s != 6 {
+		t.Errorf("an old-style Message-ID did not match: %d, %d, %v", a, s, ok)
+	}
 	for _, c := range [][2]int64{{1, 1}, {12, 3456}, {1 << 40, 7}} {
-		id := m.messageID("mailing", c[0], c[1])
+		id := m.mailingMessageID(c[0], c[1], postsKey([]store.MailingPost{{PostID: "p1"}}))
 		a, s, ok := matchMessageID(e.secret, id)
 		if !ok || a != c[0] || s != c[1] {
 			t.Fatalf("matchMessageID(%q) = %d, %d, %v", id, a, s, ok)
 		}
 		if _, _, ok := matchMessageID([]byte("another-secret-0123456789"), id); ok {
 			t.Fatalf("%q matched with another secret", id)
+		}
+		// Every part is signed: another install id or post does not match.
+		parts := strings.Split(id, ".")
+		for _, i := range []int{3, 4} {
+			forged := append([]string{}, parts...)
+			forged[i] = "ff" + forged[i]
+			if _, _, ok := matchMessageID(e.secret, strings.Join(forged, ".")); ok {
+				t.Fatalf("%q matched with part %d changed", strings.Join(forged, "."), i)
+			}
 		}
 	}
 	for _, id := range []string{"", "herald.1.2@x", "herald.confirm.1.abcd@x", "other.1.2.abcdabcd@x", "herald.0.2.00000000@x"} {

@@ -59,7 +59,10 @@ type Options struct {
 	Site      *feed.Site
 	PublicURL string // server.public_url: unsubscribe links are PublicURL + "/unsubscribe?token=…"
 	Secret    []byte // signs unsubscribe tokens and Message-IDs (LoadSecret)
-	Digest    bool   // schedule.digest is set: posts wait for Digest
+	// InstallID names this database in Message-IDs (LoadInstallID), so that
+	// a new database with the same secret never repeats a Message-ID.
+	InstallID string
+	Digest    bool // schedule.digest is set: posts wait for Digest
 	DB        Store
 	Posts     Posts
 	Composer  *Composer
@@ -76,6 +79,7 @@ type Mailer struct {
 	site      *feed.Site
 	publicURL string
 	secret    []byte
+	installID string
 	digest    bool
 	db        Store
 	posts     Posts
@@ -119,7 +123,7 @@ func New(opts Options) (*Mailer, error) {
 		return nil, fmt.Errorf("mailer: server.public_url must be an absolute http(s) URL (every newsletter carries an unsubscribe link under it), got %q", opts.PublicURL)
 	}
 	m := &Mailer{
-		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, digest: opts.Digest,
+		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, installID: opts.InstallID, digest: opts.Digest,
 		db: opts.DB, posts: opts.Posts, composer: opts.Composer, transport: opts.Transport,
 		now: nowFunc(opts.Clock), log: opts.Logger,
 		wake:             make(chan struct{}, 1),
@@ -222,18 +226,52 @@ func (m *Mailer) unsubscribeURL(subscriberID int64) string {
 // so instead of "This link is not valid".
 const testLinkParam = "test"
 
-// messageID is the Message-ID (without <>) of mailing's message to
-// subscriber: deterministic, so a message re-sent after a crash carries the
-// same Message-ID (and receivers may drop the duplicate), and keyed with the
-// secret so ids differ between installations.
+// messageID is the Message-ID (without <>) of a preview or test message
+// ("herald.KIND.A.INSTALL.MAC@domain"); mailingMessageID that of a mailing's
+// message to a subscriber.
 func (m *Mailer) messageID(kind string, a, b int64) string {
-	h := hmac.New(sha256.New, m.secret)
-	fmt.Fprintf(h, "message-id|%s|%d|%d", kind, a, b)
-	sum := hex.EncodeToString(h.Sum(nil)[:4])
-	if kind == "mailing" {
-		return "herald." + strconv.FormatInt(a, 10) + "." + strconv.FormatInt(b, 10) + "." + sum + "@" + m.idDomain
+	return "herald." + kind + "." + strconv.FormatInt(a, 10) + "." + m.install() + "." +
+		messageIDMAC(m.secret, kind, a, b, "", m.install()) + "@" + m.idDomain
+}
+
+// mailingMessageID is the Message-ID (without <>) of mailing's message to
+// subscriber: "herald.MAILING.SUBSCRIBER.POSTS.INSTALL.MAC@domain", where
+// POSTS is a hash of the mailing's post ids (postsKey) and INSTALL the
+// database's install id. Deterministic, so a message re-sent after a crash
+// carries the same Message-ID (and receivers may drop the duplicate); it
+// never repeats for another post or another database, also when a database
+// is reset and its mailing and subscriber ids start again at 1 with the
+// same secret (receivers that drop duplicate Message-IDs would drop the new
+// newsletter). The MAC (keyed with the secret) lets bounce processing
+// trust the ids it reads back (matchMessageID).
+func (m *Mailer) mailingMessageID(mailing, subscriber int64, posts string) string {
+	return "herald." + strconv.FormatInt(mailing, 10) + "." + strconv.FormatInt(subscriber, 10) + "." + posts + "." +
+		m.install() + "." + messageIDMAC(m.secret, "mailing", mailing, subscriber, posts, m.install()) + "@" + m.idDomain
+}
+
+// install is the install id as it appears in Message-IDs.
+func (m *Mailer) install() string {
+	if m.installID == "" {
+		return "0"
 	}
-	return "herald." + kind + "." + strconv.FormatInt(a, 10) + "." + sum + "@" + m.idDomain
+	return m.installID
+}
+
+// messageIDMAC is the 8 hex digits that sign a Message-ID's parts.
+func messageIDMAC(secret []byte, kind string, a, b int64, posts, install string) string {
+	h := hmac.New(sha256.New, secret)
+	fmt.Fprintf(h, "message-id|%s|%d|%d|%s|%s", kind, a, b, posts, install)
+	return hex.EncodeToString(h.Sum(nil)[:4])
+}
+
+// postsKey is 8 hex digits of a hash of a mailing's post ids.
+func postsKey(posts []store.MailingPost) string {
+	h := sha256.New()
+	for _, p := range posts {
+		h.Write([]byte(p.PostID))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:4])
 }
 
 // errSkip marks a mailing that sends nothing; its text is the reason.
@@ -414,7 +452,7 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		plan.Sample = append(plan.Sample, s.Email)
 	}
 	if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
-		m.messageID("mailing", 1, 1)); err == nil {
+		m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: postID}}))); err == nil {
 		plan.Bytes = msg.Len()
 	}
 	return plan, nil

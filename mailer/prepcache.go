@@ -14,12 +14,13 @@ type prepCache struct {
 }
 
 type prepEntry struct {
-	once sync.Once
-	p    *Prepared
-	err  error
+	once  sync.Once
+	p     *Prepared
+	posts string // postsKey of the mailing's posts, for its Message-IDs
+	err   error
 }
 
-func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, error) {
+func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, string, error) {
 	c.mu.Lock()
 	e := c.entries[mailingID]
 	if e == nil {
@@ -33,6 +34,7 @@ func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, error)
 			e.err = err
 			return
 		}
+		e.posts = postsKey(ml.Posts)
 		posts, err := c.m.mailPosts(ctx, ml)
 		if err != nil {
 			e.err = err
@@ -40,5 +42,5 @@ func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, error)
 		}
 		e.p, e.err = c.m.composer.Prepare(posts)
 	})
-	return e.p, e.err
+	return e.p, e.posts, e.err
 }

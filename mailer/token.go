@@ -145,3 +145,25 @@ func LoadSecret(ctx context.Context, store SecretStore, envName, file string) ([
 	}
 	return b, nil
 }
+
+// MetaKeyInstallID is the meta key of the database's install id.
+const MetaKeyInstallID = "install_id"
+
+// LoadInstallID returns the id of this database, 16 hex digits generated
+// on first use and kept in the database (meta key "install_id"). Message-IDs
+// carry it: a new database (a reset, a second blog) never repeats the
+// Message-IDs of another, even with the same secret.
+func LoadInstallID(ctx context.Context, store SecretStore) (string, error) {
+	var fresh [8]byte
+	if _, err := rand.Read(fresh[:]); err != nil {
+		return "", fmt.Errorf("mailer: generating install id: %w", err)
+	}
+	v, err := store.InitMeta(ctx, MetaKeyInstallID, hex.EncodeToString(fresh[:]))
+	if err != nil {
+		return "", fmt.Errorf("mailer: install id: %w", err)
+	}
+	if b, err := hex.DecodeString(v); err != nil || len(b) != len(fresh) {
+		return "", fmt.Errorf("mailer: install id in database meta %q is damaged: %q", MetaKeyInstallID, v)
+	}
+	return v, nil
+}

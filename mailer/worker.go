@@ -456,11 +456,11 @@ func (m *Mailer) worker(ctx, sendCtx context.Context, n int, asks chan<- chan<- 
 // deliver sends one delivery and records its outcome.
 func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d store.Delivery, cache *prepCache, t *tally) {
 	log := m.log.With("delivery", d.ID, "mailing", d.MailingID, "to", d.Email)
-	prep, err := cache.get(sendCtx, d.MailingID)
+	prep, posts, err := cache.get(sendCtx, d.MailingID)
 	var msg *Message
 	if err == nil {
 		msg, err = prep.Message(Recipient{Email: d.Email, Name: d.Name, UnsubscribeURL: m.unsubscribeURL(d.SubscriberID)},
-			m.messageID("mailing", d.MailingID, d.SubscriberID))
+			m.mailingMessageID(d.MailingID, d.SubscriberID, posts))
 		m.setSender(msg, d.MailingID, d.SubscriberID)
 		if err != nil { // a bad address or name in the database: no retry helps
 			m.recordFailed(log, rec, d, 0, err.Error(), t)

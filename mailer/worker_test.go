@@ -251,7 +251,7 @@ func TestDeliverOnePost(t *testing.T) {
 		t.Errorf("ledger = %+v, want 5 sent", c)
 	}
 
-	idRE := regexp.MustCompile(`^<herald\.\d+\.\d+\.[0-9a-f]{8}@example\.com>$`)
+	idRE := regexp.MustCompile(`^<herald\.\d+\.\d+\.[0-9a-f]{8}\.[0-9a-f]+\.[0-9a-f]{8}@example\.com>$`)
 	ids := map[string]bool{}
 	for _, msg := range e.srv.Messages() {
 		if !msg.TLS || msg.User != "user" {
