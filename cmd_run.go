@@ -89,6 +89,10 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		PostsDir:   c.Posts.Dir,
 		Handler:    handler,
 		Newsletter: ml,
+		MailPaused: func() (schedule.MailPause, bool) {
+			p, ok := ml.Paused()
+			return schedule.MailPause{Since: p.Since, Reason: p.Reason, Next: p.Next}, ok
+		},
 		Clock:      m.clock(),
 		Logger:     log,
 		Notify: func(st string) {

@@ -36,6 +36,8 @@ type Store interface {
 	Ledger(ctx context.Context, owner string) (store.Ledger, error)
 	ReleaseDeliveries(ctx context.Context, now time.Time, owner string, ids []int64) (int64, error)
 	RequeueExpired(ctx context.Context, now time.Time) ([]store.Expired, error)
+	RecordOutcomes(ctx context.Context, now time.Time, owner string, outcomes []store.Outcome) (int, error)
+	SetMeta(ctx context.Context, key, value string) error
 	NextRetry(ctx context.Context) (time.Time, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
 	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error)
@@ -95,11 +97,16 @@ type Mailer struct {
 	pacer *pacer
 	dbmu  sync.Mutex // serialises this process's ledger writes (no SQLite lock contention between workers)
 
+	heldMu sync.Mutex
+	held   []store.Outcome // outcomes of sends not recorded yet: the ledger could not be written
+	pause  atomic.Pointer[Pause]
+
 	// Tunables; tests shorten them.
 	backoff          func(attempt int) time.Duration // delay before retry number attempt (1-based)
 	shutdownGrace    time.Duration                   // how long in-flight sends may finish after ctx is canceled
 	idleRecheck      time.Duration                   // Run re-checks the queue this often when nothing is due
-	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached (doubles, up to 16×)
+	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached or the ledger written (doubles, up to 16×)
+	probeEvery       time.Duration                   // during a pause, how often Run probes whether it can resume
 
 	sent, failed, retries atomic.Int64 // metrics, since start
 	waiting               atomic.Int64 // last known unfinished deliveries
@@ -131,6 +138,7 @@ func New(opts Options) (*Mailer, error) {
 		shutdownGrace:    30 * time.Second,
 		idleRecheck:      5 * time.Minute,
 		unreachablePause: time.Minute,
+		probeEvery:       10 * time.Second,
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)

@@ -10,9 +10,7 @@ import (
 )
 
 func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d store.Delivery, t *tally) {
-	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliverySent}); err != nil {
-		m.log.Error("recording a sent delivery", "delivery", d.ID, "err", err)
-	}
+	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliverySent}, t)
 	t.sent.Add(1)
 	m.sent.Add(1)
 	log.Debug("sent")
@@ -35,22 +33,64 @@ func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d store.Delivery, c
 		m.recordFailed(log, rec, d, code, fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, text), t)
 		return
 	}
-	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Code: code, Text: text}); err != nil {
-		m.log.Error("recording a retry", "delivery", d.ID, "err", err)
-	}
+	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Code: code, Text: text}, t)
 	t.retried.Add(1)
 	m.retries.Add(1)
 	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
 }
 
 func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d store.Delivery, code int, text string, t *tally) {
-	if err := rec.record(store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: code, Text: text}); err != nil {
-		m.log.Error("recording a failed delivery", "delivery", d.ID, "err", err)
-	}
+	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: code, Text: text}, t)
 	t.failed.Add(1)
 	m.failed.Add(1)
 	log.Warn("delivery failed", "code", code, "err", text)
 	m.smtpBounce(log, d, code, text)
+}
+
+// record commits outcome o. When the ledger cannot be written (a full
+// disk, a read-only file), the outcome is held in memory, to be recorded
+// as soon as a write succeeds (flushHeld), and the pass stops taking new
+// deliveries: only the ones already in flight are uncertain, and only if
+// the process dies before the ledger is writable again.
+func (m *Mailer) record(rec *recorder, o store.Outcome, t *tally) {
+	err := rec.record(o)
+	if err == nil {
+		return
+	}
+	m.heldMu.Lock()
+	m.held = append(m.held, o)
+	m.heldMu.Unlock()
+	if t.ledgerFailed(err) {
+		m.log.Error("the ledger cannot be written: stopping delivery; outcomes held in memory until a write succeeds",
+			"delivery", o.ID, "err", err)
+	}
+}
+
+// flushHeld records the outcomes held while the ledger could not be
+// written. It runs before anything else in a pass (above all before the
+// take-over of expired leases, which would otherwise re-send them).
+func (m *Mailer) flushHeld(ctx context.Context) error {
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	if len(m.held) == 0 {
+		return nil
+	}
+	m.dbmu.Lock()
+	n, err := m.db.RecordOutcomes(ctx, m.now(), m.lease.Owner, m.held)
+	m.dbmu.Unlock()
+	if err != nil {
+		return err
+	}
+	m.log.Info("the ledger is writable again: recorded the outcomes held in memory", "held", len(m.held), "recorded", n)
+	m.held = nil
+	return nil
+}
+
+// heldOutcomes counts the outcomes waiting in memory for a ledger write.
+func (m *Mailer) heldOutcomes() int {
+	m.heldMu.Lock()
+	defer m.heldMu.Unlock()
+	return len(m.held)
 }
 
 // recorder writes the outcomes of sends to the ledger with group commit:

@@ -37,7 +37,24 @@ type tally struct {
 	// back to pending without using an attempt.
 	dialFails   atomic.Int64
 	unreachable atomic.Pointer[error]
+	// ledger is set when a ledger write failed: the pass stops taking
+	// deliveries and Run pauses until a write succeeds.
+	ledger atomic.Pointer[error]
 }
+
+// ledgerFailed records that a ledger write failed; true the first time.
+func (t *tally) ledgerFailed(err error) bool { return t.ledger.CompareAndSwap(nil, &err) }
+
+// ledgerErr is the ledger failure that stopped the pass, or nil.
+func (t *tally) ledgerErr() error {
+	if p := t.ledger.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// stopped reports whether the pass must stop taking deliveries.
+func (t *tally) stopped() bool { return t.unreachableErr() != nil || t.ledgerErr() != nil }
 
 // giveUp records that the mail server is unreachable (err: the last error).
 func (t *tally) giveUp(err error) { t.unreachable.CompareAndSwap(nil, &err) }
@@ -88,27 +105,30 @@ func (m *Mailer) Run(ctx context.Context) error {
 		return fmt.Errorf("mailer: run: %w", err)
 	}
 	m.log.Info("mail worker started", "digest", m.digest, "concurrency", m.concurrency(), "rate", m.cfg.SMTP.Rate, "owner", m.lease.Owner)
-	var down time.Duration // current pause while the server is unreachable
+	var down time.Duration // current pause while the server is unreachable or the ledger unwritable
 	for first := true; ; first = false {
 		if ctx.Err() != nil {
 			return nil
 		}
 		t := new(tally)
 		m.current.Store(t)
-		if !first {
-			if err := m.takeOver(ctx); err != nil && ctx.Err() == nil {
-				m.log.Error("mail: take over expired deliveries", "err", err)
-			}
-		}
-		if err := m.queue(ctx, t); err != nil && ctx.Err() == nil {
-			m.log.Error("mail queue", "err", err)
-		}
-		if err := m.deliverDue(ctx, t); err != nil && ctx.Err() == nil {
-			m.log.Error("mail delivery", "err", err)
-		}
+		m.pass(ctx, t, first)
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err := cmp.Or(t.ledgerErr(), t.unreachableErr()); err != nil {
+			down = min(max(2*down, m.unreachablePause), 16*m.unreachablePause)
+			m.setPause(ctx, err, down)
+			what := "mail server unreachable"
+			if t.ledgerErr() != nil {
+				what = "the ledger cannot be written"
+			}
+			m.log.Error(what+"; delivery paused", "err", err, "retry_in", down, "probe_every", m.probeEvery)
+			m.sleepPaused(ctx, down, t)
+			continue
+		}
+		down = 0
+		m.clearPause(ctx)
 		// Look again within a lease: deliveries a dead process left in
 		// flight are taken over soon after their lease runs out.
 		wait := min(m.idleRecheck, m.lease.For)
@@ -119,13 +139,6 @@ func (m *Mailer) Run(ctx context.Context) error {
 		case !errors.Is(err, store.ErrNotFound):
 			m.log.Error("mail: next retry", "err", err)
 		}
-		if err := t.unreachableErr(); err != nil {
-			down = min(max(2*down, m.unreachablePause), 16*m.unreachablePause)
-			wait = down
-			m.log.Error("mail server unreachable; delivery paused", "err", err, "retry_in", down)
-		} else {
-			down = 0
-		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -135,6 +148,31 @@ func (m *Mailer) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		timer.Stop()
+	}
+}
+
+// pass is one round of Run: record the outcomes held from a ledger
+// failure, take over expired leases (except on the first pass, done at
+// start), queue, deliver.
+func (m *Mailer) pass(ctx context.Context, t *tally, first bool) {
+	if err := m.flushHeld(ctx); err != nil {
+		if ctx.Err() == nil {
+			t.ledgerFailed(err)
+		}
+		return
+	}
+	if !first {
+		if err := m.takeOver(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("mail: take over expired deliveries", "err", err)
+			t.ledgerFailed(err)
+			return
+		}
+	}
+	if err := m.queue(ctx, t); err != nil && ctx.Err() == nil {
+		m.log.Error("mail queue", "err", err)
+	}
+	if err := m.deliverDue(ctx, t); err != nil && ctx.Err() == nil && t.ledgerErr() == nil {
+		m.log.Error("mail delivery", "err", err)
 	}
 }
 
@@ -359,7 +397,7 @@ func (m *Mailer) dispatch(ctx context.Context, asks <-chan chan<- store.Delivery
 				more = false
 			}
 		}
-		if ctx.Err() != nil || t.unreachableErr() != nil {
+		if ctx.Err() != nil || t.stopped() {
 			return nil
 		}
 		asked := min(len(waiting), m.batchSize())
@@ -367,6 +405,9 @@ func (m *Mailer) dispatch(ctx context.Context, asks <-chan chan<- store.Delivery
 		batch, err := m.db.ClaimDeliveries(ctx, m.now(), m.lease, asked)
 		m.dbmu.Unlock()
 		if err != nil {
+			if ctx.Err() == nil {
+				t.ledgerFailed(err)
+			}
 			return err
 		}
 		if len(batch) > 0 {
@@ -445,7 +486,7 @@ func (m *Mailer) worker(ctx, sendCtx context.Context, n int, asks chan<- chan<- 
 		if !ok {
 			return
 		}
-		if ctx.Err() != nil || t.unreachableErr() != nil {
+		if ctx.Err() != nil || t.stopped() {
 			m.release(d)
 			return
 		}

@@ -76,9 +76,15 @@ func workerSite() *feed.Site {
 
 func newTestEnv(t testing.TB, opts testSMTPOptions) *testEnv {
 	t.Helper()
+	return newTestEnvAt(t, opts, filepath.Join(t.TempDir(), "herald.db"))
+}
+
+// newTestEnvAt is newTestEnv with the database at dbPath.
+func newTestEnvAt(t testing.TB, opts testSMTPOptions, dbPath string) *testEnv {
+	t.Helper()
 	e := &testEnv{
 		ctx:    context.Background(),
-		dbPath: filepath.Join(t.TempDir(), "herald.db"),
+		dbPath: dbPath,
 		srv:    newTestSMTP(t, opts),
 		posts:  &fixedPosts{posts: map[string]*feed.Post{}, sections: map[string]*feed.Section{}},
 		clock:  testkit.NewClock(workerT0),

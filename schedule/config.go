@@ -24,12 +24,17 @@ type Config struct {
 	// ScanGrace: a scan running longer than this makes /healthz answer
 	// 503 and stops the systemd watchdog pings (default 5m).
 	ScanGrace feed.Duration `toml:"scan_grace"`
+	// MailGrace: a mail worker paused for longer than this (mail server
+	// unreachable, ledger unwritable) makes /healthz answer 503 (default
+	// 10m; 0: at once).
+	MailGrace feed.Duration `toml:"mail_grace"`
 }
 
 // Default returns the default [schedule] section: a scan every minute, one
 // email per post.
 func Default() Config {
-	return Config{Cron: "@every 1m", ScanGrace: feed.Duration{Duration: DefaultScanGrace}}
+	return Config{Cron: "@every 1m", ScanGrace: feed.Duration{Duration: DefaultScanGrace},
+		MailGrace: feed.Duration{Duration: DefaultMailGrace}}
 }
 
 // Validate checks both specs: they must parse and fire at least once in the
@@ -42,6 +47,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ScanGrace.Duration < 0 {
 		return fmt.Errorf("schedule.scan_grace: must not be negative, got %s", c.ScanGrace.Duration)
+	}
+	if c.MailGrace.Duration < 0 {
+		return fmt.Errorf("schedule.mail_grace: must not be negative, got %s", c.MailGrace.Duration)
 	}
 	if _, err := parseSpec(c.Cron); err != nil {
 		return fmt.Errorf("schedule.cron: %w", err)

@@ -84,9 +84,12 @@ type Options struct {
 	PostsDir   string
 	Handler    *feed.Handler // may be nil: the served feeds are swapped on change
 	Newsletter Newsletter    // may be nil
-	Clock      Clock         // nil: SystemClock()
-	Logger     *slog.Logger  // nil: discard
-	HTTPClient *http.Client  // for WebSub pings; nil: a client with a 30 s timeout
+	// MailPaused reports the newsletter worker's pause (false while it
+	// sends) for /healthz, /metrics; nil: no worker.
+	MailPaused func() (MailPause, bool)
+	Clock      Clock        // nil: SystemClock()
+	Logger     *slog.Logger // nil: discard
+	HTTPClient *http.Client // for WebSub pings; nil: a client with a 30 s timeout
 	// Notify sends sd_notify states (e.g. SDNotify); nil: none.
 	Notify func(state string)
 	// Watchdog is the systemd watchdog interval; zero with Notify set:

@@ -22,10 +22,16 @@ type Health struct {
 	// runs); ScanRunning says so for people: "scan running for 3m".
 	ScanRunningSince time.Time `json:"scan_running_since,omitzero"`
 	ScanRunning      string    `json:"scan_running,omitempty"`
+	// MailPausedSince is when the mail worker paused (zero: it sends);
+	// MailPaused says so for people: "mail paused since …: reason, next
+	// try at …". Past schedule.mail_grace the status is "mail_paused".
+	MailPausedSince time.Time `json:"mail_paused_since,omitzero"`
+	MailPaused      string    `json:"mail_paused,omitempty"`
 }
 
 // OK reports whether the daemon is healthy: the last scan succeeded, the
-// database answers and no scan runs longer than schedule.scan_grace.
+// database answers, no scan runs longer than schedule.scan_grace and the
+// mail worker has not been paused longer than schedule.mail_grace.
 func (h Health) OK() bool { return h.Status == "ok" }
 
 // Health returns the daemon's health; it pings the database.
@@ -54,9 +60,15 @@ func (d *Daemon) Health(ctx context.Context) Health {
 	if !running.IsZero() {
 		h.ScanRunningSince, h.ScanRunning = running, scanRunningText(now, running)
 	}
+	mp, paused, overdue := d.mailPause(now)
+	if paused {
+		h.MailPausedSince, h.MailPaused = mp.Since, mailPausedText(now, mp, d.loc)
+	}
 	switch {
 	case stuck:
 		h.Status = "stuck"
+	case overdue:
+		h.Status = "mail_paused"
 	case !st.scanned:
 		h.Status = "starting"
 	case st.lastOK && h.DatabaseOK:
@@ -69,7 +81,8 @@ func (d *Daemon) Health(ctx context.Context) Health {
 
 // HealthHandler serves Health as JSON: 200 when healthy, 503 when the last
 // scan failed, the database does not answer, a scan runs longer than
-// schedule.scan_grace, or no scan finished yet.
+// schedule.scan_grace, the mail worker has been paused longer than
+// schedule.mail_grace, or no scan finished yet.
 func (d *Daemon) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -90,6 +90,15 @@ func (d *Daemon) WriteMetrics(w io.Writer) {
 
 	family(w, "herald_scan_running_seconds", "gauge", "How long the scan in progress has been running; 0 when none runs.")
 	fmt.Fprintf(w, "herald_scan_running_seconds %s\n", formatFloat(running))
+	mp, paused, _ := d.mailPause(d.clock.Now())
+	var pausedFor float64
+	if paused {
+		pausedFor = d.clock.Now().Sub(mp.Since).Seconds()
+	}
+	family(w, "herald_mail_paused", "gauge", "1 while the mail worker is paused (server unreachable, ledger unwritable), else 0.")
+	fmt.Fprintf(w, "herald_mail_paused %d\n", b2i(paused))
+	family(w, "herald_mail_paused_seconds", "gauge", "How long the mail worker has been paused; 0 while it sends.")
+	fmt.Fprintf(w, "herald_mail_paused_seconds %s\n", formatFloat(pausedFor))
 	family(w, "herald_last_scan_success", "gauge", "1 when the last scan succeeded, else 0.")
 	fmt.Fprintf(w, "herald_last_scan_success %d\n", b2i(st.lastOK))
 	family(w, "herald_last_scan_timestamp_seconds", "gauge", "Unix time of the last scan.")

@@ -56,6 +56,10 @@ type StatusReport struct {
 	// ScanRunningSince: the daemon's scan in progress started then and had
 	// run for at least 10 s when it said so; zero when none.
 	ScanRunningSince time.Time
+	// MailPause: the mail worker is paused (HaveMailPause), as it
+	// recorded it.
+	HaveMailPause bool
+	MailPause     MailPause
 
 	Recent []store.Announcement // newest first
 }
@@ -135,7 +139,7 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 
 	// The daemon's last scan, as it saved it (absent: it never ran).
 	meta := make(map[string]string, 4)
-	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished, MetaScanRunningSince} {
+	for _, key := range []string{MetaLastScanAt, MetaLastScanOK, MetaLastScanError, MetaPostsPublished, MetaScanRunningSince, MetaMailPaused} {
 		v, err := opts.Store.Meta(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -156,6 +160,8 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 	if t, err := time.Parse(time.RFC3339, meta[MetaScanRunningSince]); err == nil && !(r.HaveLastScan && r.LastScan.After(t)) {
 		r.ScanRunningSince = t.In(loc)
 	}
+
+	r.MailPause, r.HaveMailPause = readMailPause(meta[MetaMailPaused])
 
 	if r.Recent, err = opts.Store.Announcements(ctx, recent); err != nil {
 		return nil, fmt.Errorf("schedule: status: %w", err)
@@ -197,6 +203,9 @@ func (r *StatusReport) WriteText(w io.Writer) error {
 	}
 	if !r.ScanRunningSince.IsZero() {
 		fmt.Fprintf(&b, "Scan running for %s (since %s)\n", roundDuration(r.Now.Sub(r.ScanRunningSince)), at(r.ScanRunningSince))
+	}
+	if r.HaveMailPause {
+		b.WriteString(strings.ToUpper(mailPausedText(r.Now, r.MailPause, r.Location)[:1]) + mailPausedText(r.Now, r.MailPause, r.Location)[1:] + "\n")
 	}
 	fmt.Fprintf(&b, "Posts: %d published, %d upcoming, %d drafts, %d announced", r.PostsPublished, len(r.Upcoming), r.Drafts, r.Announced)
 	if n := len(r.Problems); n > 0 {

@@ -19,6 +19,12 @@ var (
 	// ErrLocked: another connection held the database locked for longer
 	// than the busy timeout.
 	ErrLocked = errors.New("store: database is locked")
+	// ErrFull: the disk (or the database's quota) is full: nothing can be
+	// written until space returns.
+	ErrFull = errors.New("store: disk full")
+	// ErrGone: the database the process opened was deleted or replaced
+	// under it.
+	ErrGone = errors.New("store: database deleted or replaced")
 	// ErrCorrupt: the file is not a SQLite database, or is damaged.
 	ErrCorrupt = errors.New("store: file is not a valid SQLite database")
 )

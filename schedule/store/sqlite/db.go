@@ -29,8 +29,12 @@ const busyTimeout = 5 * time.Second
 // several processes on the same file.
 type DB struct {
 	sql  *sql.DB
-	path string // as given to Open, for messages
-	busy time.Duration
+	path string      // as given to Open, for messages
+	abs  string      // absolute path
+	file os.FileInfo // the file opened (Ping checks the path still names it)
+	// lastReclaim is when reclaimWAL last ran (unix nanoseconds).
+	lastReclaim atomic.Int64
+	busy        time.Duration
 
 	// seeded caches meta 'seeded' once seen: it is never unset, so a
 	// Record with nothing to do costs no query once it is true.
@@ -69,10 +73,14 @@ func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: database %s: %w", path, err)
 	}
-	db := &DB{sql: sdb, path: path, busy: busy}
+	db := &DB{sql: sdb, path: path, abs: abs, busy: busy}
 	if err := db.migrate(ctx, migs); err != nil {
 		sdb.Close()
 		return nil, err
+	}
+	if db.file, err = os.Stat(abs); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("store: database %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -130,7 +138,15 @@ func (db *DB) Location() string { return db.path }
 var _ store.Store = (*DB)(nil)
 
 // Ping checks that the database answers a query.
+//
+// It also checks that the database path still names the file this process
+// opened (same device and inode): a database deleted or replaced under a
+// running daemon gives an error wrapping store.ErrGone, so that /healthz
+// fails loudly instead of the daemon writing on into a deleted file.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.checkSameFile(); err != nil {
+		return err
+	}
 	var n int
 	if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		return db.wrap("ping", err)
@@ -207,6 +223,12 @@ func (db *DB) wrap(op string, err error) error {
 			return &stateError{
 				msg: fmt.Sprintf("store: %s: database %s is locked by another process (waited %v): %v", op, db.path, db.busy, err),
 				is:  store.ErrLocked, err: err,
+			}
+		case sqlite3.SQLITE_FULL:
+			db.reclaimWAL()
+			return &stateError{
+				msg: fmt.Sprintf("store: %s: the disk holding %s is full: %v", op, db.path, err),
+				is:  store.ErrFull, err: err,
 			}
 		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 			return &stateError{
@@ -361,4 +383,56 @@ func fromNullUnix(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromUnix(n.Int64)
+}
+
+// checkSameFile reports an error wrapping store.ErrGone when the database
+// path no longer names the file opened.
+func (db *DB) checkSameFile() error {
+	fi, err := os.Stat(db.abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &stateError{
+			msg: fmt.Sprintf("store: database %s was deleted while herald had it open: everything written since goes to the deleted file; restore the file or restart herald", db.path),
+			is:  store.ErrGone, err: err,
+		}
+	case err != nil:
+		return db.wrap("ping", err)
+	case !os.SameFile(fi, db.file):
+		return &stateError{
+			msg: fmt.Sprintf("store: database %s was replaced by another file while herald had it open; restart herald to use the new one", db.path),
+			is:  store.ErrGone,
+		}
+	}
+	return nil
+}
+
+// reclaimWAL, after a write failed on a full disk, folds the write-ahead
+// log into the database and truncates it (wal_checkpoint(TRUNCATE)) in
+// the background, at most every 5 s: a WAL that filled its volume gives
+// its space back as soon as the checkpoint can run, instead of never
+// shrinking while every write fails.
+func (db *DB) reclaimWAL() {
+	now := time.Now().UnixNano()
+	last := db.lastReclaim.Load()
+	if now-last < int64(5*time.Second) || !db.lastReclaim.CompareAndSwap(last, now) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = db.sql.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}()
+}
+
+// Checkpoint folds the write-ahead log into the database file and
+// truncates the log to zero bytes (PRAGMA wal_checkpoint(TRUNCATE)).
+func (db *DB) Checkpoint(ctx context.Context) error {
+	var busy, logged, moved int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &moved); err != nil {
+		return db.wrap("checkpoint", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("store: checkpoint %s: %w", db.path, store.ErrLocked)
+	}
+	return nil
 }

@@ -503,3 +503,29 @@ func TestConcurrentFirstOpen(t *testing.T) {
 		t.Errorf("%d schema_migrations rows, want %d", got, want)
 	}
 }
+
+// A database deleted or replaced under the process that has it open fails
+// Ping (the daemon's /healthz) with ErrGone, instead of the process
+// writing on into a deleted file.
+func TestPingDetectsDeletedOrReplacedDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := tempDB(t)
+	db := openTest(t, path)
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping = %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Ping(ctx)
+	if !errors.Is(err, store.ErrGone) || !strings.Contains(err.Error(), "deleted") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Ping after delete = %v, want ErrGone naming the file", err)
+	}
+	other := openTest(t, path) // a fresh database at the same path
+	if err := other.Ping(ctx); err != nil {
+		t.Fatalf("Ping of the new file = %v", err)
+	}
+	if err := db.Ping(ctx); !errors.Is(err, store.ErrGone) || !strings.Contains(err.Error(), "replaced") {
+		t.Errorf("Ping after replace = %v, want ErrGone (replaced)", err)
+	}
+}
