@@ -93,8 +93,8 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 			p, ok := ml.Paused()
 			return schedule.MailPause{Since: p.Since, Reason: p.Reason, Next: p.Next}, ok
 		},
-		Clock:      m.clock(),
-		Logger:     log,
+		Clock:  m.clock(),
+		Logger: log,
 		Notify: func(st string) {
 			_ = schedule.SDNotify(st)
 			if strings.Contains(st, "READY=1") {
