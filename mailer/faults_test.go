@@ -98,7 +98,7 @@ func TestLedgerDiskFull_300Recipients_0Missing_0Duplicates(t *testing.T) {
 	e.cfg.SMTP.Rate = 300 // about a second for the list: time to fill the disk mid-send
 	subs := e.subscribe(t, "sub", n, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, nil)
 	m.unreachablePause = 200 * time.Millisecond
@@ -203,7 +203,7 @@ func TestOutageResumesByProbe_40Recipients_0Missing_0Duplicates(t *testing.T) {
 	e := newTestEnv(t, testSMTPOptions{})
 	subs := e.subscribe(t, "sub", n, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	ft := &flakyTransport{Transport: e.srv.transport(t, e.cfg)}
 	ft.down.Store(true)

@@ -55,7 +55,7 @@ func TestMailPauseIsReported(t *testing.T) {
 	if err := e.store.SetMeta(context.Background(), MetaMailPaused, string(b)); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Status(context.Background(), StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Now: e.clock.Now()})
+	r, err := Status(context.Background(), StatusOptions{Site: e.site, Schedule: Config{Cron: e.cron}, Loader: e.loader, Store: e.store.DB, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
