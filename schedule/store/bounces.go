@@ -113,7 +113,9 @@ func ratio(a, b int) float64 {
 // the poller, the webhooks, `herald bounces`, the rates in status and
 // metrics) are available with a backend that does; with one that does not,
 // configuring them is an error and the rest runs without them. Once every
-// backend implements it, it joins Store. The semantics every
+// backend implements it, it joins Store. storetest's bounce cases
+// (storetest/bounces.go) are its conformance tests; they skip a backend
+// without it. The semantics every
 // backend must keep are documented on schedule/store/sqlite.DB's methods of
 // the same names (schedule/store/sqlite/bounces.go). Besides these methods,
 // a backend must:

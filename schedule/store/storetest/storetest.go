@@ -76,6 +76,14 @@ var cases = []struct {
 	{"Leases", testLeases},
 	{"DeletePendingAndIDsNeverReused", testDeletePendingAndIDsNeverReused},
 	{"Members", testMembers},
+	{"HardBounceSuppresses", testHardBounceSuppresses},
+	{"HardBounceDropsQueuedDeliveries", testHardBounceDropsQueuedDeliveries},
+	{"SoftBounces", testSoftBounces},
+	{"SoftBounceWindow", testSoftBounceWindow},
+	{"Complaint", testComplaint},
+	{"BounceNoChange", testBounceNoChange},
+	{"ConfirmClearsSuppression", testConfirmClearsSuppression},
+	{"BounceRates", testBounceRates},
 }
 
 func testMeta(t *testing.T, bk Backend) {

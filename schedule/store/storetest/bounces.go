@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -11,7 +11,24 @@ import (
 
 var policy = store.BouncePolicy{SoftLimit: 3, SoftWindow: 30 * 24 * time.Hour}
 
-func recordBounce(t *testing.T, db *DB, now time.Time, nb store.NewBounce) store.BounceEvent {
+// bounceStore is a backend with the bounce methods.
+type bounceStore interface {
+	store.Store
+	store.BounceStore
+}
+
+// bounces opens a new database; the test is skipped when the backend does
+// not implement store.BounceStore yet.
+func bounces(t *testing.T, bk Backend) bounceStore {
+	t.Helper()
+	db, ok := bk.fresh(t).(bounceStore)
+	if !ok {
+		t.Skip("this backend does not implement store.BounceStore yet")
+	}
+	return db
+}
+
+func recordBounce(t *testing.T, db bounceStore, now time.Time, nb store.NewBounce) store.BounceEvent {
 	t.Helper()
 	if nb.Source == "" {
 		nb.Source = "dsn"
@@ -23,7 +40,7 @@ func recordBounce(t *testing.T, db *DB, now time.Time, nb store.NewBounce) store
 	return ev
 }
 
-func suppression(t *testing.T, db *DB, id int64) store.Suppression {
+func suppression(t *testing.T, db bounceStore, id int64) store.Suppression {
 	t.Helper()
 	s, err := db.SuppressionOf(context.Background(), id)
 	if err != nil {
@@ -34,7 +51,7 @@ func suppression(t *testing.T, db *DB, id int64) store.Suppression {
 
 // sendPost announces post id at now, expands its mailing and marks every
 // delivery sent; it returns the mailing.
-func sendPost(t *testing.T, db *DB, now time.Time, id string) int64 {
+func sendPost(t *testing.T, db bounceStore, now time.Time, id string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	if _, _, err := db.Announce(ctx, now, mailPost(id, now.Add(-time.Minute))); err != nil {
@@ -48,15 +65,15 @@ func sendPost(t *testing.T, db *DB, now time.Time, id string) int64 {
 		t.Fatal(err)
 	}
 	for _, d := range claim(t, db, now, 100) {
-		if n, err := db.RecordOutcomes(ctx, now, testLease.Owner, []store.Outcome{{ID: d.ID, State: store.DeliverySent}}); err != nil || n != 1 {
+		if n, err := db.RecordOutcomes(ctx, now, worker.Owner, []store.Outcome{{ID: d.ID, State: store.DeliverySent}}); err != nil || n != 1 {
 			t.Fatal(n, err)
 		}
 	}
 	return ids[0]
 }
 
-func TestHardBounceSuppresses(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testHardBounceSuppresses(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	ann := addSub(t, db, t0, "ann@example.com", store.StatusConfirmed)
@@ -114,8 +131,8 @@ func TestHardBounceSuppresses(t *testing.T) {
 	}
 }
 
-func TestHardBounceDropsQueuedDeliveries(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testHardBounceDropsQueuedDeliveries(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	ann := addSub(t, db, t0, "ann@example.com", store.StatusConfirmed)
 	announce(t, db, t0.Add(time.Hour), "p1")
@@ -127,8 +144,8 @@ func TestHardBounceDropsQueuedDeliveries(t *testing.T) {
 	}
 }
 
-func TestSoftBounces(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testSoftBounces(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	ann := addSub(t, db, t0, "ann@example.com", store.StatusConfirmed)
 	soft := func(at time.Time, mailing int64) string {
@@ -168,8 +185,8 @@ func TestSoftBounces(t *testing.T) {
 	}
 }
 
-func TestSoftBounceWindow(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testSoftBounceWindow(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	bob := addSub(t, db, t0, "bob@example.com", store.StatusConfirmed)
 	day := 24 * time.Hour
@@ -184,8 +201,8 @@ func TestSoftBounceWindow(t *testing.T) {
 	}
 }
 
-func TestComplaint(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testComplaint(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	cat := addSub(t, db, t0, "cat@example.com", store.StatusConfirmed)
@@ -216,8 +233,8 @@ func TestComplaint(t *testing.T) {
 	}
 }
 
-func TestBounceNoChange(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testBounceNoChange(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	dan := addSub(t, db, t0, "dan@example.com", store.StatusConfirmed)
@@ -251,8 +268,8 @@ func TestBounceNoChange(t *testing.T) {
 }
 
 // Confirming again (a new web subscription) clears a suppression.
-func TestConfirmClearsSuppression(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testConfirmClearsSuppression(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	eve := addSub(t, db, t0, "eve@example.com", store.StatusConfirmed)
@@ -269,8 +286,8 @@ func TestConfirmClearsSuppression(t *testing.T) {
 	}
 }
 
-func TestBounceRates(t *testing.T) {
-	db := openTest(t, tempDB(t))
+func testBounceRates(t *testing.T, bk Backend) {
+	db := bounces(t, bk)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	var subs []store.Subscriber
