@@ -80,7 +80,9 @@ func (w *watcher) ensure() {
 	w.started = true
 }
 
-// addTree adds dir and every folder below it, skipping dot-folders.
+// addTree adds dir and every folder below it, skipping dot-folders and the
+// "_" folders the loader skips (all but _posts: a Jekyll site's _site,
+// rebuilt by Jekyll, would otherwise trigger scans for nothing).
 func (w *watcher) addTree(dir string) error {
 	start := dir
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
@@ -96,7 +98,7 @@ func (w *watcher) addTree(dir string) error {
 		if !e.IsDir() {
 			return nil
 		}
-		if path != start && ignored(e.Name()) {
+		if path != start && (ignored(e.Name()) || skippedDir(e.Name())) {
 			return filepath.SkipDir
 		}
 		if err := w.fs.Add(path); err != nil {
@@ -138,7 +140,7 @@ func (w *watcher) handle(ev fsnotify.Event) {
 	}
 	name := filepath.Clean(ev.Name)
 	if ev.Has(fsnotify.Create) {
-		if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(name); err == nil && fi.IsDir() && !skippedDir(filepath.Base(name)) {
 			w.mu.Lock()
 			if err := w.addTree(name); err != nil {
 				w.log.Warn("cannot watch a new posts subfolder", "dir", name, "err", err)
@@ -175,6 +177,10 @@ func (w *watcher) signal() {
 // dot-files (also Emacs lock files ".#x" and Vim swap files ".x.swp"),
 // backups ("x~"), Vim's swap and write-test files ("x.swp", "4913"), Emacs
 // auto-saves ("#x#").
+// skippedDir reports whether the loader skips a folder of this name:
+// every "_" folder but _posts.
+func skippedDir(base string) bool { return strings.HasPrefix(base, "_") && base != "_posts" }
+
 func ignored(base string) bool {
 	switch {
 	case base == "" || base == "." || base == "..":
