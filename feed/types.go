@@ -200,7 +200,7 @@ type File struct {
 	Data        []byte
 	ContentType string    // "application/rss+xml; charset=utf-8" etc.
 	ETag        string    // strong, quoted, from a hash of Data
-	Modified    time.Time // newest post's modification time
+	Modified    time.Time // Last-Modified: when the bytes last changed once stamped (Output.Stamp); before, the newest entry's time
 }
 
 // Output is the complete set of generated feed files, sorted by Name.

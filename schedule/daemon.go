@@ -142,15 +142,17 @@ type Daemon struct {
 	// announcedPaths holds the paths of announced posts: a post keeps its
 	// file when its date (and with it its URL, the default id) moves.
 	announcedPaths map[string]bool
-	recorded       bool              // Record ran at least once (it seeds a fresh database)
-	seed           maphash.Seed      // of fingerprints
-	fp             uint64            // fingerprint of the due set last published
-	published      bool              // fp is valid: feeds were generated and written
-	problems       uint64            // fingerprint of the problems last logged
-	problemsLogged bool              // problems is valid
-	metaSent       map[string]string // meta values last written
-	metaAt         time.Time         // when last_scan_at was last written
-	etags          map[string]string // feed ETags last published (Feeds.Dir "")
+	recorded       bool                  // Record ran at least once (it seeds a fresh database)
+	seed           maphash.Seed          // of fingerprints
+	fp             uint64                // fingerprint of the due set last published
+	published      bool                  // fp is valid: feeds were generated and written
+	problems       uint64                // fingerprint of the problems last logged
+	problemsLogged bool                  // problems is valid
+	metaSent       map[string]string     // meta values last written
+	metaAt         time.Time             // when last_scan_at was last written
+	etags          map[string]string     // feed ETags last published (Feeds.Dir "")
+	stamps         map[string]feed.Stamp // when each served file's bytes last changed (MetaFeedStamps)
+	stampsLoaded   bool                  // stamps were read from the store
 
 	// Guarded by mu: the status read by Health, metrics and the watchdog.
 	mu           sync.Mutex

@@ -163,6 +163,7 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 		res.Generated = true
 		res.feeds = out.Files
 		if d.opts.Handler != nil {
+			d.stampFeeds(ctx, out, now)
 			d.opts.Handler.Swap(out)
 		}
 		changed, err := d.writeFeeds(ctx, out)
