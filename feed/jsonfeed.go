@@ -301,6 +301,10 @@ func jsonString(buf *bytes.Buffer, s string) {
 				buf.WriteString(`\r`)
 			case '\t':
 				buf.WriteString(`\t`)
+			case '\b':
+				buf.WriteString(`\b`)
+			case '\f':
+				buf.WriteString(`\f`)
 			default:
 				buf.WriteString(`\u00`)
 				buf.WriteByte(hexDigits[c>>4])
