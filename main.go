@@ -1,6 +1,3 @@
-// Command herald publishes a folder of Jekyll-style Markdown posts as RSS 2.0,
-// Atom 1.0 and JSON Feed 1.1, and emails each new post's TLDR section to the
-// confirmed subscribers, once, reliably. See README.md.
 package main
 
 import (

@@ -1,10 +1,3 @@
-// Package feed turns a folder of Jekyll-style Markdown posts into RSS 2.0,
-// Atom 1.0 and JSON Feed 1.1 documents: it reads posts (front matter, dates,
-// permalinks), renders their Markdown (Liquid tags, math, heading ids,
-// absolute URLs), builds deterministic feed bytes, writes them atomically and
-// serves them over HTTP with conditional GET. With site.jekyll it reads a
-// Jekyll site's _config.yml (jekyllconfig.go) and writes feeds a jekyll-feed
-// reader cannot tell apart (jekyllfeed.go: its paths, ids, titles).
 package feed
 
 import (

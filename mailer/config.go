@@ -1,7 +1,3 @@
-// Package mailer is Herald's newsletter: it composes the email for a post
-// (HTML and text from templates, headers, DKIM), delivers it through a
-// transport (Maildir or SMTP with go-mail), keeps the delivery ledger and its
-// worker, and serves the subscribe, confirm and unsubscribe handlers.
 package mailer
 
 import (

@@ -1,10 +1,17 @@
-// Package schedule is Herald's daemon: it decides when to scan the posts
-// folder (cron ticks, an exact timer at the next future-dated post, a
-// debounced file watch), works out which posts are newly due, records their
-// announcements in the state database, regenerates and publishes the feeds
-// (files, the HTTP handler, WebSub pings), wakes the newsletter, and reports
-// its health (/healthz, /metrics, sd_notify, `herald status`).
+// Package schedule is Herald's daemon.
 //
-// It is the only package that imports robfig/cron (for parsing specs only)
-// and fsnotify; time comes from an injectable Clock.
+// A [Daemon] ([New]) decides when to scan the posts folder: cron ticks
+// (schedule.cron), an exact timer at the next future-dated post and a
+// debounced file watch, all in one loop ([Daemon.Run]) so two scans never
+// overlap. Each scan ([Daemon.Scan]) works out which posts are newly due,
+// records their announcements in the store (each post is announced once,
+// ever), regenerates and publishes the feeds (files, the HTTP handler,
+// WebSub pings) and wakes the newsletter. The daemon reports its health
+// ([Daemon.Health], [Daemon.MetricsHandler], sd_notify and its watchdog);
+// [Status] is `herald status`, read from the store by another process.
+//
+// Time comes from an injected [Clock] ([SystemClock] in production). The
+// store is reached through the small interfaces declared here ([Store],
+// [StatusStore]), the newsletter through [Newsletter]. schedule is the only
+// importer of robfig/cron (for parsing specs only) and fsnotify.
 package schedule
