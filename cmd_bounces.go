@@ -398,5 +398,5 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return strings.ToValidUTF8(s[:n-1], "") + "…"
 }

@@ -966,6 +966,14 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 			t.Errorf("%s got %d messages, want %d", addr, got, n)
 		}
 	}
+	resp := get(t, "http://"+d.addr+"/metrics", nil)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, s := range []string{`herald_bounces_30d{type="hard"} 1`, `herald_bounces_30d{type="complaint"} 1`, `herald_bounce_rate_30d{type="hard"} 0.125`, "herald_bounce_warnings 2"} {
+		if !strings.Contains(string(metrics), s) {
+			t.Errorf("/metrics lacks %s", s)
+		}
+	}
 	if r := d.stop(t); r.code != 0 {
 		t.Fatalf("daemon exit %d: %s", r.code, r.stderr)
 	}
