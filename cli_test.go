@@ -1,6 +1,11 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 )
@@ -57,5 +62,43 @@ func TestCommandFlags(t *testing.T) {
 	}
 	if r := e.run(t, "status", "extra"); r.code != 2 || !strings.Contains(r.stderr, "usage: herald status") {
 		t.Errorf("status extra: %+v", r)
+	}
+}
+
+// TestCheckWarnsDKIMAlignment: herald check warns when mail.dkim.domain is
+// not aligned with the From domain (DMARC would fail), and not when it is.
+func TestCheckWarnsDKIMAlignment(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		domain string
+		warn   bool
+	}{
+		{"other.example.net", true},
+		{"blog.example.com", false},
+		{"example.com", false}, // a parent: relaxed alignment
+	} {
+		t.Run(tc.domain, func(t *testing.T) {
+			e := newEnv(t, `[mail]
+from = "Blog <news@blog.example.com>"
+[mail.dkim]
+domain = "`+tc.domain+`"
+selector = "herald"
+key_file = "dkim.pem"
+`)
+			if err := os.WriteFile(e.path("dkim.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := e.run(t, "check")
+			if got := strings.Contains(r.stdout, "not aligned"); got != tc.warn || r.code != 0 {
+				t.Errorf("check: exit %d, warned %v, want %v:\n%s%s", r.code, got, tc.warn, r.stdout, r.stderr)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"herald/feed"
+	"herald/mailer"
 )
 
 // runCheck validates the configuration, every post (including the Liquid
@@ -33,6 +34,16 @@ func (m *Main) runCheck(ctx context.Context) error {
 		errs += m.printProblems(feed.Lint(out))
 	}
 	warns := len(problems) - m.countErrors(problems)
+	if d := &c.Mail.DKIM; d.Enabled() {
+		comp, err := mailer.NewComposer(&c.Mail, &c.Site, m.clock())
+		if err != nil {
+			return err
+		}
+		if from := comp.From().Address; !mailer.DKIMAligned(from, d.Domain) {
+			fmt.Fprintf(m.Stdout, "%s: warning: mail.dkim.domain %q is not aligned with the From address %s: DMARC checks of receivers will fail (sign with the From domain or a parent of it)\n", c.Path, d.Domain, from)
+			warns++
+		}
+	}
 	fmt.Fprintf(m.Stdout, "%s: configuration ok; %d posts, %d errors, %d warnings\n", c.Path, len(snap.Posts), errs, warns)
 	if errs > 0 {
 		return silentError(1)

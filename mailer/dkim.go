@@ -26,6 +26,17 @@ var dkimHeaders = []string{
 	"MIME-Version", "Content-Type",
 }
 
+// dkimOversigned are signed once more than they occur (RFC 6376 §5.4.2):
+// a receiver then sees a second From, or an added List-Unsubscribe, as a
+// broken signature, so no one can add one to a signed message. Those not in
+// the message (Reply-To, Cc, the List-* fields Herald does not write) are
+// signed as absent: adding one breaks the signature too.
+var dkimOversigned = []string{
+	"From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Cc", "Sender",
+	"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id",
+	"List-Post", "List-Help", "List-Subscribe", "List-Owner", "List-Archive",
+}
+
 // dkimSigner signs rendered messages with go-msgauth (relaxed/relaxed,
 // rsa-sha256 or ed25519-sha256).
 type dkimSigner struct {
@@ -46,13 +57,14 @@ func newDKIMSigner(cfg *DKIMConfig) (*dkimSigner, error) {
 
 // sign returns msg with a DKIM-Signature header field prepended.
 func (s *dkimSigner) sign(msg []byte) ([]byte, error) {
-	keys := make([]string, 0, len(dkimHeaders))
+	keys := make([]string, 0, len(dkimHeaders)+len(dkimOversigned))
 	hdr, _, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
 	for _, k := range dkimHeaders {
 		if hasHeader(hdr, k) {
 			keys = append(keys, k)
 		}
 	}
+	keys = append(keys, dkimOversigned...)
 	signer, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 s.domain,
 		Selector:               s.selector,
@@ -148,4 +160,16 @@ func DKIMRecord(keyFile string) (string, error) {
 		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
 	}
 	return "", errors.New("mailer: unsupported DKIM key type")
+}
+
+// DKIMAligned reports whether a DKIM signature by domain is aligned with the
+// From address from under DMARC's relaxed alignment: the domains are equal,
+// or one is a subdomain of the other (an approximation of "the same
+// organizational domain" without the public suffix list). A signature that
+// is not aligned does not count for DMARC: mail from a domain with a DMARC
+// policy then fails it.
+func DKIMAligned(from, domain string) bool {
+	f := strings.ToLower(strings.TrimSuffix(from[strings.LastIndexByte(from, '@')+1:], "."))
+	d := strings.ToLower(strings.TrimSuffix(domain, "."))
+	return f == d || strings.HasSuffix(f, "."+d) || strings.HasSuffix(d, "."+f)
 }

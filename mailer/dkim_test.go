@@ -106,6 +106,27 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 				}
 			}
 
+			// Headers are oversigned: a second From, or an added Reply-To,
+			// List-Unsubscribe, To or Subject, breaks the signature.
+			for _, added := range []string{
+				"From: Mallory <mallory@evil.example.net>",
+				"Reply-To: mallory@evil.example.net",
+				"List-Unsubscribe: <https://evil.example.net/>",
+				"To: another@example.org",
+				"Subject: Urgent",
+				"List-Post: <mailto:evil@example.net>",
+			} {
+				i := bytes.Index(raw, []byte("\r\nFrom: ")) + 2
+				bad := append(append(append([]byte{}, raw[:i]...), added+"\r\n"...), raw[i:]...)
+				if v := verifyDKIM(t, bad, k.file)[0]; v.Err == nil {
+					t.Errorf("with an added %q the message still verifies", added)
+				}
+				bad = bytes.Replace(raw, []byte("\r\n\r\n"), []byte("\r\n"+added+"\r\n\r\n"), 1)
+				if v := verifyDKIM(t, bad, k.file)[0]; v.Err == nil {
+					t.Errorf("with %q added at the end of the header the message still verifies", added)
+				}
+			}
+
 			// Tampering with a signed header or the body breaks it: the test can fail.
 			for _, tamper := range []struct{ old, new string }{
 				{"Subject: ", "Subject: Re: "},
@@ -159,5 +180,23 @@ func TestDKIMConfigErrors(t *testing.T) {
 				t.Errorf("Validate = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDKIMAligned(t *testing.T) {
+	for _, tc := range []struct {
+		from, domain string
+		want         bool
+	}{
+		{"news@example.com", "example.com", true},
+		{"news@Blog.Example.com", "example.com", true},
+		{"news@example.com", "mail.example.com", true},
+		{"news@example.com", "example.net", false},
+		{"news@badexample.com", "example.com", false},
+		{"news@example.com", "esp-mailer.io", false},
+	} {
+		if got := DKIMAligned(tc.from, tc.domain); got != tc.want {
+			t.Errorf("DKIMAligned(%q, %q) = %v, want %v", tc.from, tc.domain, got, tc.want)
+		}
 	}
 }
