@@ -1458,3 +1458,103 @@ func TestJekyllDaemon(t *testing.T) {
 		return strings.Contains(string(b), "<title>Samantha Q. Sample</title>")
 	})
 }
+
+// TestArchitectureImports: the import arrows and the owners of the
+// third-party libraries documented in docs/ARCHITECTURE.md are exactly what
+// `go list` reports for the non-test code.
+func TestArchitectureImports(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	doc, err := os.ReadFile(filepath.Join("docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(info string) []string {
+		s := string(doc)
+		start := strings.Index(s, "```"+info+"\n")
+		if start < 0 {
+			t.Fatalf("docs/ARCHITECTURE.md has no ```%s block", info)
+		}
+		s = s[start+len(info)+4:]
+		return strings.Split(strings.TrimSpace(s[:strings.Index(s, "```")]), "\n")
+	}
+	wantArrows := map[string]string{}
+	for _, line := range block("imports") {
+		from, to, ok := strings.Cut(line, "->")
+		if !ok {
+			t.Fatalf("bad line in the imports block: %q", line)
+		}
+		deps := strings.Fields(to)
+		slices.Sort(deps)
+		wantArrows[strings.TrimSpace(from)] = strings.Join(deps, " ")
+	}
+	wantOwner := map[string]string{}
+	for _, line := range block("libraries") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("bad line in the libraries block: %q", line)
+		}
+		wantOwner[f[0]] = f[1]
+	}
+
+	out, err := exec.Command(goTool, "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	short := func(p string) string {
+		if p == "herald" {
+			return p
+		}
+		return strings.TrimPrefix(p, "herald/")
+	}
+	gotArrows := map[string]string{}
+	gotOwners := map[string][]string{} // documented library → importing packages
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := short(f[0])
+		var deps []string
+		for _, imp := range f[1:] {
+			switch {
+			case imp == "herald" || strings.HasPrefix(imp, "herald/"):
+				deps = append(deps, short(imp))
+			case strings.Contains(strings.Split(imp, "/")[0], "."): // third-party
+				lib := ""
+				for l := range wantOwner {
+					if imp == l || strings.HasPrefix(imp, l+"/") {
+						lib = l
+					}
+				}
+				if lib == "" {
+					if !strings.HasPrefix(imp, "golang.org/x/net/") {
+						t.Errorf("%s imports %s, which the libraries block does not list", pkg, imp)
+					}
+					continue
+				}
+				if !slices.Contains(gotOwners[lib], pkg) {
+					gotOwners[lib] = append(gotOwners[lib], pkg)
+				}
+			}
+		}
+		slices.Sort(deps)
+		gotArrows[pkg] = strings.Join(deps, " ")
+	}
+	for pkg, got := range gotArrows {
+		if want, ok := wantArrows[pkg]; !ok {
+			t.Errorf("package %s (-> %s) is missing from the imports block", pkg, got)
+		} else if got != want {
+			t.Errorf("%s imports %q; ARCHITECTURE.md says %q", pkg, got, want)
+		}
+	}
+	for pkg := range wantArrows {
+		if _, ok := gotArrows[pkg]; !ok {
+			t.Errorf("the imports block lists %s, which is not a package", pkg)
+		}
+	}
+	for lib, owner := range wantOwner {
+		if got := gotOwners[lib]; len(got) != 1 || got[0] != owner {
+			t.Errorf("%s is imported by %v; ARCHITECTURE.md says by %s alone", lib, got, owner)
+		}
+	}
+}
