@@ -238,8 +238,12 @@ func openStore(ctx context.Context, c store.Config) (store.Store, error) {
 // lockDaemon makes this process the only `herald run` on the database the
 // [state] section names (SQLite: an OS lock beside the file, released by
 // the kernel when the process dies), or fails saying who holds it. The
-// other commands never take it.
+// other commands never take it. PostgreSQL takes none: several daemons
+// share it, each claim leased.
 func lockDaemon(c store.Config) (release func() error, err error) {
+	if c.Postgres() {
+		return func() error { return nil }, nil
+	}
 	l, err := sqlite.LockDaemon(c.Database)
 	if err != nil {
 		return nil, err

@@ -7,14 +7,11 @@ import (
 	"errors"
 	"herald/schedule/store"
 	"herald/schedule/store/storetest"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // testServer returns $HERALD_TEST_POSTGRES, a connection string to a
@@ -38,31 +35,16 @@ func newDatabase(t testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "herald_test_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, server)
+	loc, err := CreateDatabase(ctx, server, name)
 	if err != nil {
-		t.Fatalf("connect to HERALD_TEST_POSTGRES: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		admin, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+		if err := DropDatabase(ctx, server, name); err != nil {
+			t.Error(err)
 		}
 	})
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatalf("HERALD_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return loc
 }
 
 // openTest opens the database at loc, closed when the test ends.
