@@ -102,3 +102,20 @@ key_file = "dkim.pem"
 		})
 	}
 }
+
+// TestStatusPrintsNoControlCharacters: a title holding terminal escapes is
+// shown without them.
+func TestStatusPrintsNoControlCharacters(t *testing.T) {
+	e := newEnv(t, "")
+	post := "---\ntitle: \"Evil \\e[2J\\e]0;owned\\a title\"\ndate: 2099-01-01 10:00:00\n---\nBody.\n"
+	if err := os.WriteFile(e.path("posts/2099-01-01-evil.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run(t, "status")
+	if !strings.Contains(r.stdout, "Evil ?[2J?]0;owned? title") {
+		t.Errorf("status does not show the title with its controls replaced:\n%s", r.stdout)
+	}
+	if strings.ContainsAny(r.stdout, "\x1b\x07") {
+		t.Errorf("status printed control characters: %q", r.stdout)
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"herald/schedule"
 	"herald/schedule/store"
@@ -16,6 +18,11 @@ func (m *Main) runStatus(ctx context.Context) error {
 	if err := m.noArgs("status"); err != nil {
 		return err
 	}
+	// Titles, addresses and SMTP errors come from outside: a control
+	// character in them must not reach the terminal.
+	out := m.Stdout
+	m.Stdout = printableWriter{out}
+	defer func() { m.Stdout = out }()
 	e, err := m.openEnv(ctx, false, false)
 	if err != nil {
 		return err
@@ -66,7 +73,7 @@ func (m *Main) runStatus(ctx context.Context) error {
 	if len(failed) > 0 {
 		fmt.Fprintln(m.Stdout, "\nFailed recipients (re-queue with: herald send -retry-failed POST):")
 		for _, f := range failed {
-			fmt.Fprintf(m.Stdout, "  %s  %s  after %d attempts: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), f.Attempts, f.Code, f.Error)
+			fmt.Fprintf(m.Stdout, "  %s  %s  after %s: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), plural(f.Attempts, "attempt"), f.Code, f.Error)
 		}
 	}
 	return m.writeBounceStatus(ctx, e.db)
@@ -110,4 +117,29 @@ func writeMembers(ctx context.Context, m *Main, db store.Store) error {
 			d.StartedAt.Format(time.RFC3339), now.Sub(d.SeenAt).Round(time.Second), d.Held)
 	}
 	return tw.Flush()
+}
+
+// plural is "1 attempt", "2 attempts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printableWriter writes through to w with every control character but
+// newline and tab replaced by "?".
+type printableWriter struct{ w io.Writer }
+
+func (p printableWriter) Write(b []byte) (int, error) {
+	s := strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, string(b))
+	if _, err := io.WriteString(p.w, s); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
