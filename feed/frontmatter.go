@@ -410,51 +410,38 @@ func uniqueStrings(list []string) []string {
 }
 
 // authorName reads author as a name, a list of names (joined with ", ") or
-// a mapping with a name key (jekyll-seo-tag's form).
+// a mapping with a name key (jekyll-seo-tag's form), each list item too.
 func authorName(n *yaml.Node) string {
-	switch {
-	case n == nil:
-		return ""
-	case n.Kind == yaml.ScalarNode:
-		s, _ := scalar(n)
-		return strings.TrimSpace(s)
-	case n.Kind == yaml.SequenceNode:
-		var names []string
-		for _, item := range n.Content {
-			item = deref(item)
-			var s string
-			switch {
-			case item == nil:
-			case item.Kind == yaml.ScalarNode:
-				s, _ = scalar(item)
-			case item.Kind == yaml.MappingNode:
-				s = mapString(item, "name")
-			}
-			if s = strings.TrimSpace(s); s != "" {
-				names = append(names, s)
-			}
-		}
-		return strings.Join(names, ", ")
-	case n.Kind == yaml.MappingNode:
-		return mapString(n, "name")
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return scalarOrKey(n, "name")
 	}
-	return ""
+	var names []string
+	for _, item := range n.Content {
+		if s := scalarOrKey(deref(item), "name"); s != "" {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // imageRef reads image as a string or a mapping with path (jekyll-seo-tag)
 // or url.
-func imageRef(n *yaml.Node) string {
+func imageRef(n *yaml.Node) string { return scalarOrKey(n, "path", "url") }
+
+// scalarOrKey reads n as a string, or, when n is a mapping, the first of
+// keys it sets; "" for anything else.
+func scalarOrKey(n *yaml.Node, keys ...string) string {
 	switch {
 	case n == nil:
-		return ""
 	case n.Kind == yaml.ScalarNode:
 		s, _ := scalar(n)
 		return strings.TrimSpace(s)
 	case n.Kind == yaml.MappingNode:
-		if s := mapString(n, "path"); s != "" {
-			return s
+		for _, k := range keys {
+			if s := mapString(n, k); s != "" {
+				return s
+			}
 		}
-		return mapString(n, "url")
 	}
 	return ""
 }

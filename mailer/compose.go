@@ -121,7 +121,7 @@ func NewComposer(cfg *Config, site *feed.Site, clock Clock) (*Composer, error) {
 	if strings.TrimSpace(subj) == "" {
 		subj = DefaultSubject
 	}
-	if c.subject, err = template.New("subject").Option("missingkey=error").Parse(subj); err != nil {
+	if c.subject, err = parseText("subject", subj); err != nil {
 		return nil, fmt.Errorf("mailer: mail.subject: %w", err)
 	}
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/template"
 	"time"
 	"unicode/utf8"
 
@@ -158,7 +157,7 @@ func (c *Config) Validate() error {
 	if c.MaxSection < 1<<10 {
 		bad("max_section", "must be at least 1KB, got %s", c.MaxSection)
 	}
-	if _, err := template.New("subject").Option("missingkey=error").Parse(c.Subject); err != nil {
+	if _, err := parseText("subject", c.Subject); err != nil {
 		bad("subject", "bad template: %v", err)
 	} else if strings.TrimSpace(c.Subject) == "" {
 		bad("subject", "must not be empty")

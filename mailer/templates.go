@@ -87,38 +87,10 @@ func parseTemplates(fsys fs.FS, where string, optionalConfirm bool) (*templateSe
 	}
 	var ts templateSet
 	var err error
-	parseHTML := func(name string, optional bool) *htmltemplate.Template {
-		if err != nil {
-			return nil
-		}
-		var src string
-		if src, err = read(name, optional); err != nil {
-			return nil
-		}
-		var t *htmltemplate.Template
-		if t, err = htmltemplate.New(name).Option("missingkey=error").Parse(src); err != nil {
-			err = fmt.Errorf("%s/%w", where, err)
-		}
-		return t
-	}
-	parseText := func(name string, optional bool) *template.Template {
-		if err != nil {
-			return nil
-		}
-		var src string
-		if src, err = read(name, optional); err != nil {
-			return nil
-		}
-		var t *template.Template
-		if t, err = template.New(name).Option("missingkey=error").Parse(src); err != nil {
-			err = fmt.Errorf("%s/%w", where, err)
-		}
-		return t
-	}
-	ts.html = parseHTML("newsletter.html", false)
-	ts.text = parseText("newsletter.txt", false)
-	ts.confirmHTML = parseHTML("confirm.html", optionalConfirm)
-	ts.confirmText = parseText("confirm.txt", optionalConfirm)
+	ts.html = parseFile(&err, read, where, "newsletter.html", false, parseHTML)
+	ts.text = parseFile(&err, read, where, "newsletter.txt", false, parseText)
+	ts.confirmHTML = parseFile(&err, read, where, "confirm.html", optionalConfirm, parseHTML)
+	ts.confirmText = parseFile(&err, read, where, "confirm.txt", optionalConfirm, parseText)
 	if err != nil {
 		return nil, err
 	}
@@ -140,4 +112,35 @@ func parseTemplates(fsys fs.FS, where string, optionalConfirm bool) (*templateSe
 		}
 	}
 	return &ts, nil
+}
+
+// parseFile reads the template file name with read and parses it with
+// parse. The first error is kept in *errp; once there is one, parseFile
+// does nothing.
+func parseFile[T any](errp *error, read func(name string, optional bool) (string, error), where, name string, optional bool, parse func(name, src string) (T, error)) T {
+	var zero T
+	if *errp != nil {
+		return zero
+	}
+	src, err := read(name, optional)
+	if err != nil {
+		*errp = err
+		return zero
+	}
+	t, err := parse(name, src)
+	if err != nil {
+		*errp = fmt.Errorf("%s/%w", where, err)
+		return zero
+	}
+	return t
+}
+
+// parseHTML and parseText parse a mail template: an unknown field is an
+// error, never an empty string in a mail.
+func parseHTML(name, src string) (*htmltemplate.Template, error) {
+	return htmltemplate.New(name).Option("missingkey=error").Parse(src)
+}
+
+func parseText(name, src string) (*template.Template, error) {
+	return template.New(name).Option("missingkey=error").Parse(src)
 }
