@@ -137,3 +137,12 @@ func TestOpenErrorsNameTheURLWithoutPassword(t *testing.T) {
 		t.Errorf("redact = %q", got)
 	}
 }
+
+// BenchmarkClaimRecord is the ledger's cost per message on PostgreSQL.
+func BenchmarkClaimRecord(b *testing.B) {
+	testServer(b)
+	storetest.BenchClaimRecord(b, storetest.Backend{
+		New:  newDatabase,
+		Open: func(t testing.TB, loc string) store.Store { return openTest(t, loc) },
+	})
+}

@@ -14,3 +14,11 @@ func TestConformance(t *testing.T) {
 		Open: func(t testing.TB, path string) store.Store { return openTest(t, path) },
 	})
 }
+
+// BenchmarkClaimRecord is the ledger's cost per message on SQLite.
+func BenchmarkClaimRecord(b *testing.B) {
+	storetest.BenchClaimRecord(b, storetest.Backend{
+		New:  func(t testing.TB) string { return tempDB(t) },
+		Open: func(t testing.TB, path string) store.Store { return openTest(t, path) },
+	})
+}
