@@ -265,13 +265,9 @@ func (db *DB) SuppressionOf(ctx context.Context, id int64) (store.Suppression, e
 // until it subscribes again. It reports whether anything changed;
 // ErrNotFound when the address is not a subscriber.
 func (db *DB) Unsuppress(ctx context.Context, email string) (bool, error) {
-	r, err := db.sql.ExecContext(ctx, `
+	n, err := db.execAffected(ctx, `
 UPDATE subscribers SET suppressed_at = NULL, suppressed_reason = '', complained_at = NULL
 WHERE email_key = ? AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)`, store.EmailKey(strings.TrimSpace(email)))
-	if err != nil {
-		return false, db.wrap("unsuppress "+email, err)
-	}
-	n, err := r.RowsAffected()
 	if err != nil {
 		return false, db.wrap("unsuppress "+email, err)
 	}
@@ -286,12 +282,11 @@ WHERE email_key = ? AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)
 // PruneBounceRaw drops the raw messages of events received before before
 // (the events themselves stay) and returns how many it dropped.
 func (db *DB) PruneBounceRaw(ctx context.Context, before time.Time) (int64, error) {
-	r, err := db.sql.ExecContext(ctx, "UPDATE bounce_events SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?", unix(before))
+	n, err := db.execAffected(ctx, "UPDATE bounce_events SET raw = NULL WHERE raw IS NOT NULL AND received_at < ?", unix(before))
 	if err != nil {
 		return 0, db.wrap("prune bounce messages", err)
 	}
-	n, err := r.RowsAffected()
-	return n, db.wrap("prune bounce messages", err)
+	return n, nil
 }
 
 // BounceRates returns the counts behind the bounce and complaint rates:

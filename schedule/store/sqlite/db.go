@@ -205,6 +205,15 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 	return nil
 }
 
+// execAffected runs one statement and returns how many rows it changed.
+func (db *DB) execAffected(ctx context.Context, q string, args ...any) (int64, error) {
+	r, err := db.sql.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
 // wrap prefixes err with "store: op" and classifies SQLite's busy and
 // corruption codes as ErrLocked and ErrCorrupt, naming the file. Errors
 // already prefixed (by a nested wrap) are returned as they are.

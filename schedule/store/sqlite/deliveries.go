@@ -100,13 +100,9 @@ func (db *DB) RenewLeases(ctx context.Context, now time.Time, lease store.Lease)
 		return 0, err
 	}
 	now = now.UTC().Truncate(time.Second)
-	r, err := db.sql.ExecContext(ctx,
+	n, err := db.execAffected(ctx,
 		"UPDATE deliveries SET lease_until = ?1 WHERE state = 'sending' AND claimed_by = ?2",
 		unix(now.Add(lease.For)), lease.Owner)
-	if err != nil {
-		return 0, db.wrap("renew leases", err)
-	}
-	n, err := r.RowsAffected()
 	if err != nil {
 		return 0, db.wrap("renew leases", err)
 	}
@@ -247,11 +243,7 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, now time.Time, owner string
 	q, args := inList(`
 UPDATE deliveries SET state = 'pending', attempts = max(attempts - 1, 0), updated_at = ?, claimed_by = '', lease_until = 0
 WHERE state = 'sending' AND claimed_by = ? AND id IN (%s)`, ids, unix(now), owner)
-	r, err := db.sql.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, db.wrap("release deliveries", err)
-	}
-	n, err := r.RowsAffected()
+	n, err := db.execAffected(ctx, q, args...)
 	if err != nil {
 		return 0, db.wrap("release deliveries", err)
 	}
@@ -325,15 +317,11 @@ func (db *DB) NextRetry(ctx context.Context) (time.Time, error) {
 // fresh attempt count and retry window, and returns how many. Deliveries to
 // subscribers who are no longer confirmed stay failed.
 func (db *DB) RequeueFailed(ctx context.Context, now time.Time, postID string) (int64, error) {
-	r, err := db.sql.ExecContext(ctx, `
+	n, err := db.execAffected(ctx, `
 UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, queued_at = ?1, updated_at = ?1
 WHERE state = 'failed'
   AND (?2 = '' OR mailing_id IN (SELECT mailing_id FROM announcements WHERE post_id = ?2 AND mailing_id IS NOT NULL))
   AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'confirmed' AND suppressed_at IS NULL)`, unix(now), postID)
-	if err != nil {
-		return 0, db.wrap("requeue failed deliveries of "+postID, err)
-	}
-	n, err := r.RowsAffected()
 	if err != nil {
 		return 0, db.wrap("requeue failed deliveries of "+postID, err)
 	}

@@ -275,11 +275,7 @@ FROM subscriber_merges ORDER BY id`)
 // DeletePending deletes the pending subscriptions created before olderThan
 // (never confirmed: the confirmation link expired) and returns how many.
 func (db *DB) DeletePending(ctx context.Context, olderThan time.Time) (int64, error) {
-	r, err := db.sql.ExecContext(ctx, "DELETE FROM subscribers WHERE status = 'pending' AND created_at < ?", olderThan.Unix())
-	if err != nil {
-		return 0, db.wrap("delete pending subscribers", err)
-	}
-	n, err := r.RowsAffected()
+	n, err := db.execAffected(ctx, "DELETE FROM subscribers WHERE status = 'pending' AND created_at < ?", olderThan.Unix())
 	if err != nil {
 		return 0, db.wrap("delete pending subscribers", err)
 	}
