@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -536,6 +537,90 @@ func TestDaemonReloadKeepsGoodConfig(t *testing.T) {
 	case r := <-d.done:
 		t.Fatalf("daemon exited after a bad reload: %+v", r)
 	default:
+	}
+}
+
+// TestMain lets the crash tests run this test binary as herald itself:
+// with HERALD_TEST_AS_HERALD set it is `herald ARGS…`.
+func TestMain(m *testing.M) {
+	if os.Getenv("HERALD_TEST_AS_HERALD") != "" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// The crash matrix (issue 8): SIGHUP storms during `herald send`, a real
+// process: the send carries on, everyone gets the post exactly once.
+func TestSendSurvivesSIGHUP_300Recipients_0Missing_0Duplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real herald process")
+	}
+	sink, port := startSink(t)
+	e := newEnv(t, daemonConfig+fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+rate = 300.0
+`, port))
+	var subs []string
+	for i := range 300 {
+		subs = append(subs, fmt.Sprintf("reader%03d@example.org", i))
+	}
+	if r := e.run(t, append([]string{"subscribers", "add"}, subs...)...); r.code != 0 {
+		t.Fatalf("subscribers add: %+v", r)
+	}
+	post := "---\ntitle: Storm Post\ndate: 2024-01-01 10:00:00\n---\n# TLDR\n\nShort.\n"
+	if err := os.WriteFile(e.path("posts/2024-01-01-storm-post.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd := exec.Command(os.Args[0], "-config", e.config, "send", "posts/2024-01-01-storm-post.md")
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), "HERALD_TEST_AS_HERALD=1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	hups := 0
+storm:
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("herald send: %v\n%s", err, out.String())
+			}
+			break storm
+		case <-time.After(20 * time.Millisecond):
+			if n := len(sink.snapshot()); n > 0 && n < len(subs) {
+				if err := cmd.Process.Signal(syscall.SIGHUP); err == nil {
+					hups++
+				}
+			}
+		}
+	}
+	if hups < 3 {
+		t.Errorf("only %d SIGHUPs landed during the send; the storm did not happen\n%s", hups, out.String())
+	}
+	got := sink.snapshot()
+	missing, dups := 0, 0
+	for _, a := range subs {
+		switch n := len(got[a]); {
+		case n == 0:
+			missing++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	t.Logf("%d SIGHUPs during the send; %d recipients: %d missing, %d duplicates", hups, len(subs), missing, dups)
+	if missing != 0 || dups != 0 {
+		t.Errorf("%d recipients: %d missing, %d duplicates; want 0 and 0\n%s", len(subs), missing, dups, out.String())
 	}
 }
 

@@ -529,3 +529,18 @@ func TestPingDetectsDeletedOrReplacedDatabase(t *testing.T) {
 		t.Errorf("Ping after replace = %v, want ErrGone (replaced)", err)
 	}
 }
+
+// Issue 8, item 10: every connection commits with synchronous=FULL, so a
+// delivery recorded as sent survives a power cut.
+func TestSynchronousFull(t *testing.T) {
+	db := openTest(t, tempDB(t))
+	for range 3 { // several pooled connections
+		var mode int
+		if err := db.sql.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != 2 {
+			t.Errorf("synchronous = %d, want 2 (FULL)", mode)
+		}
+	}
+}
