@@ -2,11 +2,16 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"herald/feed"
 )
 
 // A scan that hangs is shown by /healthz (503 after schedule.scan_grace),
@@ -105,5 +110,54 @@ func TestStatusIgnoresStaleScanRecord(t *testing.T) {
 	}
 	if s := status(); strings.Contains(s, "Scan running") {
 		t.Errorf("a scan finished after the record, yet status shows it running:\n%s", s)
+	}
+}
+
+// A post slower to render than posts.render_timeout does not hold back the
+// others: the scan publishes them, and a later scan takes the slow post in
+// once its rendering (which went on) is done.
+func TestSlowPostPublishedLater(t *testing.T) {
+	e := newEnv(t, "UTC")
+	e.writePost("2024-05-01-a.md", "Quick", "2024-05-01 10:00:00")
+	var slow strings.Builder
+	slow.WriteString("---\ntitle: Slow\ndate: 2024-05-02 10:00:00\n---\n")
+	for range 600 { // about a second of goldmark: lists nested 64 deep
+		for i := range 64 {
+			slow.WriteString(strings.Repeat("  ", i) + "- x\n")
+		}
+		slow.WriteString("\nend\n\n")
+	}
+	file := filepath.Join(e.posts, "2024-05-02-slow.md")
+	if err := os.WriteFile(file, []byte(slow.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(file, old, old)
+	e.loader.SetLimits(&feed.PostsConfig{RenderTimeout: feed.Duration{Duration: 100 * time.Millisecond}})
+	d, _ := e.daemon()
+	ctx := context.Background()
+	feedXML := func() string {
+		data, err := os.ReadFile(filepath.Join(e.public, "feed.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	res, err := d.Scan(ctx)
+	if err != nil || !errors.Is(res.RenderError, feed.ErrRenderTimeout) {
+		t.Fatalf("first scan: %v, render error %v; want the slow post's timeout", err, res.RenderError)
+	}
+	if x := feedXML(); !strings.Contains(x, "<title>Quick</title>") || strings.Contains(x, "<title>Slow</title>") {
+		t.Fatalf("after the first scan the feed must hold Quick only:\n%.1500s", x)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(feedXML(), "<title>Slow</title>") {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow post never reached the feeds")
+		}
+		time.Sleep(50 * time.Millisecond) // the rendering goes on in the background
+		if _, err := d.Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
