@@ -41,6 +41,15 @@ func bounceStore(db any) (bounceDB, error) {
 	return nil, fmt.Errorf("this state backend (%T) does not keep bounces yet; use the SQLite backend for bounce processing", db)
 }
 
+// openBounceStore opens the state database for a bounces command.
+func (m *Main) openBounceStore(ctx context.Context) (bounceDB, error) {
+	e, err := m.openEnv(ctx, false, false)
+	if err != nil {
+		return nil, err
+	}
+	return bounceStore(e.db)
+}
+
 // complained reports whether subscriber id complained (a spam report):
 // such an address is never subscribed again by `subscribers add`.
 func complained(ctx context.Context, db any, id int64) bool {
@@ -98,11 +107,7 @@ func (m *Main) runBounces(ctx context.Context) error {
 	} else if len(args) != 1 {
 		return &usageError{msg: "bounces " + sub + ": give exactly one " + map[string]string{"show": "ADDRESS", "process": "FILE or -"}[sub], usage: commandUsage(fs, "bounces "+sub)}
 	}
-	e, err := m.openEnv(ctx, false, false)
-	if err != nil {
-		return err
-	}
-	db, err := bounceStore(e.db)
+	db, err := m.openBounceStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -245,11 +250,7 @@ func (m *Main) runUnsuppress(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return &usageError{msg: "subscribers unsuppress: give at least one address"}
 	}
-	e, err := m.openEnv(ctx, false, false)
-	if err != nil {
-		return err
-	}
-	db, err := bounceStore(e.db)
+	db, err := m.openBounceStore(ctx)
 	if err != nil {
 		return err
 	}
