@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -128,12 +129,64 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 	if errors.As(err, &de) {
 		row, col := de.Position()
 		key := strings.Join(de.Key(), ".")
+		if want := wantedType(de.Error()); key != "" && want != "" {
+			return &configError{fmt.Errorf("%s:%d:%d: %s: want %s, got %s", path, row, col, key, want, valueAt(data, row, col))}
+		}
 		if key != "" {
 			return &configError{fmt.Errorf("%s:%d:%d: %s: %s", path, row, col, key, de.Error())}
 		}
 		return &configError{fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())}
 	}
 	return &configError{fmt.Errorf("%s: %w", path, err)}
+}
+
+// decodeTypeRE matches go-toml's message for a value of the wrong type,
+// which names Go types: "cannot decode TOML string into struct field
+// feed.FeedsConfig.Limit of type int".
+var decodeTypeRE = regexp.MustCompile(`cannot decode TOML \w+ into .* of type (\S+)`)
+
+// wantedType says in words what a configuration key of the Go type named
+// in a decode error wants ("a number"), or "" when the message is another.
+func wantedType(msg string) string {
+	m := decodeTypeRE.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	t := m[1]
+	switch {
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string", strings.HasSuffix(t, "Duration"):
+		return "a string"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a table"
+	}
+	return ""
+}
+
+// valueAt is the value written at row, col (1-based) of data, up to the end
+// of its line, for messages.
+func valueAt(data []byte, row, col int) string {
+	lines := strings.Split(string(data), "\n")
+	if row < 1 || row > len(lines) {
+		return "another type"
+	}
+	line := strings.TrimRight(lines[row-1], "\r")
+	if col >= 1 && col <= len(line) {
+		line = line[col-1:]
+	}
+	v := strings.TrimSpace(line)
+	if len(v) > 60 {
+		v = v[:60] + "…"
+	}
+	if v == "" {
+		return "another type"
+	}
+	return v
 }
 
 // applyJekyll reads the _config.yml of site.jekyll (relative to the

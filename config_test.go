@@ -104,7 +104,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"unknown key with line", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\ntitel = \"y\"\n", "config.toml:4:1: unknown key site.titel"},
 		{"unknown section", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[mial]\nfrom = \"a\"\n", "unknown key mial"},
-		{"wrong type names key", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[feeds]\nlimit = \"ten\"\n", "feeds.limit"},
+		{"wrong type names key", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[feeds]\nlimit = \"ten\"\n", `config.toml:5:9: feeds.limit: want a number, got "ten"`},
+		{"wrong type bool", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\n[feeds]\nfull_content = 3\n", "feeds.full_content: want true or false, got 3"},
 		{"relative url", "[site]\ntitle = \"x\"\nurl = \"example.com\"\n", "site.url"},
 		{"missing title", "[site]\nurl = \"https://e.com\"\n", "site.title"},
 		{"bad zone", "[site]\ntitle = \"x\"\nurl = \"https://e.com\"\ntimezone = \"Mars/Olympus\"\n", "site.timezone"},
@@ -134,6 +135,10 @@ func TestLoadConfigErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %q, want it to contain %q", err, tt.want)
+			}
+			// Messages name config keys, never Go types or fields.
+			if strings.Contains(err.Error(), "struct field") || strings.Contains(err.Error(), "feed.FeedsConfig") {
+				t.Errorf("err = %q names Go internals", err)
 			}
 		})
 	}
