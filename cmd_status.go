@@ -23,7 +23,7 @@ func (m *Main) runStatus(ctx context.Context) error {
 	out := m.Stdout
 	m.Stdout = printableWriter{out}
 	defer func() { m.Stdout = out }()
-	e, err := m.openEnv(ctx, false, false)
+	e, err := m.openReadEnv(ctx, false)
 	if err != nil {
 		return err
 	}
