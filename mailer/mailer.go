@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -107,6 +108,12 @@ type Mailer struct {
 	idleRecheck      time.Duration                   // Run re-checks the queue this often when nothing is due
 	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached or the ledger written (doubles, up to 16×)
 	probeEvery       time.Duration                   // during a pause, how often Run probes whether it can resume
+
+	waitMu sync.Mutex
+	waits  map[int64]postWait // mailings waiting for a post that cannot be read, by mailing id
+	// unreadableRetry is the first delay before a mailing whose post cannot
+	// be read is tried again (doubling, up to 20×).
+	unreadableRetry time.Duration
 
 	sent, failed, retries atomic.Int64 // metrics, since start
 	waiting               atomic.Int64 // last known unfinished deliveries
@@ -282,6 +289,28 @@ func postsKey(posts []store.MailingPost) string {
 	return hex.EncodeToString(h.Sum(nil)[:4])
 }
 
+// errUnreadable marks a mailing one of whose posts cannot be found or
+// read right now (being edited, renamed, its front matter briefly
+// invalid): a temporary condition. The mailing waits (unexpanded, or its
+// deliveries put off without failing) until the post can be read again,
+// for at most mail.retry_for after the mailing was queued.
+type errUnreadable struct {
+	post string
+	err  error
+}
+
+func (e *errUnreadable) Error() string { return "post " + e.post + " cannot be read: " + e.err.Error() }
+func (e *errUnreadable) Unwrap() error { return e.err }
+
+// unreadableFor is how long a mailing waits for a post that cannot be read
+// before it is skipped: mail.retry_for.
+func (m *Mailer) unreadableFor() time.Duration {
+	if d := m.cfg.RetryFor.Duration; d > 0 {
+		return d
+	}
+	return 72 * time.Hour
+}
+
 // errSkip marks a mailing that sends nothing; its text is the reason.
 type errSkip string
 
@@ -297,9 +326,13 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 	)
 	for _, mp := range ml.Posts {
 		p, err := m.posts.Post(ctx, mp.PostID)
+		if err != nil && ctx.Err() == nil && m.now().Sub(ml.CreatedAt) < m.unreadableFor() {
+			// Perhaps being edited, renamed or briefly invalid: wait for it.
+			return nil, &errUnreadable{post: cmp.Or(mp.Path, mp.PostID), err: err}
+		}
 		if errors.Is(err, feed.ErrNotFound) {
 			m.log.Warn("mailing: post no longer exists, left out", "mailing", ml.ID, "post", mp.PostID, "path", mp.Path)
-			reasons = append(reasons, "post "+mp.PostID+" no longer exists")
+			reasons = append(reasons, "post "+mp.PostID+" no longer exists (could not be read since the mailing was queued, "+m.unreadableFor().String()+")")
 			continue
 		}
 		if err != nil {

@@ -255,11 +255,22 @@ func (m *Mailer) queue(ctx context.Context, t *tally) error {
 // expand creates mailing id's deliveries, or skips it when none of its
 // posts is to be mailed.
 func (m *Mailer) expand(ctx context.Context, id int64, t *tally) error {
+	if !m.waitDue(id) {
+		return nil
+	}
 	ml, err := m.db.Mailing(ctx, id)
 	if err != nil {
 		return err
 	}
 	_, err = m.mailPosts(ctx, ml)
+	var unreadable *errUnreadable
+	if errors.As(err, &unreadable) {
+		delay := m.waitMore(id)
+		m.log.Warn("mailing waiting: its post cannot be read now (will try again)", "mailing", id,
+			"post", unreadable.post, "err", unreadable.err, "retry_in", delay)
+		return nil
+	}
+	m.waitDone(id)
 	var skip errSkip
 	if errors.As(err, &skip) {
 		m.log.Info("mailing skipped", "mailing", id, "reason", string(skip))
@@ -511,6 +522,11 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	var skip errSkip
 	if errors.As(err, &skip) {
 		m.recordFailed(log, rec, d, 0, "not sent: "+string(skip), t)
+		return
+	}
+	var unreadable *errUnreadable
+	if errors.As(err, &unreadable) { // put off without failing: the post may be back soon
+		m.recordWaiting(log, rec, d, unreadable, t)
 		return
 	}
 	if err != nil { // rendering failed: perhaps a post being edited; try later

@@ -1,0 +1,80 @@
+package mailer
+
+import (
+	"log/slog"
+	"time"
+
+	"herald/schedule/store"
+)
+
+// postWait is the backoff of a mailing waiting for a post that cannot be
+// read (errUnreadable).
+type postWait struct {
+	next  time.Time
+	tries int
+}
+
+// waitDelay is the delay before the next look at a mailing whose post
+// could not be read tries times: unreadableRetry, doubling, up to 20×.
+func (m *Mailer) waitDelay(tries int) time.Duration {
+	base := m.unreadableRetry
+	if base <= 0 {
+		base = 15 * time.Second
+	}
+	d := base
+	for range max(tries-1, 0) {
+		if d *= 2; d >= 20*base {
+			return 20 * base
+		}
+	}
+	return d
+}
+
+// waitDue reports whether mailing id may be tried now (it is not waiting
+// for a post, or its backoff has passed).
+func (m *Mailer) waitDue(id int64) bool {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	w, ok := m.waits[id]
+	return !ok || !m.now().Before(w.next)
+}
+
+// waitMore records one more failed look at mailing id's posts and returns
+// the delay before the next.
+func (m *Mailer) waitMore(id int64) time.Duration {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	if m.waits == nil {
+		m.waits = map[int64]postWait{}
+	}
+	w := m.waits[id]
+	w.tries++
+	d := m.waitDelay(w.tries)
+	w.next = m.now().Add(d)
+	m.waits[id] = w
+	return d
+}
+
+// waitDone forgets mailing id's backoff.
+func (m *Mailer) waitDone(id int64) {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	delete(m.waits, id)
+}
+
+// recordWaiting puts delivery d off because its mailing's post cannot be
+// read now: it goes back to retry after a delay and is never failed for
+// that (after mail.retry_for the mailing is skipped instead, errSkip).
+func (m *Mailer) recordWaiting(log *slog.Logger, rec *recorder, d store.Delivery, u *errUnreadable, t *tally) {
+	m.waitMu.Lock()
+	w, ok := m.waits[d.MailingID]
+	m.waitMu.Unlock()
+	next := w.next
+	if !ok || !next.After(m.now()) { // one more look per backoff, not per delivery
+		next = m.now().Add(m.waitMore(d.MailingID))
+	}
+	text := "waiting: " + u.Error()
+	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Text: text}, t)
+	t.retried.Add(1)
+	log.Warn("not sent: the mailing's post cannot be read now; will try again", "post", u.post, "err", u.err, "next", next)
+}

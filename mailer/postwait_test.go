@@ -1,0 +1,120 @@
+package mailer
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"herald/schedule/store"
+)
+
+// hidePost makes post id unreadable (its front matter broken, its file
+// renamed) until the returned restore is called.
+func (e *testEnv) hidePost(id string) (restore func()) {
+	e.posts.mu.Lock()
+	defer e.posts.mu.Unlock()
+	p := e.posts.posts[id]
+	delete(e.posts.posts, id)
+	return func() {
+		e.posts.mu.Lock()
+		defer e.posts.mu.Unlock()
+		e.posts.posts[id] = p
+	}
+}
+
+// A post that cannot be read when its mailing is prepared does not lose its
+// newsletter: the mailing waits (not skipped, not shown as mailed) and goes
+// out once the post is back.
+func TestUnreadablePostWaitsThenMailed(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{})
+	subs := e.subscribe(t, "sub", 5, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	restore := e.hidePost("p")
+
+	m := e.mailer(t, nil)
+	if s := drain(t, m); s.Sent != 0 || s.Queued != 0 {
+		t.Fatalf("summary while unreadable = %+v, want nothing sent or queued", s)
+	}
+	stats, err := e.db.DeliveryStats(e.ctx, 5)
+	if err != nil || len(stats) != 1 || stats[0].Skipped != "" {
+		t.Fatalf("stats = %+v, %v; want one mailing, not skipped", stats, err)
+	}
+	if ids, err := e.db.UnexpandedMailings(e.ctx); err != nil || len(ids) != 1 {
+		t.Fatalf("unexpanded = %v, %v; want the mailing still waiting", ids, err)
+	}
+	// Within the backoff it is not looked at again.
+	if m.waitDue(stats[0].MailingID) {
+		t.Errorf("mailing due again at once; want a backoff")
+	}
+	restore()
+	e.clock.Advance(17 * time.Second)
+	if s := drain(t, m); s.Sent != 5 {
+		t.Errorf("summary after the post is back = %+v, want 5 sent", s)
+	}
+	e.exactlyOnce(t, subs)
+}
+
+// A fresh `herald send` does not wait for the daemon's backoff.
+func TestUnreadablePostSendCommandTriesAtOnce(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{})
+	subs := e.subscribe(t, "sub", 2, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	restore := e.hidePost("p")
+	drain(t, e.mailer(t, nil))
+	restore()
+	if s := drain(t, e.mailer(t, nil)); s.Sent != 2 {
+		t.Errorf("summary = %+v, want 2 sent", s)
+	}
+	e.exactlyOnce(t, subs)
+}
+
+// Deliveries waiting to be retried are not failed because the post was
+// unreadable during one retry pass; they go out once it is fixed.
+func TestUnreadablePostDuringRetryDoesNotFail(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	m := e.mailer(t, nil)
+	m.backoff = func(int) time.Duration { return time.Minute }
+	if s := drain(t, m); s.Sent != 1 || s.Retried != 2 {
+		t.Fatalf("first pass = %+v, want 1 sent, 2 retried", s)
+	}
+	restore := e.hidePost("p")
+	e.clock.Advance(2 * time.Minute)
+	if s := drain(t, m); s.Failed != 0 || s.Sent != 0 {
+		t.Fatalf("pass while unreadable = %+v, want nothing failed or sent", s)
+	}
+	if c := e.counts(t); c.Failed != 0 {
+		t.Fatalf("counts = %+v, want none failed", c)
+	}
+	restore()
+	e.clock.Advance(70 * time.Second)
+	if s := drain(t, m); s.Sent != 2 || s.Failed != 0 {
+		t.Errorf("pass after the fix = %+v, want 2 sent", s)
+	}
+	e.exactlyOnce(t, subs)
+}
+
+// A post gone for longer than mail.retry_for is skipped, with the reason.
+func TestUnreadablePostSkippedAfterRetryFor(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{})
+	e.subscribe(t, "sub", 2, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	e.hidePost("p")
+	m := e.mailer(t, nil)
+	drain(t, m)
+	e.clock.Advance(73 * time.Hour)
+	drain(t, m)
+	stats, err := e.db.DeliveryStats(e.ctx, 5)
+	if err != nil || len(stats) != 1 || !strings.Contains(stats[0].Skipped, "no longer exists") {
+		t.Errorf("stats = %+v, %v; want the mailing skipped: no longer exists", stats, err)
+	}
+}
