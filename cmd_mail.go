@@ -26,21 +26,11 @@ type env struct {
 }
 
 func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error) {
-	return m.openEnvMode(ctx, withMailer, send, false)
-}
-
-// openReadEnv is openEnv for the commands that only read: they never
-// create a database, and say when there is none.
-func (m *Main) openReadEnv(ctx context.Context, withMailer bool) (*env, error) {
-	return m.openEnvMode(ctx, withMailer, false, true)
-}
-
-func (m *Main) openEnvMode(ctx context.Context, withMailer, send, readOnly bool) (*env, error) {
 	if err := m.loadConfig(); err != nil {
 		return nil, err
 	}
 	c := &m.Config
-	db, err := openStore(ctx, c.State, readOnly)
+	db, err := openStore(ctx, c.State)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +82,7 @@ func (m *Main) runPreview(ctx context.Context) error {
 	if err := m.parse(fs, m.Args); err != nil {
 		return err
 	}
-	e, err := m.openReadEnv(ctx, true)
+	e, err := m.openEnv(ctx, true, false)
 	if err != nil {
 		return err
 	}
@@ -129,7 +119,7 @@ func (m *Main) runSend(ctx context.Context) error {
 	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
 		return &usageError{msg: "send: name the POST to send (file name or slug)"}
 	}
-	e, err := m.openEnvMode(ctx, true, !*dry, *dry) // a dry run only reads
+	e, err := m.openEnv(ctx, true, !*dry)
 	if err != nil {
 		return err
 	}

@@ -277,14 +277,8 @@ func (c *Config) Validate() error {
 // A postgres:// (or postgresql://) URL selects PostgreSQL, with the password
 // from state.password_env or state.password_file; anything else is a SQLite
 // file.
-//
-// readOnly is for the commands that only read: they never create a SQLite
-// database (store.ErrNoDatabase when there is none).
-func openStore(ctx context.Context, c store.Config, readOnly bool) (store.Store, error) {
+func openStore(ctx context.Context, c store.Config) (store.Store, error) {
 	if !c.Postgres() {
-		if readOnly {
-			return sqlite.OpenExisting(ctx, c.Database)
-		}
 		return sqlite.Open(ctx, c.Database)
 	}
 	pw, err := c.Password()

@@ -25,10 +25,6 @@ var (
 	// ErrGone: the database the process opened was deleted or replaced
 	// under it.
 	ErrGone = errors.New("store: database deleted or replaced")
-	// ErrNoDatabase: a command that only reads found no database (it never
-	// creates one: a fresh empty database beside a deleted one would hide
-	// the loss).
-	ErrNoDatabase = errors.New("no database yet")
 	// ErrCorrupt: the file is not a SQLite database, or is damaged.
 	ErrCorrupt = errors.New("store: file is not a valid SQLite database")
 )

@@ -50,15 +50,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return open(ctx, path, busyTimeout)
 }
 
-// OpenExisting is Open for the commands that only read: when there is no
-// database at path it creates none and fails with [store.ErrNoDatabase].
-func OpenExisting(ctx context.Context, path string) (*DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("store: database %s: %w (herald run, or a command that changes the list, creates it)", path, store.ErrNoDatabase)
-	}
-	return open(ctx, path, busyTimeout)
-}
-
 // open is Open with a chosen busy timeout (tests use a short one).
 func open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	if path == "" {
