@@ -32,14 +32,8 @@ type bounceDB interface {
 	PruneBounceRaw(ctx context.Context, before time.Time) (int64, error)
 }
 
-// bounceStore returns db's bounce methods, or an error naming the backend
-// when it has none yet (store.BounceStore is not part of store.Store).
-func bounceStore(db any) (bounceDB, error) {
-	if b, ok := db.(bounceDB); ok {
-		return b, nil
-	}
-	return nil, fmt.Errorf("this state backend (%T) does not keep bounces yet; use the SQLite backend for bounce processing", db)
-}
+// Every backend keeps bounces (store.BounceStore is part of store.Store).
+var _ bounceDB = store.Store(nil)
 
 // openBounceStore opens the state database for a bounces command.
 func (m *Main) openBounceStore(ctx context.Context) (bounceDB, error) {
@@ -47,28 +41,14 @@ func (m *Main) openBounceStore(ctx context.Context) (bounceDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bounceStore(e.db)
+	return e.db, nil
 }
 
 // complained reports whether subscriber id complained (a spam report):
 // such an address is never subscribed again by `subscribers add`.
-func complained(ctx context.Context, db any, id int64) bool {
-	b, ok := db.(interface {
-		SuppressionOf(ctx context.Context, id int64) (store.Suppression, error)
-	})
-	if !ok {
-		return false
-	}
-	sp, err := b.SuppressionOf(ctx, id)
+func complained(ctx context.Context, db bounceDB, id int64) bool {
+	sp, err := db.SuppressionOf(ctx, id)
 	return err == nil && !sp.ComplainedAt.IsZero()
-}
-
-// bouncesConfigured reports whether the configuration enables a way for
-// bounces to come in.
-func (c *Config) bouncesConfigured() bool {
-	b := &c.Bounce
-	return b.Listen != "" || b.IMAP.Host != "" || b.SES.TopicARN != "" || b.Postmark.PasswordEnv != "" ||
-		b.Postmark.PasswordFile != "" || b.Mailgun.SigningKeyEnv != "" || b.Mailgun.SigningKeyFile != "" || b.SendGrid.PublicKey != ""
 }
 
 // runBounces is `herald bounces`.
@@ -282,15 +262,8 @@ func (m *Main) newBounces(ctx context.Context, db bounceDB) (*mailer.Bounces, er
 // startBounces starts the ways bounces come in that the configuration
 // enables: the LMTP/SMTP receiver, the IMAP poller, the webhooks (on mux,
 // when the HTTP server runs), and the hourly pruning of kept raw messages.
-func (m *Main) startBounces(ctx context.Context, st any, mux *http.ServeMux, start func(string, func(context.Context) error)) error {
+func (m *Main) startBounces(ctx context.Context, db bounceDB, mux *http.ServeMux, start func(string, func(context.Context) error)) error {
 	c := &m.Config
-	db, err := bounceStore(st)
-	if err != nil {
-		if c.bouncesConfigured() {
-			return &configError{fmt.Errorf("[bounce]: %w", err)}
-		}
-		return nil
-	}
 	b, err := m.newBounces(ctx, db)
 	if err != nil {
 		return err
@@ -353,11 +326,7 @@ func (m *Main) startBounces(ctx context.Context, st any, mux *http.ServeMux, sta
 }
 
 // writeBounceStatus adds the bounce report to `herald status`.
-func (m *Main) writeBounceStatus(ctx context.Context, st any) error {
-	db, ok := st.(mailer.BounceRatesStore)
-	if !ok {
-		return nil
-	}
+func (m *Main) writeBounceStatus(ctx context.Context, db mailer.BounceRatesStore) error {
 	r, err := mailer.LoadBounceReport(ctx, db, m.clock().Now())
 	if err != nil {
 		return err
@@ -366,11 +335,7 @@ func (m *Main) writeBounceStatus(ctx context.Context, st any) error {
 }
 
 // withBounceMetrics adds the bounce report to the /metrics of write.
-func withBounceMetrics(st any, write func(io.Writer)) func(io.Writer) {
-	db, ok := st.(mailer.BounceRatesStore)
-	if !ok {
-		return write
-	}
+func withBounceMetrics(db mailer.BounceRatesStore, write func(io.Writer)) func(io.Writer) {
 	return func(w io.Writer) {
 		write(w)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

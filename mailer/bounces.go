@@ -231,12 +231,6 @@ func validBounceAddress(addr string) error {
 	return err
 }
 
-// bounceRecorder is the store's RecordBounce (store.BounceStore), which
-// not every backend has yet.
-type bounceRecorder interface {
-	RecordBounce(ctx context.Context, now time.Time, ev store.NewBounce, p store.BouncePolicy) (store.BounceEvent, error)
-}
-
 var reEnhanced = regexp.MustCompile(`(?:^|[^0-9.])([45]\.[0-9]{1,3}\.[0-9]{1,3})(?:[^0-9.]|$)`)
 
 // smtpBounce records a permanent (5xx) answer of the SMTP server at send
@@ -245,8 +239,7 @@ var reEnhanced = regexp.MustCompile(`(?:^|[^0-9.])([45]\.[0-9]{1,3}\.[0-9]{1,3})
 // 5.2.1, or without one the replies 550, 551 and 553); any other 5xx
 // (content, policy, size) is recorded and changes nothing.
 func (m *Mailer) smtpBounce(log *slog.Logger, d store.Delivery, code int, text string) {
-	br, ok := m.db.(bounceRecorder)
-	if !ok || code < 500 || code > 599 {
+	if code < 500 || code > 599 {
 		return
 	}
 	status := ""
@@ -263,7 +256,7 @@ func (m *Mailer) smtpBounce(log *slog.Logger, d store.Delivery, code int, text s
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The policy only matters for soft bounces, which this never is.
-	ev, err := br.RecordBounce(ctx, m.now(), store.NewBounce{SubscriberID: d.SubscriberID, MailingID: d.MailingID,
+	ev, err := m.db.RecordBounce(ctx, m.now(), store.NewBounce{SubscriberID: d.SubscriberID, MailingID: d.MailingID,
 		Email: d.Email, Type: typ, Source: "smtp", Action: "failed", Status: status, Diagnostic: oneLine(text)},
 		store.BouncePolicy{SoftLimit: 1, SoftWindow: time.Hour})
 	if err != nil {

@@ -42,6 +42,8 @@ type Store interface {
 	NextRetry(ctx context.Context) (time.Time, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
 	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error)
+	// RecordBounce records a recipient's 5xx at send time (smtpBounce).
+	RecordBounce(ctx context.Context, now time.Time, ev store.NewBounce, p store.BouncePolicy) (store.BounceEvent, error)
 }
 
 // Posts gives the mailer the posts it mails, by the ID the state database

@@ -108,15 +108,11 @@ func ratio(a, b int) float64 {
 }
 
 // BounceStore is the bounce and suppression part of the state (migration
-// 0004_bounces in the SQLite backend). It is not yet part of Store: the
-// SQLite backend implements it, and Herald's bounce features (the receiver,
-// the poller, the webhooks, `herald bounces`, the rates in status and
-// metrics) are available with a backend that does; with one that does not,
-// configuring them is an error and the rest runs without them. Once every
-// backend implements it, it joins Store. storetest's bounce cases
-// (storetest/bounces.go) are its conformance tests; they skip a backend
-// without it. The semantics every
-// backend must keep are documented on schedule/store/sqlite.DB's methods of
+// 0004_bounces in both backends), part of Store: every backend implements
+// it, so Herald's bounce features (the receiver, the poller, the webhooks,
+// `herald bounces`, the rates in status and metrics) work with any of them.
+// storetest's bounce cases (storetest/bounces.go) are its conformance
+// tests. The semantics every backend must keep are documented on schedule/store/sqlite.DB's methods of
 // the same names (schedule/store/sqlite/bounces.go). Besides these methods,
 // a backend must:
 //   - leave suppressed subscribers out of ExpandMailing, PostRecipients and

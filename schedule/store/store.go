@@ -74,4 +74,6 @@ type Store interface {
 	Leave(ctx context.Context, id string) error
 	// Location names the database for messages (a file path, or a URL without its password).
 	Location() string
+	// BounceStore: bounces, complaints and the suppression list.
+	BounceStore
 }

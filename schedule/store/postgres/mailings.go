@@ -160,7 +160,7 @@ INSERT INTO deliveries
     (mailing_id, subscriber_id, state, next_attempt_at, queued_at, created_at, updated_at)
 SELECT $1::bigint, s.id, 'pending', $2::bigint, $2::bigint, $2::bigint, $2::bigint
 FROM subscribers s
-WHERE s.status = 'confirmed' AND s.confirmed_at <= $3
+WHERE s.status = 'confirmed' AND s.confirmed_at <= $3 AND s.suppressed_at IS NULL
   AND ($4::text = 'digest' OR NOT EXISTS (
       SELECT 1 FROM deliveries d
       WHERE d.subscriber_id = s.id

@@ -123,7 +123,7 @@ func (db *DB) RequeueFailed(ctx context.Context, now time.Time, postID string) (
 UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, queued_at = $1, updated_at = $1
 WHERE state = 'failed'
   AND ($2::text = '' OR mailing_id IN (SELECT mailing_id FROM announcements WHERE post_id = $2::text AND mailing_id IS NOT NULL))
-  AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'confirmed')`, unix(now), postID)
+  AND subscriber_id IN (SELECT id FROM subscribers WHERE status = 'confirmed' AND suppressed_at IS NULL)`, unix(now), postID)
 	if err != nil {
 		return 0, db.wrap("requeue failed deliveries of "+postID, err)
 	}
@@ -135,7 +135,7 @@ WHERE state = 'failed'
 // and the first sample of them by id.
 func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error) {
 	const where = `
-WHERE status = 'confirmed' AND confirmed_at <= $1
+WHERE status = 'confirmed' AND confirmed_at <= $1 AND suppressed_at IS NULL
   AND NOT EXISTS (
       SELECT 1 FROM deliveries d
       WHERE d.subscriber_id = subscribers.id

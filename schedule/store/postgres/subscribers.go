@@ -150,13 +150,24 @@ func (db *DB) SetSubscriberStatus(ctx context.Context, now time.Time, id int64, 
 			return err
 		}
 		if store.SubscriberStatus(cur) == status {
-			return nil
+			if status != store.StatusConfirmed {
+				return nil
+			}
+			// Confirming again (a new web subscription) lifts a
+			// suppression (bounces.go).
+			tag, err := tx.Exec(ctx, `
+UPDATE subscribers SET suppressed_at = NULL, suppressed_reason = '' WHERE id = $1 AND suppressed_at IS NOT NULL`, id)
+			changed = err == nil && tag.RowsAffected() > 0
+			return err
 		}
 		changed = true
+		// Becoming confirmed lifts a suppression (bounces.go).
 		if _, err := tx.Exec(ctx, `
 UPDATE subscribers SET status = $1::text,
     confirmed_at    = CASE WHEN $1::text = 'confirmed'    THEN $2::bigint ELSE confirmed_at END,
-    unsubscribed_at = CASE WHEN $1::text = 'unsubscribed' THEN $2::bigint ELSE unsubscribed_at END
+    unsubscribed_at = CASE WHEN $1::text = 'unsubscribed' THEN $2::bigint ELSE unsubscribed_at END,
+    suppressed_at   = CASE WHEN $1::text = 'confirmed'    THEN NULL ELSE suppressed_at END,
+    suppressed_reason = CASE WHEN $1::text = 'confirmed'  THEN '' ELSE suppressed_reason END
 WHERE id = $3`, string(status), unix(now), id); err != nil {
 			return err
 		}
@@ -199,6 +210,8 @@ WHERE id = $1`, id, at); err != nil {
 			"DELETE FROM deliveries WHERE subscriber_id = $1 AND state IN ('pending', 'retry')",
 			"UPDATE deliveries SET last_error = '' WHERE subscriber_id = $1 AND last_error <> ''",
 			"DELETE FROM subscriber_merges WHERE kept_id = $1",
+			// Bounce reports quote the address and the message.
+			"UPDATE bounce_events SET email = '', email_key = '', diagnostic = '', raw = NULL WHERE subscriber_id = $1",
 		} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return err

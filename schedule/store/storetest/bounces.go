@@ -11,21 +11,13 @@ import (
 
 var policy = store.BouncePolicy{SoftLimit: 3, SoftWindow: 30 * 24 * time.Hour}
 
-// bounceStore is a backend with the bounce methods.
-type bounceStore interface {
-	store.Store
-	store.BounceStore
-}
+// bounceStore is a backend (store.Store includes store.BounceStore).
+type bounceStore = store.Store
 
-// bounces opens a new database; the test is skipped when the backend does
-// not implement store.BounceStore yet.
+// bounces opens a new database.
 func bounces(t *testing.T, bk Backend) bounceStore {
 	t.Helper()
-	db, ok := bk.fresh(t).(bounceStore)
-	if !ok {
-		t.Skip("this backend does not implement store.BounceStore yet")
-	}
-	return db
+	return bk.fresh(t)
 }
 
 func recordBounce(t *testing.T, db bounceStore, now time.Time, nb store.NewBounce) store.BounceEvent {
