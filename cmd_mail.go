@@ -26,11 +26,17 @@ type env struct {
 }
 
 func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error) {
+	return m.openEnvMode(ctx, withMailer, send, false)
+}
+
+// openEnvMode is openEnv; readOnly is for the commands that only read,
+// which never create a database.
+func (m *Main) openEnvMode(ctx context.Context, withMailer, send, readOnly bool) (*env, error) {
 	if err := m.loadConfig(); err != nil {
 		return nil, err
 	}
 	c := &m.Config
-	db, err := openStore(ctx, c.State)
+	db, err := openStore(ctx, c.State, readOnly, m.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +88,7 @@ func (m *Main) runPreview(ctx context.Context) error {
 	if err := m.parse(fs, m.Args); err != nil {
 		return err
 	}
-	e, err := m.openEnv(ctx, true, false)
+	e, err := m.openEnvMode(ctx, true, false, true) // only reads
 	if err != nil {
 		return err
 	}
@@ -119,7 +125,7 @@ func (m *Main) runSend(ctx context.Context) error {
 	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
 		return &usageError{msg: "send: name the POST to send (file name or slug)"}
 	}
-	e, err := m.openEnv(ctx, true, !*dry)
+	e, err := m.openEnvMode(ctx, true, !*dry, *dry) // a dry run only reads
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (m *Main) runDaemon(ctx context.Context) error {
 func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	c := &m.Config
 	log := m.Logger
-	db, err := openStore(ctx, c.State)
+	db, err := openStore(ctx, c.State, false, log)
 	if err != nil {
 		return false, err
 	}

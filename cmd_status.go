@@ -23,7 +23,7 @@ func (m *Main) runStatus(ctx context.Context) error {
 	out := m.Stdout
 	m.Stdout = printableWriter{out}
 	defer func() { m.Stdout = out }()
-	e, err := m.openEnv(ctx, false, false)
+	e, err := m.openEnvMode(ctx, false, false, true) // only reads
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (m *Main) runSubscribers(ctx context.Context) error {
 			return &usageError{msg: fmt.Sprintf("subscribers list: -status must be pending, confirmed or unsubscribed, got %q", *status), usage: commandUsage(fs, "subscribers "+sub)}
 		}
 	}
-	e, err := m.openEnv(ctx, false, false)
+	e, err := m.openEnvMode(ctx, false, false, sub == "list" || sub == "export")
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -277,9 +278,19 @@ func (c *Config) Validate() error {
 // A postgres:// (or postgresql://) URL selects PostgreSQL, with the password
 // from state.password_env or state.password_file; anything else is a SQLite
 // file.
-func openStore(ctx context.Context, c store.Config) (store.Store, error) {
+//
+// readOnly is for the commands that only read: they never create a SQLite
+// database; where there is none they get an empty state and a warning.
+func openStore(ctx context.Context, c store.Config, readOnly bool, log *slog.Logger) (store.Store, error) {
 	if !c.Postgres() {
-		return sqlite.Open(ctx, c.Database)
+		if !readOnly {
+			return sqlite.Open(ctx, c.Database)
+		}
+		db, fresh, err := sqlite.OpenExisting(ctx, c.Database)
+		if fresh {
+			log.Warn("no database yet: showing an empty state (herald run, or a command that changes the list, creates it)", "database", c.Database)
+		}
+		return db, err
 	}
 	pw, err := c.Password()
 	if err != nil {

@@ -1643,3 +1643,34 @@ func TestArchitectureImports(t *testing.T) {
 		}
 	}
 }
+
+// The commands that only read never create a database: a fresh empty one
+// beside a deleted database would hide the loss (and the next write would
+// go into it). They show an empty state and say there is no database yet;
+// a command that writes still creates it.
+func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.path("var/herald.db")
+	for _, args := range [][]string{
+		{"status"},
+		{"subscribers", "list"},
+		{"subscribers", "export"},
+		{"preview"},
+		{"send", "-dry-run"},
+	} {
+		r := e.run(t, args...)
+		if r.code != 0 || !strings.Contains(r.stderr, "no database yet") {
+			t.Errorf("%v: exit %d, stderr %q: want 0 and a warning that there is no database yet", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v created the database (stat: %v)", args, err)
+		}
+	}
+	if r := e.run(t, "subscribers", "add", "reader@example.org"); r.code != 0 {
+		t.Fatalf("subscribers add: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := e.run(t, "subscribers", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "reader@example.org") || strings.Contains(r.stderr, "no database yet") {
+		t.Errorf("subscribers list after add: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}

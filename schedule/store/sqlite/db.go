@@ -32,6 +32,9 @@ type DB struct {
 	path string      // as given to Open, for messages
 	abs  string      // absolute path
 	file os.FileInfo // the file opened (Ping checks the path still names it)
+	// cleanup, when set, removes the temporary folder of an empty state
+	// made by OpenExisting; Close calls it.
+	cleanup func()
 	// lastReclaim is when reclaimWAL last ran (unix nanoseconds).
 	lastReclaim atomic.Int64
 	busy        time.Duration
@@ -48,6 +51,29 @@ type DB struct {
 // timeout ErrLocked; every error names the file.
 func Open(ctx context.Context, path string) (*DB, error) {
 	return open(ctx, path, busyTimeout)
+}
+
+// OpenExisting is Open for the commands that only read. When there is no
+// database at path it creates none there (a fresh file beside a deleted
+// database would hide the loss, and a later write would go into it): it
+// returns an empty state in a temporary folder, removed by Close, and
+// fresh = true so that the caller can say there is no database yet.
+func OpenExisting(ctx context.Context, path string) (db *DB, fresh bool, err error) {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		db, err := open(ctx, path, busyTimeout)
+		return db, false, err
+	}
+	dir, err := os.MkdirTemp("", "herald-empty-")
+	if err != nil {
+		return nil, false, fmt.Errorf("store: database %s: empty state: %w", path, err)
+	}
+	if db, err = open(ctx, filepath.Join(dir, "herald.db"), busyTimeout); err != nil {
+		os.RemoveAll(dir)
+		return nil, false, err
+	}
+	db.path = path
+	db.cleanup = func() { os.RemoveAll(dir) }
+	return db, true, nil
 }
 
 // open is Open with a chosen busy timeout (tests use a short one).
@@ -129,7 +155,11 @@ func escapePath(p string) string {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	if err := db.sql.Close(); err != nil {
+	err := db.sql.Close()
+	if db.cleanup != nil {
+		db.cleanup()
+	}
+	if err != nil {
 		return fmt.Errorf("store: close %s: %w", db.path, err)
 	}
 	return nil
