@@ -767,7 +767,7 @@ tls = "none"
 	if err := os.WriteFile(e.path("posts/2026-11-01-fresh-post.md"), []byte(post), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, func() bool { return len(sink.snapshot()) == len(confirmed) })
+	waitFor(t, 60*time.Second, func() bool { return len(sink.snapshot()) == len(confirmed) })
 	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
 	got := sink.snapshot()
 	for _, addr := range confirmed {
@@ -986,7 +986,7 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 		}
 	}
 	post("first")
-	waitFor(t, 15*time.Second, func() bool { return rl.count() == len(subs) })
+	waitFor(t, 60*time.Second, func() bool { return rl.count() == len(subs) })
 	verp := map[string]string{}
 	for _, s := range subs {
 		m := rl.get(s)
@@ -1044,7 +1044,7 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 	// The next post reaches forged@, away@ and ok@ only.
 	post("second")
 	want := map[string]int{"gone@example.org": 1, "spam@example.org": 1, "away@example.org": 2, "forged@example.org": 2, "ok@example.org": 2}
-	waitFor(t, 15*time.Second, func() bool { return rl.count() == 8 })
+	waitFor(t, 60*time.Second, func() bool { return rl.count() == 8 })
 	time.Sleep(300 * time.Millisecond) // a stray message would arrive now
 	for addr, n := range want {
 		if got := len(rl.get(addr)); got != n {
