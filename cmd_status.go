@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"herald/feed"
 	"herald/schedule"
 	"herald/schedule/store"
 )
@@ -58,6 +60,8 @@ func (m *Main) runStatus(ctx context.Context) error {
 			label := strings.Join(titles, "; ")
 			if s.Skipped != "" {
 				label += " (skipped: " + s.Skipped + ")"
+			} else if w := mailingWaiting(ctx, e.loader, s); w != "" {
+				label += " (" + w + ")"
 			}
 			fmt.Fprintf(tw, "  #%d %s\t%s\t%d\t%d\t%d\t%d\n", s.MailingID, s.Kind, label, s.Sent, s.Pending, s.Retrying, s.Failed)
 		}
@@ -142,4 +146,20 @@ func (p printableWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// mailingWaiting says why an unfinished mailing waits when one of its posts
+// cannot be read now (broken front matter, a renamed file): the mailer
+// holds it back until the post is back, and nothing is mailed meanwhile.
+// "" when it is not waiting for a post.
+func mailingWaiting(ctx context.Context, l *feed.Loader, s store.MailingStats) string {
+	if s.Total() > 0 && s.Pending+s.Retrying == 0 {
+		return ""
+	}
+	for _, p := range s.Posts {
+		if _, err := l.Post(ctx, p.PostID); err != nil {
+			return "waiting: post " + cmp.Or(p.Path, p.PostID) + " cannot be read: " + err.Error()
+		}
+	}
+	return ""
 }
