@@ -114,7 +114,7 @@ type Mailer struct {
 	waitMu sync.Mutex
 	waits  map[int64]postWait // mailings waiting for a post that cannot be read, by mailing id
 	// unreadableRetry is the first delay before a mailing whose post cannot
-	// be read is tried again (doubling, up to 20×).
+	// be read is tried again (doubling, up to 150×).
 	unreadableRetry time.Duration
 
 	sent, failed, retries atomic.Int64 // metrics, since start

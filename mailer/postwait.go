@@ -15,19 +15,33 @@ type postWait struct {
 }
 
 // waitDelay is the delay before the next look at a mailing whose post
-// could not be read tries times: unreadableRetry, doubling, up to 20×.
+// could not be read tries times: unreadableRetry (2s), doubling, up to 150×
+// (5 minutes).
 func (m *Mailer) waitDelay(tries int) time.Duration {
 	base := m.unreadableRetry
 	if base <= 0 {
-		base = 15 * time.Second
+		base = 2 * time.Second
 	}
 	d := base
 	for range max(tries-1, 0) {
-		if d *= 2; d >= 20*base {
-			return 20 * base
+		if d *= 2; d >= 150*base {
+			return 150 * base
 		}
 	}
 	return d
+}
+
+// nextWait is when the first mailing waiting for a post is due for its
+// next look; ok false when none waits.
+func (m *Mailer) nextWait() (next time.Time, ok bool) {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	for _, w := range m.waits {
+		if !ok || w.next.Before(next) {
+			next, ok = w.next, true
+		}
+	}
+	return next, ok
 }
 
 // waitDue reports whether mailing id may be tried now (it is not waiting

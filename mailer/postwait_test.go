@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,30 @@ func TestUnreadablePostSkippedAfterRetryFor(t *testing.T) {
 	if err != nil || len(stats) != 1 || !strings.Contains(stats[0].Skipped, "no longer exists") {
 		t.Errorf("stats = %+v, %v; want the mailing skipped: no longer exists", stats, err)
 	}
+}
+
+// The daemon looks again at a mailing waiting for its post when the
+// backoff ends, without a Wake (not only at the next idle re-check).
+func TestRunRetriesUnreadablePostWithoutWake(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{})
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	restore := e.hidePost("p")
+	m := e.mailer(t, nil)
+	m.idleRecheck = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if !waitFor(t, "the mailing to wait", func() bool { _, ok := m.nextWait(); return ok }, 5*time.Second) {
+		t.Fatal("the mailing never waited for its post")
+	}
+	restore()
+	e.clock.Advance(10 * time.Second)
+	if !waitFor(t, "delivery", func() bool { return e.srv.Delivered() == 3 }, 10*time.Second) {
+		t.Fatalf("delivered %d after the post came back, want 3", e.srv.Delivered())
+	}
+	e.exactlyOnce(t, subs)
 }

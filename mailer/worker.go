@@ -139,6 +139,9 @@ func (m *Mailer) Run(ctx context.Context) error {
 		case !errors.Is(err, store.ErrNotFound):
 			m.log.Error("mail: next retry", "err", err)
 		}
+		if next, ok := m.nextWait(); ok { // a mailing waiting for its post
+			wait = min(max(next.Sub(m.now()), time.Second), wait)
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
