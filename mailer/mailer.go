@@ -345,6 +345,14 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 			continue
 		}
 		sec, err := m.posts.Section(ctx, p, m.cfg.Section, int(m.cfg.MaxSection))
+		if errors.Is(err, feed.ErrNoSection) {
+			// Nothing to mail, and no retry will find something: decided
+			// once, the post is left out (the mailing skipped when it was
+			// the only one), never retried pass after pass.
+			m.log.Warn("mailing: post has nothing to mail, left out", "mailing", ml.ID, "post", mp.PostID, "path", p.Path, "section", m.cfg.Section)
+			reasons = append(reasons, "nothing to mail in "+p.Path+": no "+strconv.Quote(m.cfg.Section)+" section, description or first paragraph")
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("mailer: mailing %d: section of %s: %w", ml.ID, p.Path, err)
 		}
