@@ -72,6 +72,12 @@ func (d *Daemon) Scan(ctx context.Context) (res ScanResult, err error) {
 // scan is Scan's work; scanMu is held.
 func (d *Daemon) scan(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
+	// The database must still be the file its path names: one deleted or
+	// replaced under the daemon fails every scan, and so health, loudly,
+	// rather than announcing into a file nobody else sees.
+	if err := d.opts.Store.Ping(ctx); err != nil {
+		return res, fmt.Errorf("schedule: scan: %w", err)
+	}
 	snap, err := d.opts.Loader.Scan(ctx)
 	now := d.clock.Now()
 	res.At = now

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"herald/feed"
+	"herald/schedule/store"
 )
 
 // A scan that hangs is shown by /healthz (503 after schedule.scan_grace),
@@ -159,5 +160,27 @@ func TestSlowPostPublishedLater(t *testing.T) {
 		if _, err := d.Scan(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A database deleted under the running daemon fails the next scan (and so
+// /healthz and the watchdog) with store.ErrGone, instead of the daemon
+// announcing into a file nobody else sees.
+func TestScanFailsWhenDatabaseDeleted(t *testing.T) {
+	e := newEnv(t, "UTC")
+	e.writePost("2024-05-01-a.md", "A", "2024-05-01 10:00:00")
+	d, _ := e.daemon()
+	if _, err := d.Scan(context.Background()); err != nil {
+		t.Fatalf("first scan: %v", err)
+	}
+	if err := os.Remove(e.dbPath); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Scan(context.Background())
+	if !errors.Is(err, store.ErrGone) {
+		t.Fatalf("scan after the database was deleted = %v, want store.ErrGone", err)
+	}
+	if h := d.Health(context.Background()); h.Status == "ok" {
+		t.Errorf("health after the database was deleted: %q, want not ok", h.Status)
 	}
 }
