@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"herald/mailer"
 	"herald/mailer/bounce"
@@ -29,6 +30,7 @@ type bounceDB interface {
 	BouncesFor(ctx context.Context, email string) ([]store.BounceEvent, error)
 	SuppressionOf(ctx context.Context, id int64) (store.Suppression, error)
 	Unsuppress(ctx context.Context, email string) (bool, error)
+	AttemptsFor(ctx context.Context, subscriberID int64, limit int) ([]store.Attempt, error)
 	PruneBounceRaw(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -134,6 +136,21 @@ func (m *Main) listBounces(ctx context.Context, db bounceDB, since time.Time) er
 	return tw.Flush()
 }
 
+// oneLine is s with every control character (line breaks too) replaced by
+// "?": a server's reply is printed on one line, as it came, and cannot
+// forge lines of its own.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// maxShownAttempts is how many failed attempts `bounces show` lists.
+const maxShownAttempts = 20
+
 func (m *Main) showBounces(ctx context.Context, db bounceDB, addr string) error {
 	w := m.Stdout
 	if s, err := db.Subscriber(ctx, addr); err == nil {
@@ -150,6 +167,20 @@ func (m *Main) showBounces(ctx context.Context, db bounceDB, addr string) error 
 			fmt.Fprintf(w, ", complained %s", sp.ComplainedAt.Format(time.RFC3339))
 		}
 		fmt.Fprintln(w)
+		attempts, err := db.AttemptsFor(ctx, s.ID, maxShownAttempts)
+		if err != nil {
+			return err
+		}
+		if len(attempts) > 0 {
+			fmt.Fprintf(w, "Failed attempts (newest first, at most %d):\n", maxShownAttempts)
+		}
+		for _, a := range attempts {
+			code := "no reply"
+			if a.Code > 0 {
+				code = strconv.Itoa(a.Code)
+			}
+			fmt.Fprintf(w, "  %s mailing #%d, attempt %d: %s %s\n", a.At.Format(time.RFC3339), a.MailingID, a.Attempt, code, oneLine(a.Text))
+		}
 	} else if errors.Is(err, store.ErrNotFound) {
 		fmt.Fprintf(w, "%s: not a subscriber\n", addr)
 	} else {

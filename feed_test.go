@@ -1674,3 +1674,66 @@ func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
 		t.Errorf("subscribers list after add: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// `herald bounces show` lists the SMTP reply of every failed attempt of the
+// address's deliveries, newest first, not only the last one.
+func TestBouncesShowListsEveryFailedAttempt(t *testing.T) {
+	e := newEnv(t, "")
+	e.clock = newTestClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	if r := e.run(t, "subscribers", "add", "flaky@example.org"); r.code != 0 {
+		t.Fatalf("subscribers add: %+v", r)
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, e.path("var/herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now().UTC().Truncate(time.Second).Add(time.Minute)
+	if _, _, err := db.Announce(ctx, now, store.SeenPost{ID: "p", Path: "p.md", Slug: "p", Title: "P", URL: "https://blog.example.com/p/", Date: now, Due: true}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := db.CreateManualMailings(ctx, now)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("CreateManualMailings = %v, %v", ids, err)
+	}
+	if _, err := db.ExpandMailing(ctx, now, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	lease := store.Lease{Owner: "test:1:x", For: time.Minute}
+	replies := []store.Outcome{
+		{State: store.DeliveryRetry, Code: 451, Text: "4.7.1 greylisted, try again"},
+		{State: store.DeliveryRetry, Code: 0, Text: "connection reset by peer"},
+		{State: store.DeliveryFailed, Code: 550, Text: "5.1.1 mailbox unavailable\r\nX-Injected: yes"},
+	}
+	for i, o := range replies {
+		at := now.Add(time.Duration(i+1) * time.Hour)
+		d, err := db.ClaimDeliveries(ctx, at, lease, 1)
+		if err != nil || len(d) != 1 {
+			t.Fatalf("claim %d = %+v, %v", i, d, err)
+		}
+		o.ID, o.Next = d[0].ID, at.Add(time.Minute)
+		if n, err := db.RecordOutcomes(ctx, at, lease.Owner, []store.Outcome{o}); err != nil || n != 1 {
+			t.Fatalf("record %d = %d, %v", i, n, err)
+		}
+	}
+	db.Close()
+
+	r := e.run(t, "bounces", "show", "flaky@example.org")
+	if r.code != 0 {
+		t.Fatalf("bounces show: %+v", r)
+	}
+	at := func(h int) string { return now.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	want := []string{
+		at(3) + " mailing #1, attempt 3: 550 5.1.1 mailbox unavailable??X-Injected: yes",
+		at(2) + " mailing #1, attempt 2: no reply connection reset by peer",
+		at(1) + " mailing #1, attempt 1: 451 4.7.1 greylisted, try again",
+	}
+	last := -1
+	for _, w := range want {
+		i := strings.Index(r.stdout, w)
+		if i < 0 || i < last {
+			t.Fatalf("bounces show lacks %q (or out of order):\n%s", w, r.stdout)
+		}
+		last = i
+	}
+}

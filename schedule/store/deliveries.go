@@ -135,3 +135,13 @@ type Ledger interface {
 	RecordOutcomes(ctx context.Context, now time.Time, outcomes []Outcome) (int, error)
 	Close() error
 }
+
+// Attempt is one failed send of a delivery, with the server's reply: the
+// ledger keeps every one (a delivery itself keeps only the last).
+type Attempt struct {
+	DeliveryID, MailingID int64
+	Attempt               int // the delivery's attempt number, from 1
+	At                    time.Time
+	Code                  int // SMTP code; 0 for a network error
+	Text                  string
+}

@@ -15,6 +15,9 @@ import (
 // The methods' meaning is documented on the SQLite backend, the reference
 // implementation: schedule/store/sqlite.DB.
 type Store interface {
+	// AttemptsFor returns the failed attempts of subscriber id's
+	// deliveries, newest first (limit <= 0: all).
+	AttemptsFor(ctx context.Context, subscriberID int64, limit int) ([]Attempt, error)
 	AddSubscriber(ctx context.Context, now time.Time, email, name string, status SubscriberStatus, source SubscriberSource) (Subscriber, bool, error)
 	AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error)
 	Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error)

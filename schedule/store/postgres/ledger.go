@@ -100,6 +100,15 @@ UPDATE deliveries SET
     lease_until     = 0
 WHERE id = $6 AND state = 'sending' AND claimed_by = $7`
 
+// insertAttempt keeps the reply of a failed attempt of a delivery still
+// sending and claimed by owner: $1 now, $2 code, $3 text, $4 delivery id,
+// $5 owner.
+const insertAttempt = `
+INSERT INTO delivery_attempts (delivery_id, attempt, at, code, error)
+SELECT id, attempts, $1::bigint, $2, $3 FROM deliveries
+WHERE id = $4 AND state = 'sending' AND claimed_by = $5
+ON CONFLICT (delivery_id, attempt) DO UPDATE SET at = excluded.at, code = excluded.code, error = excluded.error`
+
 // RecordOutcomes records the outcomes of owner's sends at now in one
 // transaction and one round trip. Only rows still sending and claimed by
 // owner are recorded; the others are ignored; the result counts those
@@ -124,10 +133,19 @@ func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, owner string, o
 		recorded = 0
 		b := &pgx.Batch{}
 		for _, o := range outcomes {
+			if o.State != store.DeliverySent {
+				b.Queue(insertAttempt, unix(now), o.Code, o.Text, o.ID, owner)
+			}
 			b.Queue(recordOutcome, unix(now), string(o.State), unix(o.Next), o.Code, o.Text, o.ID, owner)
 		}
 		br := tx.SendBatch(ctx, b)
 		for _, o := range outcomes {
+			if o.State != store.DeliverySent {
+				if _, err := br.Exec(); err != nil {
+					br.Close()
+					return fmt.Errorf("delivery #%d: attempt: %w", o.ID, err)
+				}
+			}
 			tag, err := br.Exec()
 			if err != nil {
 				br.Close()
@@ -229,4 +247,38 @@ func (db *DB) NextRetry(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("store: next retry: no delivery waits: %w", store.ErrNotFound)
 	}
 	return fromUnix(*t), nil
+}
+
+// AttemptsFor returns the failed attempts of subscriber id's deliveries,
+// newest first (limit <= 0: all).
+func (db *DB) AttemptsFor(ctx context.Context, subscriberID int64, limit int) ([]store.Attempt, error) {
+	q := `
+SELECT a.delivery_id, d.mailing_id, a.attempt, a.at, a.code, a.error
+FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+WHERE d.subscriber_id = $1
+ORDER BY a.at DESC, a.delivery_id DESC, a.attempt DESC`
+	args := []any{subscriberID}
+	if limit > 0 {
+		q += " LIMIT $2"
+		args = append(args, limit)
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, db.wrap("attempts", err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var a store.Attempt
+		var at int64
+		if err := rows.Scan(&a.DeliveryID, &a.MailingID, &a.Attempt, &at, &a.Code, &a.Text); err != nil {
+			return nil, db.wrap("attempts", err)
+		}
+		a.At = fromUnix(at)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("attempts", err)
+	}
+	return out, nil
 }

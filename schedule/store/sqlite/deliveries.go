@@ -133,6 +133,15 @@ UPDATE deliveries SET
     lease_until     = 0
 WHERE id = ?6 AND state = 'sending' AND claimed_by = ?7`
 
+// insertAttempt keeps the reply of a failed attempt (retry or failed) of a
+// delivery still sending and claimed by owner: ?1 now, ?4 code, ?5 text,
+// ?6 delivery id, ?7 owner (recordOutcome's numbering).
+const insertAttempt = `
+INSERT INTO delivery_attempts (delivery_id, attempt, at, code, error)
+SELECT id, attempts, ?1, ?4, ?5 FROM deliveries
+WHERE id = ?6 AND state = 'sending' AND claimed_by = ?7 AND ?2 <> 'sent'
+ON CONFLICT (delivery_id, attempt) DO UPDATE SET at = excluded.at, code = excluded.code, error = excluded.error`
+
 // RecordOutcomes records the outcomes of owner's sends at now in ONE
 // transaction (group commit: the worker hands over the outcomes of its
 // concurrent sends together, each sender waiting for the commit before its
@@ -214,6 +223,11 @@ func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.T
 		}
 		defer st.Close()
 		for _, o := range outcomes {
+			if o.State != store.DeliverySent {
+				if _, err := tx.ExecContext(ctx, insertAttempt, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner); err != nil {
+					return fmt.Errorf("delivery #%d: attempt: %w", o.ID, err)
+				}
+			}
 			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner)
 			if err != nil {
 				return fmt.Errorf("delivery #%d: %w", o.ID, err)
@@ -326,4 +340,36 @@ WHERE state = 'failed'
 		return 0, db.wrap("requeue failed deliveries of "+postID, err)
 	}
 	return n, nil
+}
+
+// AttemptsFor returns the failed attempts of subscriber id's deliveries,
+// newest first (limit <= 0: all).
+func (db *DB) AttemptsFor(ctx context.Context, subscriberID int64, limit int) ([]store.Attempt, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := db.sql.QueryContext(ctx, `
+SELECT a.delivery_id, d.mailing_id, a.attempt, a.at, a.code, a.error
+FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+WHERE d.subscriber_id = ?1
+ORDER BY a.at DESC, a.delivery_id DESC, a.attempt DESC
+LIMIT ?2`, subscriberID, limit)
+	if err != nil {
+		return nil, db.wrap("attempts", err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var a store.Attempt
+		var at int64
+		if err := rows.Scan(&a.DeliveryID, &a.MailingID, &a.Attempt, &at, &a.Code, &a.Text); err != nil {
+			return nil, db.wrap("attempts", err)
+		}
+		a.At = fromUnix(at)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.wrap("attempts", err)
+	}
+	return out, nil
 }

@@ -232,6 +232,7 @@ func (db *DB) ForgetSubscriber(ctx context.Context, now time.Time, email string)
 WHERE id = ?1`,
 			"DELETE FROM deliveries WHERE subscriber_id = ?1 AND state IN ('pending', 'retry')",
 			"UPDATE deliveries SET last_error = '' WHERE subscriber_id = ?1 AND last_error <> ''",
+			"UPDATE delivery_attempts SET error = '' WHERE delivery_id IN (SELECT id FROM deliveries WHERE subscriber_id = ?1)",
 			"DELETE FROM subscriber_merges WHERE kept_id = ?1",
 			// Bounce reports quote the address and the message.
 			"UPDATE bounce_events SET email = '', email_key = '', diagnostic = '', raw = NULL WHERE subscriber_id = ?1",

@@ -645,3 +645,68 @@ func testLeases(t *testing.T, bk Backend) {
 		t.Errorf("RequeueExpired after everything was sent = %+v, %v", got, err)
 	}
 }
+
+// Attempts: the ledger keeps the reply of every failed attempt (not only
+// the last), newest first; a sent outcome, or an outcome of a row no longer
+// the owner's, adds none; forgetting the subscriber blanks the replies.
+func testAttempts(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.Open(t, bk.New(t))
+	setupDeliveries(t, db, 2)
+	a := store.Lease{Owner: "host-a:10:aaaa", For: 2 * time.Minute}
+	now := t0.Add(time.Minute)
+	held := claimAs(t, db, now, a, 2)
+	if len(held) != 2 {
+		t.Fatalf("claimed %d, want 2", len(held))
+	}
+	d, other := held[0], held[1]
+	recordAs(t, db, now, a.Owner, 2,
+		store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: now.Add(time.Minute), Code: 451, Text: "4.2.0 try later"},
+		store.Outcome{ID: other.ID, State: store.DeliverySent})
+	// A late outcome for a row no longer claimed adds nothing.
+	recordAs(t, db, now, a.Owner, 0, store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: 554, Text: "late"})
+	later := now.Add(2 * time.Minute)
+	if again := claimAs(t, db, later, a, 2); len(again) != 1 || again[0].ID != d.ID {
+		t.Fatalf("second claim = %+v, want delivery %d", again, d.ID)
+	}
+	recordAs(t, db, later, a.Owner, 1, store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: 550, Text: "5.1.1 no such user"})
+
+	got, err := db.AttemptsFor(ctx, d.SubscriberID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Attempt{
+		{DeliveryID: d.ID, MailingID: d.MailingID, Attempt: 2, At: later, Code: 550, Text: "5.1.1 no such user"},
+		{DeliveryID: d.ID, MailingID: d.MailingID, Attempt: 1, At: now, Code: 451, Text: "4.2.0 try later"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("AttemptsFor = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("attempt %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if one, err := db.AttemptsFor(ctx, d.SubscriberID, 1); err != nil || len(one) != 1 || one[0].Code != 550 {
+		t.Errorf("AttemptsFor(limit 1) = %+v, %v; want the newest", one, err)
+	}
+	if none, err := db.AttemptsFor(ctx, other.SubscriberID, 0); err != nil || len(none) != 0 {
+		t.Errorf("AttemptsFor(a sent delivery's subscriber) = %+v, %v; want none", none, err)
+	}
+	s, err := db.SubscriberByID(ctx, d.SubscriberID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ForgetSubscriber(ctx, later, s.Email); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.AttemptsFor(ctx, d.SubscriberID, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("AttemptsFor after forget = %+v, %v; want the 2 attempts kept", got, err)
+	}
+	for _, a := range got {
+		if a.Text != "" {
+			t.Errorf("after forget, attempt %d keeps its reply %q", a.Attempt, a.Text)
+		}
+	}
+}

@@ -74,6 +74,7 @@ var cases = []struct {
 	{"ClaimConcurrent", testClaimConcurrent},
 	{"RecordOutcomes", testRecordOutcomes},
 	{"Leases", testLeases},
+	{"Attempts", testAttempts},
 	{"DeletePendingAndIDsNeverReused", testDeletePendingAndIDsNeverReused},
 	{"Members", testMembers},
 	{"HardBounceSuppresses", testHardBounceSuppresses},
