@@ -124,8 +124,8 @@ func TestJSONStringLong(t *testing.T) {
 		}
 		var got bytes.Buffer
 		jsonString(&got, s)
-		if got.String()+"\n" != want.String() {
-			t.Errorf("jsonString(%q) = %s, want %s", s, got.String(), want.String())
+		if w := string(stdJSONForm(want.Bytes())); got.String()+"\n" != w {
+			t.Errorf("jsonString(%q) = %s, want %s", s, got.String(), w)
 		}
 	}
 }

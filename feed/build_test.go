@@ -616,8 +616,8 @@ func TestJSONString(t *testing.T) {
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
 		enc.Encode(in)
-		if got.String()+"\n" != want.String() {
-			t.Errorf("jsonString(%q) = %s, want %s", in, got.String(), want.String())
+		if w := string(stdJSONForm(want.Bytes())); got.String()+"\n" != w {
+			t.Errorf("jsonString(%q) = %s, want %s", in, got.String(), w)
 		}
 	}
 }
