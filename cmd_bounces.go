@@ -13,7 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"herald/mailer"
 	"herald/mailer/bounce"
@@ -136,18 +135,6 @@ func (m *Main) listBounces(ctx context.Context, db bounceDB, since time.Time) er
 	return tw.Flush()
 }
 
-// oneLine is s with every control character (line breaks too) replaced by
-// "?": a server's reply is printed on one line, as it came, and cannot
-// forge lines of its own.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
 // maxShownAttempts is how many failed attempts `bounces show` lists.
 const maxShownAttempts = 20
 
@@ -179,7 +166,7 @@ func (m *Main) showBounces(ctx context.Context, db bounceDB, addr string) error 
 			if a.Code > 0 {
 				code = strconv.Itoa(a.Code)
 			}
-			fmt.Fprintf(w, "  %s mailing #%d, attempt %d: %s %s\n", a.At.Format(time.RFC3339), a.MailingID, a.Attempt, code, oneLine(a.Text))
+			fmt.Fprintf(w, "  %s mailing #%d, attempt %d: %s %s\n", a.At.Format(time.RFC3339), a.MailingID, a.Attempt, code, printable(a.Text, ""))
 		}
 	} else if errors.Is(err, store.ErrNotFound) {
 		fmt.Fprintf(w, "%s: not a subscriber\n", addr)

@@ -131,17 +131,24 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// printable is s with every control character but those in keep replaced
+// by "?", so that text from outside (titles, server replies) cannot move
+// the cursor or forge lines of its own.
+func printable(s, keep string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !strings.ContainsRune(keep, r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
 // printableWriter writes through to w with every control character but
 // newline and tab replaced by "?".
 type printableWriter struct{ w io.Writer }
 
 func (p printableWriter) Write(b []byte) (int, error) {
-	s := strings.Map(func(r rune) rune {
-		if r != '\n' && r != '\t' && unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, string(b))
+	s := printable(string(b), "\n\t")
 	if _, err := io.WriteString(p.w, s); err != nil {
 		return 0, err
 	}

@@ -65,27 +65,12 @@ func smartify(s string) string {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		next, _ := utf8.DecodeRuneInString(s[i+n:])
+		if rep, ok := smartSequence(s[i:]); ok {
+			b.WriteString(rep.to)
+			i, prev = i+len(rep.from), []rune(rep.to)[0]
+			continue
+		}
 		switch {
-		case strings.HasPrefix(s[i:], "---"):
-			b.WriteString("—")
-			i, prev = i+3, '—'
-			continue
-		case strings.HasPrefix(s[i:], "--"):
-			b.WriteString("–")
-			i, prev = i+2, '–'
-			continue
-		case strings.HasPrefix(s[i:], "..."):
-			b.WriteString("…")
-			i, prev = i+3, '…'
-			continue
-		case strings.HasPrefix(s[i:], "<<"):
-			b.WriteString("«")
-			i, prev = i+2, '«'
-			continue
-		case strings.HasPrefix(s[i:], ">>"):
-			b.WriteString("»")
-			i, prev = i+2, '»'
-			continue
 		case r == '"' || r == '\'':
 			open := opensQuote(prev, next)
 			switch {
@@ -105,6 +90,22 @@ func smartify(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// smartSequences are the character sequences smartify replaces, longest
+// first ("---" before "--").
+var smartSequences = [...]struct{ from, to string }{
+	{"---", "—"}, {"--", "–"}, {"...", "…"}, {"<<", "«"}, {">>", "»"},
+}
+
+// smartSequence returns the replacement of the sequence s starts with.
+func smartSequence(s string) (struct{ from, to string }, bool) {
+	for _, rep := range smartSequences {
+		if strings.HasPrefix(s, rep.from) {
+			return rep, true
+		}
+	}
+	return struct{ from, to string }{}, false
 }
 
 // opensQuote decides whether a straight quote between prev and next opens:
