@@ -23,6 +23,7 @@ type env struct {
 	snap   *feed.Snapshot
 	mail   *mailer.Mailer
 	clock  schedule.Clock
+	dir    string // the posts folder, for messages
 }
 
 func (m *Main) openEnv(ctx context.Context, withMailer, send bool) (*env, error) {
@@ -41,7 +42,7 @@ func (m *Main) openEnvMode(ctx context.Context, withMailer, send, readOnly bool)
 		return nil, err
 	}
 	m.onClose(db.Close)
-	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger), clock: m.clock()}
+	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger), clock: m.clock(), dir: c.Posts.Dir}
 	e.loader.SetLimits(&c.Posts)
 	if withMailer {
 		snap, err := e.loader.Scan(ctx)
@@ -67,8 +68,11 @@ func (e *env) post(args []string) (*feed.Post, error) {
 	}
 	if len(args) == 1 {
 		p, err := e.loader.Find(e.snap, args[0])
+		if errors.Is(err, feed.ErrNotFound) {
+			return nil, &noPostError{name: args[0], dir: e.dir, err: err}
+		}
 		if err != nil {
-			return nil, fmt.Errorf("no post named %q in the posts folder: %w", args[0], err)
+			return nil, err
 		}
 		return p, nil
 	}
@@ -80,6 +84,19 @@ func (e *env) post(args []string) (*feed.Post, error) {
 	}
 	return nil, errors.New("no published post to use: name one")
 }
+
+// noPostError is a POST argument that names no post. Its message names it
+// once; it wraps the loader's error (errors.Is feed.ErrNotFound).
+type noPostError struct {
+	name, dir string
+	err       error
+}
+
+func (e *noPostError) Error() string {
+	return fmt.Sprintf("no post named %q in the posts folder %q (give a file name or a slug)", e.name, e.dir)
+}
+
+func (e *noPostError) Unwrap() error { return e.err }
 
 // runPreview prints the newsletter message for a post (.eml).
 func (m *Main) runPreview(ctx context.Context) error {

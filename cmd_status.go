@@ -80,7 +80,14 @@ func (m *Main) runStatus(ctx context.Context) error {
 			fmt.Fprintf(m.Stdout, "  %s  %s  after %s: %d %s\n", f.Email, strings.Join(f.PostIDs, ", "), plural(f.Attempts, "attempt"), f.Code, f.Error)
 		}
 	}
-	return m.writeBounceStatus(ctx, e.db)
+	if err := m.writeBounceStatus(ctx, e.db); err != nil {
+		return err
+	}
+	if rep.PostsError != nil {
+		// Everything else was shown; the error is not hidden by exit 0.
+		return fmt.Errorf("status: the posts folder cannot be read: %w", rep.PostsError)
+	}
+	return nil
 }
 
 // writeMerges lists the duplicate addresses (differing only in case) that

@@ -44,6 +44,9 @@ type StatusReport struct {
 	Pending  []UpcomingPost // due but not yet announced: the daemon has not scanned since they fell due
 	Drafts   int            // posts with published: false or draft: true
 	Problems []feed.Problem // bad posts (skipped) and warnings
+	// PostsError: the posts folder could not be read (the post counts
+	// are then empty); the rest of the report comes from the database.
+	PostsError error
 
 	PostsPublished int // due posts in the folder now
 	Announced      int // posts the database records as announced
@@ -97,7 +100,10 @@ func Status(ctx context.Context, opts StatusOptions) (*StatusReport, error) {
 
 	snap, err := opts.Loader.Scan(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("schedule: status: %w", err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("schedule: status: %w", err)
+		}
+		r.PostsError, snap = err, &feed.Snapshot{}
 	}
 	known, err := opts.Store.Posts(ctx)
 	if err != nil {
@@ -207,7 +213,11 @@ func (r *StatusReport) WriteText(w io.Writer) error {
 	if r.HaveMailPause {
 		b.WriteString(strings.ToUpper(mailPausedText(r.Now, r.MailPause, r.Location)[:1]) + mailPausedText(r.Now, r.MailPause, r.Location)[1:] + "\n")
 	}
-	fmt.Fprintf(&b, "Posts: %d published, %d upcoming, %d drafts, %d announced", r.PostsPublished, len(r.Upcoming), r.Drafts, r.Announced)
+	if r.PostsError != nil {
+		fmt.Fprintf(&b, "Posts: %d announced; the posts folder cannot be read (the error follows)", r.Announced)
+	} else {
+		fmt.Fprintf(&b, "Posts: %d published, %d upcoming, %d drafts, %d announced", r.PostsPublished, len(r.Upcoming), r.Drafts, r.Announced)
+	}
 	if n := len(r.Problems); n > 0 {
 		fmt.Fprintf(&b, ", %d problems (run herald check)", n)
 	}
