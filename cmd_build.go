@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"herald/feed"
+	"herald/schedule"
 )
 
 // runBuild writes the feeds once from the posts that parse, reports every
@@ -55,8 +58,7 @@ func (m *Main) scanPosts(ctx context.Context) (*feed.Loader, *feed.Snapshot, err
 	if err := m.loadConfig(); err != nil {
 		return nil, nil, err
 	}
-	loader := feed.NewLoader(&m.Config.Site, m.Config.Posts.Dir, m.Logger)
-	loader.SetLimits(&m.Config.Posts)
+	loader := m.newLoader(m.Logger)
 	snap, err := loader.Scan(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -78,3 +80,16 @@ func (m *Main) printProblems(ps []feed.Problem) int {
 	}
 	return errs
 }
+
+// newLoader is the loader of the configured posts folder, with its limits,
+// on the program's clock.
+func (m *Main) newLoader(log *slog.Logger) *feed.Loader {
+	l := feed.NewLoaderWith(&m.Config.Site, m.Config.Posts.Dir, feed.LoaderOptions{Logger: log, Clock: feedClock{m.clock()}})
+	l.SetLimits(&m.Config.Posts)
+	return l
+}
+
+// feedClock is the program's clock as a feed.Clock.
+type feedClock struct{ schedule.Clock }
+
+func (c feedClock) NewTimer(d time.Duration) feed.Timer { return c.Clock.NewTimer(d) }

@@ -42,8 +42,7 @@ func (m *Main) openEnvMode(ctx context.Context, withMailer, send, readOnly bool)
 		return nil, err
 	}
 	m.onClose(db.Close)
-	e := &env{db: db, loader: feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger), clock: m.clock(), dir: c.Posts.Dir}
-	e.loader.SetLimits(&c.Posts)
+	e := &env{db: db, loader: m.newLoader(m.Logger), clock: m.clock(), dir: c.Posts.Dir}
 	if withMailer {
 		snap, err := e.loader.Scan(ctx)
 		if err != nil {

@@ -63,8 +63,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 	}
 	defer db.Close()
 
-	loader := feed.NewLoader(&c.Site, c.Posts.Dir, log)
-	loader.SetLimits(&c.Posts)
+	loader := m.newLoader(log)
 	handler := feed.NewHandler(c.Feeds.MaxAge.Duration)
 	parts, err := m.newMailParts(ctx, db, true)
 	if err != nil {

@@ -41,15 +41,15 @@ func (l *Loader) Render(ctx context.Context, p *Post) (*Rendered, error) {
 	if v, ok := l.r.cached(key); ok {
 		return v, nil
 	}
-	c := l.renders.start(key, func() (*Rendered, error) { return l.render(context.WithoutCancel(ctx), p, key) })
-	t := time.NewTimer(time.Until(c.started.Add(l.renderTimeout)))
+	c := l.renders.start(key, l.clock.Now(), func() (*Rendered, error) { return l.render(context.WithoutCancel(ctx), p, key) })
+	t := l.clock.NewTimer(c.started.Add(l.renderTimeout).Sub(l.clock.Now()))
 	defer t.Stop()
 	select {
 	case <-c.done:
 		return c.out, c.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("feed: render %s: %w", p.File, ctx.Err())
-	case <-t.C:
+	case <-t.C():
 		return nil, fmt.Errorf("feed: %s: %w (%s); left out until it is done", p.File, ErrRenderTimeout, l.renderTimeout)
 	}
 }
@@ -69,8 +69,9 @@ func (l *Loader) render(ctx context.Context, p *Post, key string) (*Rendered, er
 	return out, nil
 }
 
-// start returns the rendering in flight for key, or starts fn as it.
-func (rc *renderCalls) start(key string, fn func() (*Rendered, error)) *renderCall {
+// start returns the rendering in flight for key, or starts fn as it at
+// now.
+func (rc *renderCalls) start(key string, now time.Time, fn func() (*Rendered, error)) *renderCall {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if c := rc.calls[key]; c != nil {
@@ -79,7 +80,7 @@ func (rc *renderCalls) start(key string, fn func() (*Rendered, error)) *renderCa
 	if rc.calls == nil {
 		rc.calls = map[string]*renderCall{}
 	}
-	c := &renderCall{started: time.Now(), done: make(chan struct{})}
+	c := &renderCall{started: now, done: make(chan struct{})}
 	rc.calls[key] = c
 	go func() {
 		defer func() {

@@ -10,6 +10,10 @@
 // [Handler] serves over HTTP with conditional GET. [Loader.Section] cuts
 // the section a newsletter mails (mail.section, "TLDR").
 //
+// Time: a Loader takes it from the [Clock] of its [LoaderOptions]
+// ([NewLoaderWith]; nil, and [NewLoader], mean the system clock): when a
+// scan starts, and the posts.render_timeout deadline of a rendering.
+//
 // Configuration: [Site], [PostsConfig] and [FeedsConfig] are the [site],
 // [posts] and [feeds] sections, each with its Default function and
 // Validate method. With site.jekyll, [ReadJekyllConfig] reads a Jekyll

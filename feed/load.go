@@ -40,6 +40,7 @@ type Loader struct {
 	st      *Site
 	dir     string
 	log     *slog.Logger
+	clock   Clock
 	parser  *postParser
 	workers int
 	r       *renderer
@@ -80,15 +81,33 @@ type cacheEntry struct {
 }
 
 // NewLoader returns a Loader of the posts in dir for site (which should be
-// validated). A nil logger discards.
+// validated), on the system clock. A nil logger discards.
 func NewLoader(site *Site, dir string, logger *slog.Logger) *Loader {
+	return NewLoaderWith(site, dir, LoaderOptions{Logger: logger})
+}
+
+// LoaderOptions are a Loader's collaborators; the zero value is valid.
+type LoaderOptions struct {
+	Logger *slog.Logger // nil: discard
+	Clock  Clock        // nil: the system clock
+}
+
+// NewLoaderWith returns a Loader of the posts in dir for site (which should
+// be validated), logging to opts.Logger and taking the time from
+// opts.Clock.
+func NewLoaderWith(site *Site, dir string, opts LoaderOptions) *Loader {
+	logger, clock := opts.Logger, opts.Clock
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = systemClock{}
 	}
 	l := &Loader{
 		st:      site,
 		dir:     dir,
 		log:     logger,
+		clock:   clock,
 		parser:  newPostParser(site),
 		workers: max(2, runtime.GOMAXPROCS(0)),
 		r:       newRenderer(site),
@@ -136,14 +155,14 @@ type candidate struct {
 func (l *Loader) Scan(ctx context.Context) (*Snapshot, error) {
 	l.scanMu.Lock()
 	defer l.scanMu.Unlock()
-	start := time.Now()
+	start := l.clock.Now()
 
 	if fi, err := os.Stat(l.dir); err != nil {
 		return nil, fmt.Errorf("feed: posts folder: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("feed: posts folder %s: not a folder", l.dir)
 	}
-	w := walker{l: l, ctx: ctx, found: make([]candidate, 0, len(l.cache))}
+	w := walker{l: l, ctx: ctx, start: start, found: make([]candidate, 0, len(l.cache))}
 	if err := w.walk(l.dir, ""); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("feed: scan: %w", ctxErr)
@@ -158,7 +177,7 @@ func (l *Loader) Scan(ctx context.Context) (*Snapshot, error) {
 	}
 	// Nothing read, nothing gone, nothing new: the last snapshot stands.
 	if read == 0 && len(problems) == 0 && len(found) == len(l.cache) && l.last != nil {
-		l.log.Debug("feed: scanned posts, none changed", "dir", l.dir, "posts", len(l.last.Posts), "took", time.Since(start))
+		l.log.Debug("feed: scanned posts, none changed", "dir", l.dir, "posts", len(l.last.Posts), "took", l.clock.Now().Sub(start))
 		return &Snapshot{Posts: slices.Clone(l.last.Posts), Problems: slices.Clone(l.last.Problems)}, nil
 	}
 
@@ -200,7 +219,7 @@ func (l *Loader) Scan(ctx context.Context) (*Snapshot, error) {
 	l.byName, l.byPath = byName, byPath
 	l.mu.Unlock()
 	l.log.Debug("feed: scanned posts", "dir", l.dir, "posts", len(snap.Posts), "read", read,
-		"problems", len(snap.Problems), "took", time.Since(start))
+		"problems", len(snap.Problems), "took", l.clock.Now().Sub(start))
 	return snap, nil
 }
 

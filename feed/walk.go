@@ -14,6 +14,7 @@ import (
 type walker struct {
 	l        *Loader
 	ctx      context.Context
+	start    time.Time // when the scan started, on the Loader's clock
 	found    []candidate
 	problems []Problem
 	portable bool // walk with walkPortable only (tests of the fast walker)
@@ -126,7 +127,7 @@ func (w *walker) add(rel, file string, size int64, mtime time.Time, e *cacheEntr
 		c.entry = e
 	} else if size > w.l.maxSize {
 		c.entry = &cacheEntry{rel: rel, file: file, size: size, mtime: mtime,
-			racy:    !mtime.Before(time.Now().Add(-racyWindow)),
+			racy:    !mtime.Before(w.start.Add(-racyWindow)),
 			problem: &Problem{File: file, Msg: tooLarge(size, w.l.maxSize)}}
 	}
 	w.found = append(w.found, c)
