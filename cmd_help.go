@@ -34,6 +34,7 @@ var commands = []commandHelp{
 	{"bounces list", "[-since PERIOD]", "bounces, complaints and auto-replies taken in"},
 	{"bounces show", "ADDR", "one address's bounce history"},
 	{"bounces process", "FILE|-", "take in one bounce message"},
+	{"state copy", "[-force] FROM TO", "copy a whole state between SQLite files and PostgreSQL URLs"},
 	{"status", "", "what is due next, last scan, deliveries"},
 	{"version", "", "print the version"},
 	{"help", "[COMMAND [SUBCOMMAND]]", "print this help, or a command's"},

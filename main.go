@@ -191,6 +191,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runSubscribers(ctx)
 	case "bounces":
 		return m.runBounces(ctx)
+	case "state":
+		return m.runState(ctx)
 	}
 	return &usageError{msg: fmt.Sprintf("unknown command %q", m.Command)}
 }
