@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,54 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 	"herald/schedule/store/postgres"
 )
-
-// countingSink is an SMTP server that counts the messages each recipient
-// receives (and keeps no bodies: 20,000 of them would be large).
-type countingSink struct {
-	mu    sync.Mutex
-	count map[string]int
-	total int
-}
-
-func (s *countingSink) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &countingSession{s: s}, nil
-}
-
-func (s *countingSink) totals() (distinct, total int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.count), s.total
-}
-
-type countingSession struct {
-	s  *countingSink
-	to []string
-}
-
-func (x *countingSession) Reset()                               { x.to = nil }
-func (x *countingSession) Logout() error                        { return nil }
-func (x *countingSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (x *countingSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.to = append(x.to, to)
-	return nil
-}
-func (x *countingSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	x.s.mu.Lock()
-	defer x.s.mu.Unlock()
-	for _, to := range x.to {
-		x.s.count[to]++
-		x.s.total++
-	}
-	return nil
-}
 
 // testDatabase creates a PostgreSQL database on $HERALD_TEST_POSTGRES for
 // the test (dropped at its end) or skips the test.
@@ -122,16 +77,9 @@ func TestClusterDeliversOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sink := &countingSink{count: map[string]int{}}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "localhost"
-	srv.ErrorLog = nopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	// Counts the messages each recipient receives and keeps no bodies
+	// (20,000 of them would be large).
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true, Discard: true})
 
 	bin := filepath.Join(dir, "herald")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -171,7 +119,7 @@ concurrency = %d
 listen = ""
 [state]
 database = %q
-`, posts, filepath.Join(dir, fmt.Sprintf("public%d", i)), ln.Addr().(*net.TCPAddr).Port, concurrency, loc)
+`, posts, filepath.Join(dir, fmt.Sprintf("public%d", i)), sink.Port, concurrency, loc)
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +153,7 @@ database = %q
 		t.Helper()
 		deadline := time.Now().Add(within)
 		for {
-			d, total := sink.totals()
+			d, total := sink.Totals()
 			if total >= n || d >= subscribers {
 				return
 			}
@@ -221,11 +169,11 @@ database = %q
 
 	waitTotal(subscribers/8, 2*time.Minute)
 	if err := procs[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		d, total := sink.totals()
+		d, total := sink.Totals()
 		t.Fatalf("SIGKILL daemon 0 (%d messages to %d so far): %v\n%s", total, d, err, procs[0].stderr)
 	}
 	<-procs[0].done
-	_, atKill := sink.totals()
+	_, atKill := sink.Totals()
 	t.Logf("SIGKILL daemon 0 after %d messages", atKill)
 
 	waitTotal(subscribers*2/5, 2*time.Minute)
@@ -235,7 +183,7 @@ database = %q
 	if err := <-procs[1].done; err != nil {
 		t.Errorf("daemon 1 after SIGTERM: %v\n%s", err, procs[1].stderr)
 	}
-	_, atTerm := sink.totals()
+	_, atTerm := sink.Totals()
 	t.Logf("SIGTERM daemon 1 after %d messages; restarting it", atTerm)
 	procs[1] = start(1)
 
@@ -250,7 +198,7 @@ database = %q
 		}
 	}
 
-	distinct, total := sink.totals()
+	distinct, total := sink.Totals()
 	if distinct != subscribers {
 		t.Errorf("%d subscribers got the post, want all %d", distinct, subscribers)
 	}

@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"herald/feed/testkit"
+	"herald/mailer/smtptest"
 
-	"github.com/emersion/go-smtp"
 	"github.com/mmcdole/gofeed"
 
 	"herald/schedule"
@@ -556,7 +556,7 @@ func TestSendSurvivesSIGHUP_300Recipients_0Missing_0Duplicates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a real herald process")
 	}
-	sink, port := startSink(t)
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
 	e := newEnv(t, daemonConfig+fmt.Sprintf(`
 [mail]
 transport = "smtp"
@@ -566,7 +566,7 @@ host = "127.0.0.1"
 port = %d
 tls = "none"
 rate = 300.0
-`, port))
+`, sink.Port))
 	var subs []string
 	for i := range 300 {
 		subs = append(subs, fmt.Sprintf("reader%03d@example.org", i))
@@ -598,7 +598,7 @@ storm:
 			}
 			break storm
 		case <-time.After(20 * time.Millisecond):
-			if n := len(sink.snapshot()); n > 0 && n < len(subs) {
+			if n, _ := sink.Totals(); n > 0 && n < len(subs) {
 				if err := cmd.Process.Signal(syscall.SIGHUP); err == nil {
 					hups++
 				}
@@ -608,10 +608,10 @@ storm:
 	if hups < 3 {
 		t.Errorf("only %d SIGHUPs landed during the send; the storm did not happen\n%s", hups, out.String())
 	}
-	got := sink.snapshot()
+	got := sink.Counts()
 	missing, dups := 0, 0
 	for _, a := range subs {
-		switch n := len(got[a]); {
+		switch n := got[a]; {
 		case n == 0:
 			missing++
 		case n > 1:
@@ -675,76 +675,11 @@ func TestBadDatabase(t *testing.T) {
 	})
 }
 
-// smtpSink is a minimal in-process SMTP server that records each message
-// by recipient.
-type smtpSink struct {
-	mu   sync.Mutex
-	msgs map[string][]string
-}
-
-func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
-
-type sinkSession struct {
-	s  *smtpSink
-	to []string
-}
-
-func (x *sinkSession) Reset()                                    { x.to = nil }
-func (x *sinkSession) Logout() error                             { return nil }
-func (x *sinkSession) Mail(string, *smtp.MailOptions) error      { return nil }
-func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error { x.to = append(x.to, to); return nil }
-func (x *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	x.s.mu.Lock()
-	defer x.s.mu.Unlock()
-	for _, to := range x.to {
-		x.s.msgs[to] = append(x.s.msgs[to], string(b))
-	}
-	return nil
-}
-
-func (s *smtpSink) snapshot() map[string][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]string, len(s.msgs))
-	for k, v := range s.msgs {
-		out[k] = slices.Clone(v)
-	}
-	return out
-}
-
-func startSink(t *testing.T) (*smtpSink, int) {
-	t.Helper()
-	sink := &smtpSink{msgs: map[string][]string{}}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "localhost"
-	srv.ErrorLog = nopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
-			t.Log("smtp:", err)
-		}
-	}()
-	t.Cleanup(func() { srv.Close() })
-	return sink, ln.Addr().(*net.TCPAddr).Port
-}
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
-func (nopLogger) Println(...any)        {}
-
 // TestDaemonMailsNewPost: a post that becomes due in the running daemon is
 // mailed once to every confirmed subscriber, with its TLDR and not the rest
 // of the post.
 func TestDaemonMailsNewPost(t *testing.T) {
-	sink, port := startSink(t)
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
 	e := newEnv(t, daemonConfig+fmt.Sprintf(`
 [mail]
 transport = "smtp"
@@ -753,7 +688,7 @@ from = "Test Blog <news@blog.example.com>"
 host = "127.0.0.1"
 port = %d
 tls = "none"
-`, port))
+`, sink.Port))
 	confirmed := []string{"ann@example.org", "bob@example.org", "cy@example.net"}
 	if r := e.run(t, append([]string{"subscribers", "add"}, confirmed...)...); r.code != 0 {
 		t.Fatalf("subscribers add: %+v", r)
@@ -767,16 +702,15 @@ tls = "none"
 	if err := os.WriteFile(e.path("posts/2026-11-01-fresh-post.md"), []byte(post), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, func() bool { return len(sink.snapshot()) == len(confirmed) })
+	waitFor(t, 60*time.Second, func() bool { n, _ := sink.Totals(); return n == len(confirmed) })
 	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
-	got := sink.snapshot()
 	for _, addr := range confirmed {
-		msgs := got[addr]
+		msgs := sink.To(addr)
 		if len(msgs) != 1 {
 			t.Errorf("%s got %d messages, want 1", addr, len(msgs))
 			continue
 		}
-		m := msgs[0]
+		m := string(msgs[0].Data)
 		if !strings.Contains(m, "Fresh Post") || !strings.Contains(m, "The short part everyone gets.") {
 			t.Errorf("%s: message lacks the title or the TLDR", addr)
 		}
@@ -784,7 +718,7 @@ tls = "none"
 			t.Errorf("%s: message contains the rest of the post", addr)
 		}
 	}
-	if _, ok := got["pending@example.org"]; ok {
+	if sink.Count("pending@example.org") > 0 {
 		t.Errorf("a pending subscriber was mailed")
 	}
 	// herald status lists the running daemon (its heartbeat), and no
@@ -803,82 +737,17 @@ tls = "none"
 	d2 := e.start(t)
 	time.Sleep(500 * time.Millisecond)
 	d2.stop(t)
-	for addr, msgs := range sink.snapshot() {
-		if len(msgs) != 1 {
-			t.Errorf("after restart %s has %d messages", addr, len(msgs))
+	for addr, n := range sink.Counts() {
+		if n != 1 {
+			t.Errorf("after restart %s has %d messages", addr, n)
 		}
 	}
 }
 
-// relay is an SMTP relay that accepts everything (as SES, Postmark or a
-// smarthost do) and records each message's envelope.
-type relay struct {
-	mu   sync.Mutex
-	msgs map[string][]relayed // by recipient
-}
-
-type relayed struct{ from, data string }
-
-func (r *relay) NewSession(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }
-
-type relaySession struct {
-	r    *relay
-	from string
-	to   []string
-}
-
-func (x *relaySession) Reset()        { x.from, x.to = "", nil }
-func (x *relaySession) Logout() error { return nil }
-func (x *relaySession) Mail(from string, _ *smtp.MailOptions) error {
-	x.from = from
-	return nil
-}
-func (x *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.to = append(x.to, to)
-	return nil
-}
-func (x *relaySession) Data(rd io.Reader) error {
-	b, err := io.ReadAll(rd)
-	if err != nil {
-		return err
-	}
-	x.r.mu.Lock()
-	defer x.r.mu.Unlock()
-	for _, to := range x.to {
-		x.r.msgs[to] = append(x.r.msgs[to], relayed{x.from, string(b)})
-	}
-	return nil
-}
-
-func (r *relay) get(addr string) []relayed {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.msgs[addr])
-}
-
-func (r *relay) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		n += len(m)
-	}
+// deliveries returns how many (message, recipient) deliveries srv accepted.
+func deliveries(srv *smtptest.Server) int {
+	_, n := srv.Totals()
 	return n
-}
-
-func startRelay(t *testing.T) (*relay, int) {
-	t.Helper()
-	r := &relay{msgs: map[string][]relayed{}}
-	srv := smtp.NewServer(r)
-	srv.Domain = "relay.test"
-	srv.ErrorLog = nopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return r, ln.Addr().(*net.TCPAddr).Port
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -896,16 +765,8 @@ func freePort(t *testing.T) int {
 // lmtp transport does.
 func lmtpDeliver(t *testing.T, port int, rcpt, raw string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mx.blog.example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SendMail("", []string{rcpt}, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n"))); err != nil {
+	c := smtptest.DialLMTP(t, "127.0.0.1:"+strconv.Itoa(port), "mx.blog.example.com")
+	if err := c.Send("", []string{rcpt}, strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n"))); err != nil {
 		t.Fatalf("LMTP delivery to %s: %v", rcpt, err)
 	}
 }
@@ -956,7 +817,7 @@ func mailgunComplaint(key, rcpt, token string, ts time.Time) string {
 // vacation reply changes nothing; a forged webhook and a DSN with a wrong
 // VERP mac change nothing.
 func TestBounces(t *testing.T) {
-	rl, port := startRelay(t)
+	rl := smtptest.New(t, smtptest.Options{Domain: "relay.test", NoSTARTTLS: true})
 	lmtp := freePort(t)
 	t.Setenv("HERALD_TEST_MAILGUN_KEY", "key-0123456789abcdef")
 	e := newEnv(t, daemonConfig+fmt.Sprintf(`
@@ -972,7 +833,7 @@ tls = "none"
 listen = "127.0.0.1:%d"
 [bounce.mailgun]
 signing_key_env = "HERALD_TEST_MAILGUN_KEY"
-`, port, lmtp))
+`, rl.Port, lmtp))
 	subs := []string{"gone@example.org", "spam@example.org", "away@example.org", "forged@example.org", "ok@example.org"}
 	if r := e.run(t, append([]string{"subscribers", "add"}, subs...)...); r.code != 0 {
 		t.Fatalf("subscribers add: %+v", r)
@@ -986,14 +847,14 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 		}
 	}
 	post("first")
-	waitFor(t, 60*time.Second, func() bool { return rl.count() == len(subs) })
+	waitFor(t, 60*time.Second, func() bool { return deliveries(rl) == len(subs) })
 	verp := map[string]string{}
 	for _, s := range subs {
-		m := rl.get(s)
-		if len(m) != 1 || !strings.HasPrefix(m[0].from, "bounces+") || !strings.HasSuffix(m[0].from, "@bounce.blog.example.com") {
+		m := rl.To(s)
+		if len(m) != 1 || !strings.HasPrefix(m[0].From, "bounces+") || !strings.HasSuffix(m[0].From, "@bounce.blog.example.com") {
 			t.Fatalf("%s: envelope sender %+v, want a VERP address", s, m)
 		}
-		verp[s] = m[0].from
+		verp[s] = m[0].From
 	}
 
 	// The recipient's MTA bounces gone@ (a real 5.1.1) back to its VERP
@@ -1012,15 +873,10 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 	lmtpDeliver(t, lmtp, verp["away@example.org"], "From: away@example.org\nTo: "+verp["away@example.org"]+
 		"\nSubject: Out of Office: first\nAuto-Submitted: auto-replied\n\nBack on Monday.\n")
 	// Mail for another domain is refused.
-	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(lmtp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	if err := c.SendMail("", []string{"someone@example.org"}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err == nil {
+	c := smtptest.DialLMTP(t, "127.0.0.1:"+strconv.Itoa(lmtp), "mx.blog.example.com")
+	if err := c.Send("", []string{"someone@example.org"}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err == nil {
 		t.Error("the bounce receiver accepted mail for another domain")
 	}
-	c.Close()
 
 	// Webhooks: a forged Mailgun complaint against ok@ is refused; a signed
 	// one for spam@ unsubscribes.
@@ -1044,10 +900,10 @@ signing_key_env = "HERALD_TEST_MAILGUN_KEY"
 	// The next post reaches forged@, away@ and ok@ only.
 	post("second")
 	want := map[string]int{"gone@example.org": 1, "spam@example.org": 1, "away@example.org": 2, "forged@example.org": 2, "ok@example.org": 2}
-	waitFor(t, 60*time.Second, func() bool { return rl.count() == 8 })
+	waitFor(t, 60*time.Second, func() bool { return deliveries(rl) == 8 })
 	time.Sleep(300 * time.Millisecond) // a stray message would arrive now
 	for addr, n := range want {
-		if got := len(rl.get(addr)); got != n {
+		if got := len(rl.To(addr)); got != n {
 			t.Errorf("%s got %d messages, want %d", addr, got, n)
 		}
 	}
@@ -1583,6 +1439,14 @@ func TestArchitectureImports(t *testing.T) {
 		}
 		wantOwner[f[0]] = f[1]
 	}
+	// Test-only packages: imported by _test.go files alone; the third-party
+	// libraries each may import are listed after it (outside the
+	// one-owner rule, like the tests themselves).
+	testOnly := map[string][]string{}
+	for _, line := range block("test-only") {
+		f := strings.Fields(line)
+		testOnly[f[0]] = f[1:]
+	}
 
 	out, err := exec.Command(goTool, "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {
@@ -1596,14 +1460,26 @@ func TestArchitectureImports(t *testing.T) {
 	}
 	gotArrows := map[string]string{}
 	gotOwners := map[string][]string{} // documented library → importing packages
+	var gotTestLibs []string           // "package library" of the test-only packages
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		pkg := short(f[0])
+		_, isTestOnly := testOnly[pkg]
 		var deps []string
 		for _, imp := range f[1:] {
 			switch {
 			case imp == "herald" || strings.HasPrefix(imp, "herald/"):
 				deps = append(deps, short(imp))
+				if _, ok := testOnly[short(imp)]; ok {
+					t.Errorf("%s imports the test-only package %s", pkg, short(imp))
+				}
+			case isTestOnly && strings.Contains(strings.Split(imp, "/")[0], "."):
+				i := slices.IndexFunc(testOnly[pkg], func(l string) bool { return imp == l || strings.HasPrefix(imp, l+"/") })
+				if i < 0 {
+					t.Errorf("the test-only package %s imports %s, which the test-only block does not list for it", pkg, imp)
+				} else if lib := pkg + " " + testOnly[pkg][i]; !slices.Contains(gotTestLibs, lib) {
+					gotTestLibs = append(gotTestLibs, lib)
+				}
 			case strings.Contains(strings.Split(imp, "/")[0], "."): // third-party
 				lib := ""
 				for l := range wantOwner {
@@ -1635,6 +1511,16 @@ func TestArchitectureImports(t *testing.T) {
 	for pkg := range wantArrows {
 		if _, ok := gotArrows[pkg]; !ok {
 			t.Errorf("the imports block lists %s, which is not a package", pkg)
+		}
+	}
+	for pkg, libs := range testOnly {
+		if _, ok := gotArrows[pkg]; !ok {
+			t.Errorf("the test-only block lists %s, which is not a package", pkg)
+		}
+		for _, lib := range libs {
+			if !slices.Contains(gotTestLibs, pkg+" "+lib) {
+				t.Errorf("the test-only block lists %s for %s, which does not import it", lib, pkg)
+			}
 		}
 	}
 	for lib, owner := range wantOwner {

@@ -17,6 +17,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"herald/feed"
+	"herald/mailer/smtptest"
 )
 
 // benchSection is about 12 KB of HTML and 7 KB of text: with the template
@@ -88,8 +89,8 @@ func BenchmarkPrepare(b *testing.B) {
 func BenchmarkSMTPTransport(b *testing.B) {
 	for _, conc := range []int{1, 4} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-			srv := newTestSMTP(b, testSMTPOptions{Discard: true})
-			tr := srv.transport(b, srv.config(b))
+			srv := smtptest.New(b, smtptest.Options{Discard: true})
+			tr := smtpTransport(b, srv, smtpConfig(b, srv))
 			p := benchPrepared(b)
 			conns := make([]Conn, conc)
 			for i := range conns {
@@ -142,7 +143,7 @@ func BenchmarkGoMailCeiling(b *testing.B) {
 	text, html := decodeParts(b, benchPrepared(b))
 	for _, conc := range []int{1, 4} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-			srv := newTestSMTP(b, testSMTPOptions{Discard: true})
+			srv := smtptest.New(b, smtptest.Options{Discard: true})
 			const pool = 16 // per client: a Msg is never sent by two clients at once
 			msgs := make([]*gomail.Msg, pool*conc)
 			for i := range msgs {

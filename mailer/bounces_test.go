@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"herald/mailer/bounce"
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
@@ -78,7 +79,7 @@ func (e *testEnv) sent(t *testing.T) map[string][2]string {
 }
 
 func TestBouncesEndToEndInMailer(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.cfg.BounceAddress = "bounces@bounce.example.com"
 	subs := e.subscribe(t, "sub", 5, store.StatusConfirmed)
 	e.addPost("p1", workerT0.Add(-time.Hour), true)
@@ -140,9 +141,7 @@ func TestBouncesEndToEndInMailer(t *testing.T) {
 
 	// The next post reaches sub001, sub002 and sub003 only.
 	e.clock.Advance(time.Hour)
-	e.srv.mu.Lock()
-	e.srv.msgs = nil
-	e.srv.mu.Unlock()
+	e.srv.ForgetMessages()
 	e.addPost("p2", e.clock.Now().Add(-time.Minute), true)
 	e.announce(t, "p2")
 	drain(t, m)
@@ -156,7 +155,7 @@ func TestBouncesEndToEndInMailer(t *testing.T) {
 }
 
 func TestNoBounceAddressKeepsFrom(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p1", workerT0.Add(-time.Hour), true)
 	e.announce(t, "p1")
@@ -169,7 +168,7 @@ func TestNoBounceAddressKeepsFrom(t *testing.T) {
 }
 
 func TestMatchMessageIDMirrorsMessageID(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	m := e.mailer(t, nil)
 	// The Message-IDs of earlier versions still match.
 	old := hmac.New(sha256.New, e.secret)
@@ -223,7 +222,7 @@ func TestBounceAddressConfig(t *testing.T) {
 // the next post does not try it again. A 5xx about the content is recorded
 // only.
 func TestSMTPRejectionSuppresses(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail5xx: map[string]bool{"sub001@example.com": true}})
+	e := newTestEnv(t, smtptest.Options{Fail5xx: map[string]bool{"sub001@example.com": true}})
 	e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p1", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -237,18 +236,14 @@ func TestSMTPRejectionSuppresses(t *testing.T) {
 		evs[0].Status != "5.1.1" || evs[0].Outcome != store.OutcomeSuppressed || evs[0].MailingID == 0 {
 		t.Fatalf("events = %+v, %v", evs, err)
 	}
-	e.srv.mu.Lock()
-	before := len(e.srv.rejections)
-	e.srv.mu.Unlock()
+	before := len(e.srv.Rejections())
 	e.clock.Advance(time.Hour)
 	e.addPost("p2", e.clock.Now().Add(-time.Minute), true)
 	e.announce(t, "p2")
 	if s := drain(t, m); s.Sent != 2 || s.Failed != 0 {
 		t.Fatalf("second post: %+v", s)
 	}
-	e.srv.mu.Lock()
-	after := len(e.srv.rejections)
-	e.srv.mu.Unlock()
+	after := len(e.srv.Rejections())
 	if after != before {
 		t.Fatalf("the suppressed address was tried again (%d rejections, then %d)", before, after)
 	}

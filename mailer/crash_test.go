@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"herald/feed"
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 	"herald/schedule/store/sqlite"
 )
@@ -124,7 +125,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("in the child")
 	}
 	ctx := context.Background()
-	srv := newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true, Discard: true})
+	srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true, Discard: true})
 	dbPath := filepath.Join(t.TempDir(), "herald.db")
 	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
@@ -219,7 +220,7 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 // crashFixture is a database with n confirmed subscribers and the crash
 // post announced, and a SMTP server that counts what it receives.
 type crashFixture struct {
-	srv    *testSMTP
+	srv    *smtptest.Server
 	dbPath string
 	db     *sqlite.DB
 	subs   []string
@@ -229,7 +230,7 @@ func newCrashFixture(t *testing.T, n int) *crashFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &crashFixture{
-		srv:    newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true, Discard: true}),
+		srv:    smtptest.New(t, smtptest.Options{NoSTARTTLS: true, Discard: true}),
 		dbPath: filepath.Join(t.TempDir(), "herald.db"),
 	}
 	db, err := sqlite.Open(ctx, f.dbPath)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"herald/feed"
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 	"herald/schedule/store/sqlite"
 )
@@ -31,7 +32,7 @@ func BenchmarkDeliver(b *testing.B) {
 	for _, conc := range []int{1, 4} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			ctx := context.Background()
-			srv := newTestSMTP(b, testSMTPOptions{Discard: true})
+			srv := smtptest.New(b, smtptest.Options{Discard: true})
 			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"))
 			if err != nil {
 				b.Fatal(err)
@@ -51,12 +52,12 @@ func BenchmarkDeliver(b *testing.B) {
 			}
 			csv = strings.Builder{}
 			posts := &fixedPosts{posts: map[string]*feed.Post{}, sections: map[string]*feed.Section{}}
-			cfg := srv.config(b)
+			cfg := smtpConfig(b, srv)
 			cfg.SMTP.Concurrency = conc
 			m, err := New(Options{
 				Config: &cfg, Site: workerSite(), PublicURL: "https://blog.example.com/herald",
 				Secret: []byte("bench-secret-0123456789abcdef"), DB: db, Posts: posts,
-				Transport: srv.transport(b, cfg),
+				Transport: smtpTransport(b, srv, cfg),
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
@@ -94,7 +95,7 @@ func TestLedgerDiskFull_300Recipients_0Missing_0Duplicates(t *testing.T) {
 	}
 	const n = 300
 	vol := smallVolume(t, "8m")
-	e := newTestEnvAt(t, testSMTPOptions{}, filepath.Join(vol, "herald.db"))
+	e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
 	e.cfg.SMTP.Rate = 300 // about a second for the list: time to fill the disk mid-send
 	subs := e.subscribe(t, "sub", n, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
@@ -200,12 +201,12 @@ func (f *flakyTransport) Open(ctx context.Context) (Conn, error) {
 // long before the full pause is over.
 func TestOutageResumesByProbe_40Recipients_0Missing_0Duplicates(t *testing.T) {
 	const n = 40
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", n, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
-	ft := &flakyTransport{Transport: e.srv.transport(t, e.cfg)}
+	ft := &flakyTransport{Transport: smtpTransport(t, e.srv, e.cfg)}
 	ft.down.Store(true)
 	m := e.mailer(t, func(o *Options) { o.Transport = ft })
 	m.unreachablePause = time.Hour // the full pause would outlast the test

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"herald/feed"
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // that is only a list) is decided once, through the real loader: its
 // mailing is skipped with a clear reason, not retried every pass.
 func TestPostWithoutSectionSkippedOnce(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "2024-06-01-list.md"), []byte("---\ntitle: Only a list\n---\n- one\n- two\n"), 0o644); err != nil {

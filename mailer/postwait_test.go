@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
@@ -27,7 +28,7 @@ func (e *testEnv) hidePost(id string) (restore func()) {
 // newsletter: the mailing waits (not skipped, not shown as mailed) and goes
 // out once the post is back.
 func TestUnreadablePostWaitsThenMailed(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 5, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -59,7 +60,7 @@ func TestUnreadablePostWaitsThenMailed(t *testing.T) {
 
 // A fresh `herald send` does not wait for the daemon's backoff.
 func TestUnreadablePostSendCommandTriesAtOnce(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -76,7 +77,7 @@ func TestUnreadablePostSendCommandTriesAtOnce(t *testing.T) {
 // Deliveries waiting to be retried are not failed because the post was
 // unreadable during one retry pass; they go out once it is fixed.
 func TestUnreadablePostDuringRetryDoesNotFail(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
+	e := newTestEnv(t, smtptest.Options{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -104,7 +105,7 @@ func TestUnreadablePostDuringRetryDoesNotFail(t *testing.T) {
 
 // A post gone for longer than mail.retry_for is skipped, with the reason.
 func TestUnreadablePostSkippedAfterRetryFor(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -123,7 +124,7 @@ func TestUnreadablePostSkippedAfterRetryFor(t *testing.T) {
 // The daemon looks again at a mailing waiting for its post when the
 // backoff ends, without a Wake (not only at the next idle re-check).
 func TestRunRetriesUnreadablePostWithoutWake(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
@@ -12,7 +13,7 @@ import (
 // subscriber's own address carries a working unsubscribe token for them;
 // to anyone else, a token that names no subscriber.
 func TestSendTestToSubscriberHasTheirUnsubscribeLink(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	addrs := e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	m := e.mailer(t, nil)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"herald/mailer/smtptest"
 )
 
 // testMessages prepares n messages to r0@example.org … r{n-1}@example.org.
@@ -66,9 +68,9 @@ func sendError(t *testing.T, err error) *SendError {
 func TestSMTPStartTLSAuthManyMessagesOneConnection(t *testing.T) {
 	for _, implicit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("implicitTLS=%v", implicit), func(t *testing.T) {
-			srv := newTestSMTP(t, testSMTPOptions{ImplicitTLS: implicit, RequireAuth: true})
-			cfg := srv.config(t)
-			tr := srv.transport(t, cfg)
+			srv := smtptest.New(t, smtptest.Options{ImplicitTLS: implicit, RequireAuth: true})
+			cfg := smtpConfig(t, srv)
+			tr := smtpTransport(t, srv, cfg)
 			conn := openConn(t, tr)
 			ms := testMessages(t, 5)
 			for _, m := range ms {
@@ -103,8 +105,8 @@ func TestSMTPStartTLSAuthManyMessagesOneConnection(t *testing.T) {
 
 func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 	t.Run("tls=none with a username is a config error", func(t *testing.T) {
-		srv := newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true})
-		cfg := srv.config(t)
+		srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
+		cfg := smtpConfig(t, srv)
 		cfg.SMTP.TLS = "none"
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), "mail.smtp.username: AUTH is never sent without TLS") {
@@ -115,8 +117,8 @@ func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 		}
 	})
 	t.Run("server without STARTTLS", func(t *testing.T) {
-		srv := newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true})
-		tr := srv.transport(t, srv.config(t))
+		srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
+		tr := smtpTransport(t, srv, smtpConfig(t, srv))
 		_, err := tr.Open(context.Background())
 		if err == nil {
 			t.Fatal("Open succeeded against a server without STARTTLS")
@@ -132,8 +134,8 @@ func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 		}
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
-		srv := newTestSMTP(t, testSMTPOptions{})
-		cfg := srv.config(t)
+		srv := smtptest.New(t, smtptest.Options{})
+		cfg := smtpConfig(t, srv)
 		cfg.Validate()
 		tr, err := NewSMTPTransport(&cfg, nil, SMTPOptions{}) // system roots do not trust the test certificate
 		if err != nil {
@@ -147,11 +149,11 @@ func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 		}
 	})
 	t.Run("plaintext without AUTH works", func(t *testing.T) {
-		srv := newTestSMTP(t, testSMTPOptions{NoSTARTTLS: true})
-		cfg := srv.config(t)
+		srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
+		cfg := smtpConfig(t, srv)
 		cfg.SMTP.TLS = "none"
 		cfg.SMTP.Username = ""
-		conn := openConn(t, srv.transport(t, cfg))
+		conn := openConn(t, smtpTransport(t, srv, cfg))
 		if err := conn.Send(context.Background(), msgTo(t, "a@example.org")); err != nil {
 			t.Fatal(err)
 		}
@@ -160,9 +162,9 @@ func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		srv := newTestSMTP(t, testSMTPOptions{Users: map[string]string{"user": "other-password"}})
+		srv := smtptest.New(t, smtptest.Options{Users: map[string]string{"user": "other-password"}})
 		srv.Password = "sekrit-password"
-		tr := srv.transport(t, srv.config(t))
+		tr := smtpTransport(t, srv, smtpConfig(t, srv))
 		_, err := tr.Open(context.Background())
 		if err == nil {
 			t.Fatal("Open succeeded with a wrong password")
@@ -178,12 +180,12 @@ func TestSMTPNeverAuthWithoutTLS(t *testing.T) {
 }
 
 func TestSMTPFaults(t *testing.T) {
-	srv := newTestSMTP(t, testSMTPOptions{
+	srv := smtptest.New(t, smtptest.Options{
 		Fail4xx:  map[string]int{"slow@example.org": 2},
 		Fail5xx:  map[string]bool{"gone@example.org": true},
 		DropData: map[string]int{"drop@example.org": 1},
 	})
-	tr := srv.transport(t, srv.config(t))
+	tr := smtpTransport(t, srv, smtpConfig(t, srv))
 	ctx := context.Background()
 	conn := openConn(t, tr)
 
@@ -236,8 +238,8 @@ func TestSMTPFaults(t *testing.T) {
 }
 
 func TestSMTP421Throttle(t *testing.T) {
-	srv := newTestSMTP(t, testSMTPOptions{MaxPerConn: 3})
-	tr := srv.transport(t, srv.config(t))
+	srv := smtptest.New(t, smtptest.Options{MaxPerConn: 3})
+	tr := smtpTransport(t, srv, smtpConfig(t, srv))
 	ctx := context.Background()
 	ms := testMessages(t, 7)
 	conn := openConn(t, tr)
@@ -263,8 +265,8 @@ func TestSMTP421Throttle(t *testing.T) {
 }
 
 func TestSMTPContextCanceled(t *testing.T) {
-	srv := newTestSMTP(t, testSMTPOptions{})
-	tr := srv.transport(t, srv.config(t))
+	srv := smtptest.New(t, smtptest.Options{})
+	tr := smtpTransport(t, srv, smtpConfig(t, srv))
 	conn := openConn(t, tr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -287,15 +289,15 @@ func TestSMTPContextCanceled(t *testing.T) {
 
 // newTestTransportDown returns a transport pointing at a closed port.
 func newTestTransportDown(t *testing.T) Transport {
-	srv := newTestSMTP(t, testSMTPOptions{})
-	cfg := srv.config(t)
+	srv := smtptest.New(t, smtptest.Options{})
+	cfg := smtpConfig(t, srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.SMTP.Port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	return srv.transport(t, cfg)
+	return smtpTransport(t, srv, cfg)
 }
 
 func TestSendErrorString(t *testing.T) {

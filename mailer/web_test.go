@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"herald/feed/testkit"
+	"herald/mailer/smtptest"
 
 	"herald/feed"
 	"herald/schedule/store"
@@ -66,9 +67,9 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 	)
 	switch transport {
 	case "smtp":
-		srv := newTestSMTP(t, testSMTPOptions{})
-		cfg = srv.config(t)
-		tr = srv.transport(t, cfg)
+		srv := smtptest.New(t, smtptest.Options{})
+		cfg = smtpConfig(t, srv)
+		tr = smtpTransport(t, srv, cfg)
 		env.mails = func() [][]byte {
 			var out [][]byte
 			for _, m := range srv.Messages() {

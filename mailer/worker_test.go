@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"herald/feed/testkit"
+	"herald/mailer/smtptest"
 
 	"herald/feed"
 	"herald/schedule/store"
@@ -61,7 +62,7 @@ type testEnv struct {
 	ctx    context.Context
 	dbPath string
 	db     *sqlite.DB
-	srv    *testSMTP
+	srv    *smtptest.Server
 	cfg    Config
 	posts  *fixedPosts
 	clock  *testkit.Clock
@@ -74,18 +75,18 @@ func workerSite() *feed.Site {
 	return &feed.Site{Title: "Test Blog", URL: "https://blog.example.com", Language: "en", Timezone: "UTC", Email: "owner@example.com"}
 }
 
-func newTestEnv(t testing.TB, opts testSMTPOptions) *testEnv {
+func newTestEnv(t testing.TB, opts smtptest.Options) *testEnv {
 	t.Helper()
 	return newTestEnvAt(t, opts, filepath.Join(t.TempDir(), "herald.db"))
 }
 
 // newTestEnvAt is newTestEnv with the database at dbPath.
-func newTestEnvAt(t testing.TB, opts testSMTPOptions, dbPath string) *testEnv {
+func newTestEnvAt(t testing.TB, opts smtptest.Options, dbPath string) *testEnv {
 	t.Helper()
 	e := &testEnv{
 		ctx:    context.Background(),
 		dbPath: dbPath,
-		srv:    newTestSMTP(t, opts),
+		srv:    smtptest.New(t, opts),
 		posts:  &fixedPosts{posts: map[string]*feed.Post{}, sections: map[string]*feed.Section{}},
 		clock:  testkit.NewClock(workerT0),
 		secret: []byte("0123456789abcdef0123456789abcdef"),
@@ -96,7 +97,7 @@ func newTestEnvAt(t testing.TB, opts testSMTPOptions, dbPath string) *testEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	e.db = db
-	e.cfg = e.srv.config(t)
+	e.cfg = smtpConfig(t, e.srv)
 	e.cfg.SMTP.Concurrency = 2
 	// The first run, long before the test posts: they are new, not archive.
 	if _, err := db.Record(e.ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), nil, false); err != nil {
@@ -112,7 +113,7 @@ func (e *testEnv) mailer(t testing.TB, mutate func(*Options)) *Mailer {
 	cfg := e.cfg
 	opts := Options{
 		Config: &cfg, Site: workerSite(), PublicURL: "https://blog.example.com/herald/",
-		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: e.srv.transport(t, cfg), Clock: e.clock,
+		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: smtpTransport(t, e.srv, cfg), Clock: e.clock,
 	}
 	if mutate != nil {
 		mutate(&opts)
@@ -237,7 +238,7 @@ func parseMessage(t testing.TB, raw []byte) (mail.Header, string, string) {
 }
 
 func TestDeliverOnePost(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{RequireAuth: true})
+	e := newTestEnv(t, smtptest.Options{RequireAuth: true})
 	confirmed := e.subscribe(t, "sub", 5, store.StatusConfirmed)
 	e.subscribe(t, "pending", 2, store.StatusPending)
 	e.subscribe(t, "gone", 2, store.StatusUnsubscribed)
@@ -327,7 +328,7 @@ func waitFor(t testing.TB, what string, cond func() bool, d time.Duration) bool 
 }
 
 func TestRetryTemporaryThenSent(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub001@example.com": 2}})
+	e := newTestEnv(t, smtptest.Options{Fail4xx: map[string]int{"sub001@example.com": 2}})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -356,7 +357,7 @@ func TestRetryTemporaryThenSent(t *testing.T) {
 // With the real backoff the retry waits: Drain leaves it, and the next
 // attempt is due later.
 func TestRetryWaitsForBackoff(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1}})
+	e := newTestEnv(t, smtptest.Options{Fail4xx: map[string]int{"sub000@example.com": 1}})
 	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -380,7 +381,7 @@ func TestRetryWaitsForBackoff(t *testing.T) {
 }
 
 func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail5xx: map[string]bool{"sub002@example.com": true}})
+	e := newTestEnv(t, smtptest.Options{Fail5xx: map[string]bool{"sub002@example.com": true}})
 	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -413,7 +414,7 @@ func TestPermanentFailureDoesNotStopOthers(t *testing.T) {
 }
 
 func TestRetriesExhausted(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 100}})
+	e := newTestEnv(t, smtptest.Options{Fail4xx: map[string]int{"sub000@example.com": 100}})
 	e.subscribe(t, "sub", 1, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -441,7 +442,7 @@ func TestRetriesExhausted(t *testing.T) {
 }
 
 func TestConnectionDroppedMidData(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{DropData: map[string]int{"sub000@example.com": 1, "sub003@example.com": 1}})
+	e := newTestEnv(t, smtptest.Options{DropData: map[string]int{"sub000@example.com": 1, "sub003@example.com": 1}})
 	subs := e.subscribe(t, "sub", 6, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -465,7 +466,7 @@ func TestConnectionDroppedMidData(t *testing.T) {
 }
 
 func TestRedialAfter421PerConnection(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{MaxPerConn: 3})
+	e := newTestEnv(t, smtptest.Options{MaxPerConn: 3})
 	subs := e.subscribe(t, "sub", 10, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -493,7 +494,7 @@ func TestRedialAfter421PerConnection(t *testing.T) {
 }
 
 func TestConnectionReuse(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 40, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -509,7 +510,7 @@ func TestConnectionReuse(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 8, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -570,7 +571,7 @@ func TestPacerThrottle(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("late", workerT0.Add(-1*time.Hour), true)
 	e.addPost("early", workerT0.Add(-3*time.Hour), true)
@@ -613,7 +614,7 @@ func TestDigest(t *testing.T) {
 }
 
 func TestNewsletterFalseSkipsMailing(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.subscribe(t, "sub", 2, store.StatusConfirmed)
 	e.addPost("quiet", workerT0, false)
 	e.clock.Advance(time.Minute)
@@ -634,7 +635,7 @@ func TestNewsletterFalseSkipsMailing(t *testing.T) {
 // Deliveries left in flight by a crash are sent once their lease has run
 // out, never before (the owner may be alive and sending them).
 func TestRunTakesOverExpiredLeases(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 4, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -676,7 +677,7 @@ func TestRunTakesOverExpiredLeases(t *testing.T) {
 }
 
 func TestRunWakeAndShutdown(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	m := e.mailer(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -705,7 +706,7 @@ func TestRunWakeAndShutdown(t *testing.T) {
 // Shutdown mid-list: the claimed rest goes back to pending, the ledger is
 // consistent, and a restart sends the rest exactly once.
 func TestShutdownMidList(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 30, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -729,7 +730,7 @@ func TestShutdownMidList(t *testing.T) {
 }
 
 func TestPreviewSendTestDryRun(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	e.subscribe(t, "sub", 12, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	m := e.mailer(t, nil)
@@ -783,7 +784,7 @@ func TestPreviewSendTestDryRun(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	cfg := e.cfg
 	base := Options{Config: &cfg, Site: workerSite(), PublicURL: "https://x.example.com", Secret: e.secret, DB: e.db, Posts: e.posts}
 	tests := []struct {
@@ -812,7 +813,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestMessageIDDeterministic(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	a, b := e.mailer(t, nil), e.mailer(t, nil)
 	if x, y := a.messageID("mailing", 7, 42), b.messageID("mailing", 7, 42); x != y {
 		t.Errorf("Message-ID differs between mailers: %s, %s", x, y)
@@ -825,7 +826,7 @@ func TestMessageIDDeterministic(t *testing.T) {
 // With the server down, a pass stops after a few connection failures
 // instead of burning an attempt of every subscriber, and reports it.
 func TestServerUnreachable(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{})
+	e := newTestEnv(t, smtptest.Options{})
 	subs := e.subscribe(t, "sub", 50, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
 	e.clock.Advance(time.Minute)
@@ -839,7 +840,7 @@ func TestServerUnreachable(t *testing.T) {
 	ln.Close()
 	down := e.mailer(t, func(o *Options) {
 		o.Config.SMTP.Port = dead
-		o.Transport = e.srv.transport(t, *o.Config)
+		o.Transport = smtpTransport(t, e.srv, *o.Config)
 	})
 	down.backoff = defaultBackoff
 	s, err := down.Drain(e.ctx)

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/emersion/go-smtp"
+	"herald/mailer/smtptest"
 )
 
 type delivered struct {
@@ -52,18 +52,10 @@ func startReceiver(t *testing.T, protocol string, d *delivered) string {
 func TestReceiverLMTP(t *testing.T) {
 	var d delivered
 	addr := startReceiver(t, ProtocolLMTP, &d)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mx.herald.test"); err != nil {
-		t.Fatal(err)
-	}
+	c := smtptest.DialLMTP(t, addr, "mx.herald.test")
 	raw := readFixture(t, "postfix/unknown-user.eml")
 	rcpt := "bounces+1.2.yfquynplutel6@bounce.herald.test"
-	if err := c.SendMail("", []string{rcpt}, bytes.NewReader(raw)); err != nil {
+	if err := c.Send("", []string{rcpt}, bytes.NewReader(raw)); err != nil {
 		t.Fatal(err)
 	}
 	if len(d.raws) != 1 || len(d.envs[0]) != 1 || d.envs[0][0] != rcpt {
@@ -75,9 +67,8 @@ func TestReceiverLMTP(t *testing.T) {
 	}
 
 	// Other domains are refused at RCPT: no relay, nothing delivered.
-	err = c.SendMail("", []string{"someone@example.com"}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) || se.Code != 550 {
+	err = c.Send("", []string{"someone@example.com"}, strings.NewReader("Subject: x\r\n\r\nx\r\n"))
+	if smtptest.ReplyCode(err) != 550 {
 		t.Fatalf("foreign recipient: %v, want 550", err)
 	}
 	if len(d.raws) != 1 {
@@ -86,8 +77,8 @@ func TestReceiverLMTP(t *testing.T) {
 
 	// A database failure answers 4xx so that the MTA keeps the bounce.
 	d.fail = errors.New("database is locked")
-	err = c.SendMail("", []string{rcpt}, bytes.NewReader(raw))
-	if !errors.As(err, &se) || se.Code != 451 {
+	err = c.Send("", []string{rcpt}, bytes.NewReader(raw))
+	if smtptest.ReplyCode(err) != 451 {
 		t.Fatalf("failing sink: %v, want 451", err)
 	}
 }
@@ -95,12 +86,8 @@ func TestReceiverLMTP(t *testing.T) {
 func TestReceiverSMTP(t *testing.T) {
 	var d delivered
 	addr := startReceiver(t, ProtocolSMTP, &d)
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("", []string{"BOUNCES@Bounce.Herald.Test"}, bytes.NewReader(readFixture(t, "arf.eml"))); err != nil {
+	c := smtptest.Dial(t, addr)
+	if err := c.Send("", []string{"BOUNCES@Bounce.Herald.Test"}, bytes.NewReader(readFixture(t, "arf.eml"))); err != nil {
 		t.Fatal(err)
 	}
 	if len(d.raws) != 1 {

@@ -1,4 +1,4 @@
-package mailer
+package smtptest
 
 import (
 	"bytes"
@@ -12,10 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +24,10 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// testSMTPOptions configures the in-process SMTP server of the tests.
-type testSMTPOptions struct {
+// Options configures a test server; the zero value is a server offering
+// STARTTLS and AUTH PLAIN for the account "user" / "secret".
+type Options struct {
+	Domain      string            // the name in the greeting; "": "localhost"
 	NoSTARTTLS  bool              // do not offer STARTTLS
 	ImplicitTLS bool              // TLS from the first byte (port 465 style)
 	Users       map[string]string // AUTH PLAIN accounts; nil: {"user": "secret"}
@@ -38,8 +39,8 @@ type testSMTPOptions struct {
 	Discard     bool              // count messages but do not keep their bytes (benchmarks)
 }
 
-// capturedMsg is one message the test server accepted.
-type capturedMsg struct {
+// Message is one message the server accepted.
+type Message struct {
 	From string
 	To   []string
 	Data []byte
@@ -48,21 +49,21 @@ type capturedMsg struct {
 	Conn int    // connection number, from 1
 }
 
-// testSMTP is a real SMTP server (emersion/go-smtp) on 127.0.0.1:0 with
+// Server is a real SMTP server (emersion/go-smtp) on 127.0.0.1:0 with
 // STARTTLS (a self-signed certificate made for the test), AUTH PLAIN that is
 // refused before TLS, capture of every message and faults on demand.
-type testSMTP struct {
-	Addr      string
-	Host      string
-	Port      int
+type Server struct {
+	Addr      string      // host:port
+	Host      string      // 127.0.0.1
+	Port      int         // the port it listens on
 	ClientTLS *tls.Config // trusts the server's certificate
 	Password  string      // password of "user"
 
-	opts testSMTPOptions
+	opts Options
 	srv  *smtp.Server
 
 	mu         sync.Mutex
-	msgs       []capturedMsg
+	msgs       []Message
 	count      map[string]int // delivered messages per recipient
 	tries      map[string]int // RCPT tries per recipient
 	dataTries  map[string]int
@@ -70,7 +71,8 @@ type testSMTP struct {
 	nconns     int
 	clearAuth  int // AUTH commands seen on an unencrypted stream
 	authOK     int
-	delivered  int
+	delivered  int // messages
+	deliveries int // (message, recipient) pairs
 	rejections []string
 }
 
@@ -79,13 +81,18 @@ type connState struct {
 	msgs int // messages accepted on it
 }
 
-func newTestSMTP(t testing.TB, opts testSMTPOptions) *testSMTP {
+// New starts a server for the duration of the test (it is closed by
+// t.Cleanup).
+func New(t testing.TB, opts Options) *Server {
 	t.Helper()
+	if opts.Domain == "" {
+		opts.Domain = "localhost"
+	}
 	if opts.Users == nil {
 		opts.Users = map[string]string{"user": "secret"}
 	}
 	cert, pool := selfSignedCert(t)
-	s := &testSMTP{
+	s := &Server{
 		opts:      opts,
 		Password:  opts.Users["user"],
 		count:     map[string]int{},
@@ -95,7 +102,7 @@ func newTestSMTP(t testing.TB, opts testSMTPOptions) *testSMTP {
 		ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
-	srv.Domain = "localhost"
+	srv.Domain = opts.Domain
 	srv.AllowInsecureAuth = false
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
@@ -108,7 +115,7 @@ func newTestSMTP(t testing.TB, opts testSMTPOptions) *testSMTP {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		t.Fatalf("smtptest: listen: %v", err)
 	}
 	var l net.Listener = &sniffListener{Listener: ln, s: s}
 	if opts.ImplicitTLS {
@@ -123,80 +130,97 @@ func newTestSMTP(t testing.TB, opts testSMTPOptions) *testSMTP {
 	return s
 }
 
-// config returns a [mail] configuration sending to this server with
-// STARTTLS (or implicit TLS) and AUTH as "user"; the password is in a file.
-func (s *testSMTP) config(t testing.TB) Config {
-	t.Helper()
-	pw := filepath.Join(t.TempDir(), "password")
-	if err := os.WriteFile(pw, []byte(s.Password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := Default()
-	cfg.Transport = TransportSMTP
-	cfg.From = "Blog <news@example.com>"
-	cfg.SMTP.Host = s.Host
-	cfg.SMTP.Port = s.Port
-	cfg.SMTP.Username = "user"
-	cfg.SMTP.PasswordFile = pw
-	cfg.SMTP.TLS = "starttls"
-	if s.opts.ImplicitTLS {
-		cfg.SMTP.TLS = "tls"
-	}
-	cfg.SMTP.Timeout.Duration = 5 * time.Second
-	cfg.SMTP.HELO = "herald.test"
-	return cfg
-}
-
-// transport returns an SMTP transport for cfg that trusts the server.
-func (s *testSMTP) transport(t testing.TB, cfg Config) *SMTPTransport {
-	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	tr, err := NewSMTPTransport(&cfg, nil, SMTPOptions{TLSConfig: s.ClientTLS})
-	if err != nil {
-		t.Fatalf("NewSMTPTransport: %v", err)
-	}
-	return tr
-}
+// ImplicitTLS reports whether the server speaks TLS from the first byte
+// (Options.ImplicitTLS), as on port 465.
+func (s *Server) ImplicitTLS() bool { return s.opts.ImplicitTLS }
 
 // Messages returns a copy of the accepted messages.
-func (s *testSMTP) Messages() []capturedMsg {
+func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]capturedMsg(nil), s.msgs...)
+	return append([]Message(nil), s.msgs...)
+}
+
+// ForgetMessages drops the messages kept so far (Messages and To start
+// again from none); the counts (Count, Counts, Delivered) stay.
+func (s *Server) ForgetMessages() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = nil
+}
+
+// To returns the accepted messages addressed to addr (compared without
+// regard to case), in the order they arrived.
+func (s *Server) To(addr string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range s.msgs {
+		for _, to := range m.To {
+			if strings.EqualFold(to, addr) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Counts returns how many messages were accepted for each recipient (in
+// lower case); it works with Discard too.
+func (s *Server) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.count)
+}
+
+// Totals returns how many distinct recipients received at least one
+// message, and how many deliveries there were in all (a message to two
+// recipients counts twice); it works with Discard too.
+func (s *Server) Totals() (recipients, deliveries int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.count), s.deliveries
+}
+
+// Rejections returns the refusals of RCPT made on demand (Fail4xx,
+// Fail5xx), each as "451 addr" or "550 addr", in order.
+func (s *Server) Rejections() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.rejections...)
 }
 
 // Count returns how many messages were accepted for addr.
-func (s *testSMTP) Count(addr string) int {
+func (s *Server) Count(addr string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.count[strings.ToLower(addr)]
 }
 
 // Delivered returns the number of accepted messages.
-func (s *testSMTP) Delivered() int {
+func (s *Server) Delivered() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.delivered
 }
 
 // Conns returns the number of TCP connections accepted.
-func (s *testSMTP) Conns() int {
+func (s *Server) Conns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nconns
 }
 
 // ClearAuth returns how many AUTH commands arrived unencrypted.
-func (s *testSMTP) ClearAuth() int {
+func (s *Server) ClearAuth() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.clearAuth
 }
 
 // AuthOK returns the number of successful AUTH exchanges.
-func (s *testSMTP) AuthOK() int {
+func (s *Server) AuthOK() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authOK
@@ -204,7 +228,7 @@ func (s *testSMTP) AuthOK() int {
 
 // newSession is called per connection and again after STARTTLS (go-smtp
 // resets the session then), so connection state is keyed by *smtp.Conn.
-func (s *testSMTP) newSession(c *smtp.Conn) (smtp.Session, error) {
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs, ok := s.conns[c]
@@ -214,11 +238,11 @@ func (s *testSMTP) newSession(c *smtp.Conn) (smtp.Session, error) {
 		s.conns[c] = cs
 	}
 	_, isTLS := c.TLSConnectionState()
-	return &testSession{s: s, c: c, cs: cs, tls: isTLS}, nil
+	return &session{s: s, c: c, cs: cs, tls: isTLS}, nil
 }
 
-type testSession struct {
-	s    *testSMTP
+type session struct {
+	s    *Server
 	c    *smtp.Conn
 	cs   *connState
 	tls  bool
@@ -227,9 +251,9 @@ type testSession struct {
 	to   []string
 }
 
-func (ss *testSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
-func (ss *testSession) Auth(mech string) (sasl.Server, error) {
+func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
@@ -246,7 +270,7 @@ func (ss *testSession) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (ss *testSession) Mail(from string, opts *smtp.MailOptions) error {
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	s := ss.s
 	if s.opts.RequireAuth && ss.user == "" {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
@@ -265,7 +289,7 @@ func (ss *testSession) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (ss *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	s := ss.s
 	addr := strings.ToLower(to)
 	s.mu.Lock()
@@ -283,7 +307,7 @@ func (ss *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-func (ss *testSession) Data(r io.Reader) error {
+func (ss *session) Data(r io.Reader) error {
 	s := ss.s
 	drop := false
 	s.mu.Lock()
@@ -318,25 +342,26 @@ func (ss *testSession) Data(r io.Reader) error {
 	s.delivered++
 	for _, to := range ss.to {
 		s.count[strings.ToLower(to)]++
+		s.deliveries++
 	}
 	if !s.opts.Discard {
-		s.msgs = append(s.msgs, capturedMsg{From: ss.from, To: append([]string(nil), ss.to...), Data: data, TLS: ss.tls, User: ss.user, Conn: ss.cs.n})
+		s.msgs = append(s.msgs, Message{From: ss.from, To: append([]string(nil), ss.to...), Data: data, TLS: ss.tls, User: ss.user, Conn: ss.cs.n})
 	}
 	return nil
 }
 
-func (ss *testSession) Reset() {
+func (ss *session) Reset() {
 	ss.from = ""
 	ss.to = nil
 }
 
-func (ss *testSession) Logout() error { return nil }
+func (ss *session) Logout() error { return nil }
 
 // sniffListener wraps accepted connections to spot AUTH commands sent in
 // clear text (after STARTTLS the stream is ciphertext and cannot match).
 type sniffListener struct {
 	net.Listener
-	s *testSMTP
+	s *Server
 }
 
 func (l *sniffListener) Accept() (net.Conn, error) {
@@ -349,7 +374,7 @@ func (l *sniffListener) Accept() (net.Conn, error) {
 
 type sniffConn struct {
 	net.Conn
-	s            *testSMTP
+	s            *Server
 	tlsFromStart bool
 	encrypted    bool
 	tail         []byte
