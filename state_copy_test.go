@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"herald/mailer"
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 	"herald/schedule/store/postgres"
 	"herald/schedule/store/sqlite"
@@ -455,7 +456,7 @@ func TestStateCopyPostgresRoundTrip(t *testing.T) {
 // nothing again, and an unsubscribe link mailed before the copy works.
 func TestDaemonOnCopiedState(t *testing.T) {
 	pg := testDatabase(t)
-	sink, port := startSink(t)
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
 	mail := fmt.Sprintf(`
 [mail]
 transport = "smtp"
@@ -464,7 +465,7 @@ from = "Test Blog <news@blog.example.com>"
 host = "127.0.0.1"
 port = %d
 tls = "none"
-`, port)
+`, sink.Port)
 	e := newEnv(t, daemonConfig+mail)
 	readers := []string{"ann@example.org", "bob@example.org", "cy@example.net"}
 	if r := e.run(t, append([]string{"subscribers", "add"}, readers...)...); r.code != 0 {
@@ -475,12 +476,12 @@ tls = "none"
 	if err := os.WriteFile(e.path("posts/2026-11-01-before.md"), []byte(post), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, func() bool { return len(sink.snapshot()) == len(readers) })
+	waitFor(t, 60*time.Second, func() bool { n, _ := sink.Totals(); return n == len(readers) })
 	if r := d.stop(t); r.code != 0 {
 		t.Fatalf("daemon on SQLite: %+v", r)
 	}
 	before := announcements(t, e)
-	msg := sink.snapshot()["ann@example.org"][0]
+	msg := string(sink.To("ann@example.org")[0].Data)
 	tok := regexp.MustCompile(`unsubscribe\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(msg)
 	if tok == nil {
 		t.Fatalf("no unsubscribe link in the message:\n%s", msg)
@@ -503,9 +504,9 @@ tls = "none"
 	if r := d.stop(t); r.code != 0 {
 		t.Fatalf("daemon on PostgreSQL: %+v", r)
 	}
-	for addr, msgs := range sink.snapshot() {
-		if len(msgs) != 1 {
-			t.Errorf("%s got %d messages, want 1: the daemon on the copy sent again", addr, len(msgs))
+	for addr, n := range sink.Counts() {
+		if n != 1 {
+			t.Errorf("%s got %d messages, want 1: the daemon on the copy sent again", addr, n)
 		}
 	}
 	ctx := context.Background()
