@@ -2,7 +2,6 @@ package feed
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Feed file names and content types.
@@ -375,132 +372,4 @@ func postID(p *Post) string {
 // homeURL is the site's home page with a trailing slash.
 func homeURL(site *Site) string {
 	return strings.TrimRight(site.URL+site.BaseURL, "/") + "/"
-}
-
-type tagFeed struct {
-	slug, name string
-	items      []*item
-}
-
-// collectTags groups sorted items by tag slug. The display name of a slug
-// is the smallest of its spellings, so that it does not depend on order.
-func collectTags(sorted []*item) []tagFeed {
-	bySlug := map[string]*tagFeed{}
-	for _, e := range sorted {
-		seen := map[string]bool{}
-		for _, t := range e.post.Tags {
-			s := TagSlug(t)
-			if s == "" || seen[s] {
-				continue
-			}
-			seen[s] = true
-			tf := bySlug[s]
-			if tf == nil {
-				tf = &tagFeed{slug: s, name: t}
-				bySlug[s] = tf
-			} else if t < tf.name {
-				tf.name = t
-			}
-			tf.items = append(tf.items, e)
-		}
-	}
-	out := make([]tagFeed, 0, len(bySlug))
-	for _, tf := range bySlug {
-		out = append(out, *tf)
-	}
-	slices.SortFunc(out, func(a, b tagFeed) int { return cmp.Compare(a.slug, b.slug) })
-	return out
-}
-
-// TagSlug is the folder name of a tag's feeds: lowercase, every run of
-// characters other than letters and digits turned into one '-', no leading
-// or trailing '-'. It is "" for a tag with no letter or digit.
-func TagSlug(tag string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(tag) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-			continue
-		}
-		dash = true
-	}
-	return b.String()
-}
-
-// postTerms is the post's tags then its categories, without duplicates
-// (compared without case; the first spelling is kept).
-func postTerms(p *Post) []string {
-	if len(p.Tags)+len(p.Categories) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(p.Tags)+len(p.Categories))
-	for _, list := range [][]string{p.Tags, p.Categories} {
-		for _, t := range list {
-			t = strings.TrimSpace(t)
-			if t != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, t) }) {
-				out = append(out, t)
-			}
-		}
-	}
-	return out
-}
-
-// xmlSafe removes the characters XML 1.0 does not allow (most C0 controls,
-// U+FFFE, U+FFFF) and invalid UTF-8, which encoding/xml would otherwise
-// write as-is inside CDATA and make the document unparseable. It returns s
-// itself, without copying, when s is already safe.
-func xmlSafe(s string) string {
-	i := xmlSafePrefix(s)
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	b.WriteString(s[:i])
-	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if xmlChar(r) && !(r == utf8.RuneError && n == 1) {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
-
-// xmlSafePrefix is the length of the longest prefix of s that is valid
-// UTF-8 made of XML characters. It looks at eight bytes at a time while
-// they are all printable ASCII.
-func xmlSafePrefix(s string) int {
-	for i := 0; i < len(s); {
-		if i+8 <= len(s) && printable8(load8(s, i)) {
-			i += 8
-			continue
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return i
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if !xmlChar(r) || (r == utf8.RuneError && n == 1) {
-			return i
-		}
-		i += n
-	}
-	return len(s)
-}
-
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
 }

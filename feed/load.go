@@ -1,18 +1,15 @@
 package feed
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -21,9 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// ErrNotFound is returned by Find when no post matches.
-var ErrNotFound = errors.New("feed: not found")
 
 // racyWindow is how recent a file's mtime must be for the cache not to trust
 // it: a file written twice within the file system's timestamp granularity
@@ -306,40 +300,6 @@ func (l *Loader) readPost(c *candidate, start time.Time, buf []byte) (*cacheEntr
 	return e, buf
 }
 
-// errTooLarge is readAllInto's error for a file that grew past the limit.
-var errTooLarge = errors.New("file too large")
-
-// readAllInto reads r to its end into buf (grown as needed; size is the
-// expected size) and returns the bytes read. A short read that ends at the
-// expected size is taken for the end of the file (as it is for a regular
-// file), which saves the read that would return io.EOF. When more than
-// limit bytes come, it stops and returns them with errTooLarge.
-func readAllInto(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
-	if want := int(min(size, limit)) + 512; cap(buf) < want {
-		buf = make([]byte, 0, want)
-	}
-	for {
-		if int64(len(buf)) > limit {
-			return buf, errTooLarge
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		room := cap(buf) - len(buf)
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 && n < room && int64(len(buf)) == size {
-			return buf, nil
-		}
-	}
-}
-
 // dropDuplicates keeps, of posts sharing an id, the one first in path order
 // and reports each other one as an error (it is skipped: ids must be unique
 // for feeds and for the newsletter's record of what was announced). Posts
@@ -385,144 +345,4 @@ func unwrapPathError(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// Find returns the post of snap named by nameOrSlug: its path in the posts
-// folder, its file path, its file name with or without extension, or its
-// slug, tried in that order. ErrNotFound when none matches; an error when a
-// slug matches several posts.
-func (l *Loader) Find(snap *Snapshot, nameOrSlug string) (*Post, error) {
-	q := strings.TrimSpace(nameOrSlug)
-	if snap == nil || q == "" {
-		return nil, fmt.Errorf("feed: find %q: %w", nameOrSlug, ErrNotFound)
-	}
-	slashed := filepath.ToSlash(q)
-	cleanFile := filepath.Clean(q)
-	for _, p := range snap.Posts {
-		if p.Path == slashed || p.File == cleanFile {
-			return p, nil
-		}
-	}
-	base := path.Base(slashed)
-	for _, p := range snap.Posts {
-		if p.Name == base || path.Base(p.Path) == base {
-			return p, nil
-		}
-	}
-	var matches []*Post
-	for _, p := range snap.Posts {
-		if p.Slug == q {
-			matches = append(matches, p)
-		}
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("feed: find %q: %w", nameOrSlug, ErrNotFound)
-	case 1:
-		return matches[0], nil
-	}
-	names := make([]string, len(matches))
-	for i, p := range matches {
-		names[i] = p.Path
-	}
-	return nil, fmt.Errorf("feed: find %q: the slug names %d posts (%s); give the file name", nameOrSlug, len(matches), strings.Join(names, ", "))
-}
-
-// body re-reads p's file and returns its Markdown body (after the front
-// matter, UTF-8 BOM removed, CRLF turned into LF) and the 1-based file line
-// of its first line. The file must still have the hash the scan saw.
-func (l *Loader) body(ctx context.Context, p *Post) (src []byte, line int, err error) {
-	src, line, _, err = l.bodyInto(ctx, p, nil)
-	return src, line, err
-}
-
-// bodyInto is body reading the file into buf (grown as needed), which it
-// returns for reuse; src may point into it. When the scan that made p
-// trusted its mtime (not racy) and the file still has that size and mtime,
-// the file is not hashed again: the scan's cache relies on the same rule.
-func (l *Loader) bodyInto(ctx context.Context, p *Post, buf []byte) (src []byte, line int, _ []byte, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, 0, buf, fmt.Errorf("feed: %s: %w", p.File, err)
-	}
-	data, size, mtime, err := readFileStat(p.File, buf[:0], l.maxSize)
-	if errors.Is(err, errTooLarge) {
-		return nil, 0, data, fmt.Errorf("feed: %s: %s", p.File, tooLarge(max(size, int64(len(data))), l.maxSize))
-	}
-	if err != nil {
-		return nil, 0, buf, fmt.Errorf("feed: %w", err)
-	}
-	buf = data
-	if !p.mtimeTrusted || size != p.Size || int64(len(data)) != p.Size || !mtime.Equal(p.ModTime) {
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != p.Hash {
-			return nil, 0, buf, fmt.Errorf("feed: %s: changed since scan", p.File)
-		}
-	}
-	_, body, line, perr := splitFrontMatter(data)
-	if perr != nil {
-		return nil, 0, buf, fmt.Errorf("feed: %s:%d: %s", p.File, perr.line, perr.msg)
-	}
-	if bytes.IndexByte(body, '\r') >= 0 {
-		body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
-	}
-	if perr := checkNesting(body, line); perr != nil {
-		return nil, 0, buf, fmt.Errorf("feed: %s:%d: %s", p.File, perr.line, perr.msg)
-	}
-	return body, line, buf, nil
-}
-
-// resolve answers the Liquid tags that name other posts, from the latest
-// scan. kind "post_url": arg is a post's Name ("2010-07-21-name", maybe with
-// a folder prefix or an extension); the result is that post's URL, ok false
-// (and "") when no post has that name. kind "link": arg is a site path such
-// as "_posts/2016-07-26-name.md"; when it names a post (its path in the
-// posts folder is a suffix of arg, or failing that its file name is arg's)
-// the result is the post's URL with ok true; otherwise the result is
-// site.url + site.baseurl + "/" + arg (".md" kept) with ok false. Any other
-// kind gives "", false.
-func (l *Loader) resolve(kind, arg string) (string, bool) {
-	arg = strings.TrimSpace(arg)
-	arg = strings.Trim(arg, `"'`)
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	switch kind {
-	case "post_url":
-		q := strings.TrimPrefix(arg, "/")
-		name := path.Base(q)
-		name = strings.TrimSuffix(strings.TrimSuffix(name, ".md"), ".markdown")
-		cands := l.byName[name]
-		if len(cands) == 0 {
-			return "", false
-		}
-		if dir := path.Dir(q); dir != "." && len(cands) > 1 {
-			for _, p := range cands {
-				if strings.HasSuffix(path.Dir(p.Path), dir) {
-					return p.URL, true
-				}
-			}
-		}
-		return cands[0].URL, true
-	case "link":
-		q := strings.TrimPrefix(arg, "/")
-		for rest := q; rest != ""; {
-			if p := l.byPath[rest]; p != nil {
-				return p.URL, true
-			}
-			_, after, ok := strings.Cut(rest, "/")
-			if !ok {
-				break
-			}
-			rest = after
-		}
-		if name, _, _, ok := postName(path.Base(q)); ok {
-			if cands := l.byName[name]; len(cands) == 1 {
-				return cands[0].URL, true
-			}
-		}
-		if u, ok := l.pageURL(q); ok {
-			return u, true
-		}
-		return l.parser.base + "/" + q, false
-	}
-	return "", false
 }
