@@ -50,6 +50,11 @@ type Store interface {
 	NextRetry(ctx context.Context) (time.Time, error)
 	Ping(ctx context.Context) error
 	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []Subscriber, error)
+	// PostCandidates calls fn once per subscriber that is not forgotten,
+	// by id, with their suppression and their deliveries of post postID
+	// (`herald send -dry-run`). fn runs outside any query, so it may call
+	// the store.
+	PostCandidates(ctx context.Context, postID string, fn func(Candidate) error) error
 	Posts(ctx context.Context) (map[string]PostState, error)
 	Record(ctx context.Context, now time.Time, posts []SeenPost, backfill bool) (RecordResult, error)
 	RecordOutcomes(ctx context.Context, now time.Time, owner string, outcomes []Outcome) (int, error)

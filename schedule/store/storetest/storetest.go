@@ -68,6 +68,7 @@ var cases = []struct {
 	{"ExpandMailingRecipients", testExpandMailingRecipients},
 	{"ExpandDigestCutoff", testExpandDigestCutoff},
 	{"PostRecipients", testPostRecipients},
+	{"PostCandidates", testPostCandidates},
 	{"SkipMailing", testSkipMailing},
 	{"DeliveryLifecycle", testDeliveryLifecycle},
 	{"UnsubscribeDropsWaitingDeliveries", testUnsubscribeDropsWaitingDeliveries},
