@@ -161,6 +161,9 @@ func (m *Main) runSend(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if now := m.clock().Now(); !p.Due(now) {
+			plan.Skip = fmt.Sprintf("not published yet (date %s, or a draft): herald send refuses it", p.Date.Format(time.RFC3339))
+		}
 		writePlan(m.Stdout, plan)
 		return nil
 	case *retry:
@@ -245,19 +248,44 @@ func isTerminal(w io.Writer) bool {
 }
 
 func writePlan(w io.Writer, p mailer.Plan) {
+	at := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 	fmt.Fprintf(w, "post:       %s (%s)\n", p.Title, p.Path)
-	fmt.Fprintf(w, "subject:    %s\n", p.Subject)
-	if !p.Newsletter {
-		fmt.Fprintln(w, "newsletter: false: this post is never mailed")
+	if p.Subject != "" {
+		fmt.Fprintf(w, "subject:    %s\n", p.Subject)
+	}
+	if p.Skip != "" {
+		fmt.Fprintf(w, "not mailed: %s\n", p.Skip)
+		fmt.Fprintln(w, "dry run: nothing was sent")
 		return
 	}
-	fmt.Fprintf(w, "recipients: %d confirmed subscribers who have not received it\n", p.Recipients)
 	fmt.Fprintf(w, "message:    %d bytes\n", p.Bytes)
-	for _, s := range p.Sample {
-		fmt.Fprintf(w, "  %s\n", s)
+	ml := p.Mailing
+	switch {
+	case ml.New:
+		fmt.Fprintln(w, "mailing:    a new one, created by the send: everyone confirmed then who has not had the post")
+	case ml.ID == 0:
+		fmt.Fprintf(w, "mailing:    created by the send from the announcement of %s: only subscribers confirmed by then\n", at(ml.Cutoff))
+	case ml.Expand:
+		fmt.Fprintf(w, "mailing:    #%d (%s), created %s: only subscribers confirmed by then\n", ml.ID, ml.Kind, at(ml.Cutoff))
+	default:
+		fmt.Fprintf(w, "mailing:    #%d (%s), for the subscribers confirmed by %s; its deliveries exist: the send sends those still due\n", ml.ID, ml.Kind, at(ml.Cutoff))
 	}
-	if p.Recipients > len(p.Sample) {
-		fmt.Fprintf(w, "  … and %d more\n", p.Recipients-len(p.Sample))
+	fmt.Fprintf(w, "recipients: %d (of %d confirmed now):\n", p.Recipients, p.Confirmed)
+	for _, e := range p.Send {
+		if e.Reason != "" {
+			fmt.Fprintf(w, "  %s  (%s)\n", e.Email, e.Reason)
+		} else {
+			fmt.Fprintf(w, "  %s\n", e.Email)
+		}
+	}
+	if len(p.NotSent) > 0 {
+		fmt.Fprintf(w, "not sent:   %d:\n", len(p.NotSent))
+		for _, e := range p.NotSent {
+			fmt.Fprintf(w, "  %s  %s\n", e.Email, e.Reason)
+		}
+	}
+	if p.OtherWaiting > 0 {
+		fmt.Fprintf(w, "also:       %d unfinished deliveries of other posts; the send delivers those that are due too\n", p.OtherWaiting)
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
 }

@@ -41,7 +41,10 @@ type Store interface {
 	SetMeta(ctx context.Context, key, value string) error
 	NextRetry(ctx context.Context) (time.Time, error)
 	WaitingDeliveries(ctx context.Context) (int64, error)
-	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error)
+	// DryRun reads these: who `herald send POST` would reach.
+	PostCandidates(ctx context.Context, postID string, fn func(store.Candidate) error) error
+	Announcements(ctx context.Context, limit int) ([]store.Announcement, error)
+	DeliveryStats(ctx context.Context, limit int) ([]store.MailingStats, error)
 	// RecordBounce records a recipient's 5xx at send time (smtpBounce).
 	RecordBounce(ctx context.Context, now time.Time, ev store.NewBounce, p store.BouncePolicy) (store.BounceEvent, error)
 }
@@ -473,40 +476,6 @@ func (m *Mailer) SendTest(ctx context.Context, postID, addr string) error {
 	}
 	m.log.Info("test message sent", "post", postID, "to", email, "message_id", msg.ID())
 	return nil
-}
-
-// Plan is what `herald send -dry-run POST` prints.
-type Plan struct {
-	PostID, Path, Title string
-	Subject             string
-	Newsletter          bool     // false: the post has `newsletter: false` and would not be mailed
-	Recipients          int      // confirmed subscribers who have not received the post
-	Sample              []string // the first few of them
-	Bytes               int      // size of one message
-}
-
-// planSample is how many recipients a Plan lists.
-const planSample = 10
-
-// DryRun reports what sending post postID now would do, and sends nothing.
-func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
-	p, prep, err := m.preparePost(ctx, postID)
-	if err != nil {
-		return Plan{}, err
-	}
-	n, sample, err := m.db.PostRecipients(ctx, m.now(), postID, planSample)
-	if err != nil {
-		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
-	}
-	plan := Plan{PostID: postID, Path: p.Path, Title: p.Title, Subject: prep.Subject(), Newsletter: p.Newsletter, Recipients: n}
-	for _, s := range sample {
-		plan.Sample = append(plan.Sample, s.Email)
-	}
-	if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
-		m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: postID}}))); err == nil {
-		plan.Bytes = msg.Len()
-	}
-	return plan, nil
 }
 
 // Metrics writes the mailer's counters in the Prometheus text format.

@@ -774,7 +774,7 @@ func TestPreviewSendTestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Recipients != 12 || len(plan.Sample) != planSample || plan.Sample[0] != "sub000@example.com" ||
+	if plan.Recipients != 12 || len(plan.Send) != 12 || plan.Send[0].Email != "sub000@example.com" || !plan.Mailing.New ||
 		plan.Subject != "Title of p" || !plan.Newsletter || plan.Bytes == 0 {
 		t.Errorf("DryRun = %+v", plan)
 	}

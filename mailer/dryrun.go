@@ -1,0 +1,240 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"herald/feed"
+	"herald/schedule/store"
+)
+
+// Plan is what `herald send -dry-run POST` prints: exactly what `herald
+// send POST` would do if run now, subscriber by subscriber.
+type Plan struct {
+	PostID, Path, Title string
+	Subject             string
+	Newsletter          bool   // false: the post has `newsletter: false` and would not be mailed
+	Skip                string // not "": the send mails nothing, and why (newsletter: false, the mailing was skipped)
+	Bytes               int    // size of one message
+
+	Mailing PlanMailing
+	// Send lists the subscribers the send delivers the post to, in the
+	// order it takes them (subscriber id); Recipients is their number.
+	Send       []PlanEntry
+	Recipients int
+	// NotSent lists, in subscriber id order, every subscriber who differs
+	// from "everyone confirmed now": confirmed now but not sent to, or
+	// not confirmed now but part of the post's mailing; each with the
+	// reason.
+	NotSent   []PlanEntry
+	Confirmed int // subscribers confirmed now
+	// OtherWaiting counts the unfinished deliveries of other posts: `herald
+	// send` delivers those that are due too.
+	OtherWaiting int
+}
+
+// PlanMailing is the mailing `herald send POST` would use.
+type PlanMailing struct {
+	ID      int64             // 0: none yet (the send creates it)
+	Kind    store.MailingKind // post or digest
+	Cutoff  time.Time         // only subscribers confirmed by then are included
+	New     bool              // the send creates the announcement now: the cutoff is the time of the send
+	Expand  bool              // the send creates its deliveries (everyone confirmed by Cutoff, not suppressed, not sent the post before)
+	Skipped string            // the mailing was skipped: why
+}
+
+// PlanEntry is one subscriber of a Plan.
+type PlanEntry struct {
+	SubscriberID int64
+	Email        string
+	Reason       string // why (for NotSent), or what (for Send: "", or "retry, attempt 3", "left in flight by a stopped herald")
+}
+
+// DryRun reports what `herald send POST` for post postID would do now, and
+// sends nothing. It follows the send's own decisions: the announcement it
+// would reuse or create, that announcement's mailing and its cutoff (a
+// subscriber confirmed after the mailing was created is not included),
+// the mailing's deliveries (sent, failed, scheduled for a retry, in
+// flight), suppressions and unsubscriptions.
+func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
+	p, err := m.posts.Post(ctx, postID)
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: post %s: %w", postID, err)
+	}
+	plan := Plan{PostID: postID, Path: p.Path, Title: p.Title, Newsletter: p.Newsletter}
+	_, prep, err := m.preparePost(ctx, postID)
+	switch {
+	case errors.Is(err, feed.ErrNoSection):
+		plan.Skip = "nothing to mail in " + p.Path + ": no " + strconv.Quote(m.cfg.Section) + " section, description or first paragraph"
+	case err != nil:
+		return Plan{}, err
+	default:
+		plan.Subject = prep.Subject()
+		if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
+			m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: postID}}))); err == nil {
+			plan.Bytes = msg.Len()
+		}
+	}
+	if !plan.Newsletter {
+		plan.Skip = "newsletter: false: this post is never mailed"
+	}
+	now := m.now().UTC().Truncate(time.Second)
+	ml, mine, err := m.planMailing(ctx, postID, now)
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
+	}
+	plan.Mailing = ml
+	if ml.Skipped != "" && plan.Skip == "" {
+		plan.Skip = "its mailing #" + fmt.Sprint(ml.ID) + " was skipped: " + ml.Skipped
+	}
+	stats, err := m.db.DeliveryStats(ctx, 0)
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
+	}
+	for _, s := range stats {
+		if !mine[s.MailingID] {
+			plan.OtherWaiting += s.Pending + s.Retrying
+		}
+	}
+	err = m.db.PostCandidates(ctx, postID, func(c store.Candidate) error {
+		if c.Status == store.StatusConfirmed {
+			plan.Confirmed++
+		}
+		send, reason, listed := decide(c, ml, now)
+		switch {
+		case plan.Skip != "":
+			// Nothing is mailed; a delivery still due would be failed
+			// ("not sent: …") by the send, which the Skip says.
+		case send:
+			plan.Send = append(plan.Send, PlanEntry{SubscriberID: c.ID, Email: c.Email, Reason: reason})
+		case listed:
+			plan.NotSent = append(plan.NotSent, PlanEntry{SubscriberID: c.ID, Email: c.Email, Reason: reason})
+		}
+		return nil
+	})
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
+	}
+	plan.Recipients = len(plan.Send)
+	return plan, nil
+}
+
+// planMailing finds the mailing `herald send POST` would use: the one of
+// the post's first queued announcement (Announce reuses it), or a new one
+// made from an announcement created now. mine holds the ids of every
+// mailing of the post.
+func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time) (PlanMailing, map[int64]bool, error) {
+	anns, err := m.db.Announcements(ctx, 0)
+	if err != nil {
+		return PlanMailing{}, nil, err
+	}
+	var first *store.Announcement
+	for i := range anns {
+		a := &anns[i]
+		if a.PostID == postID && a.Queued && (first == nil || a.ID < first.ID) {
+			first = a
+		}
+	}
+	stats, err := m.db.DeliveryStats(ctx, 0)
+	if err != nil {
+		return PlanMailing{}, nil, err
+	}
+	mine := map[int64]bool{}
+	var mailingID int64
+	for _, s := range stats {
+		for _, p := range s.Posts {
+			if p.PostID != postID {
+				continue
+			}
+			mine[s.MailingID] = true
+			if first != nil && p.AnnouncementID == first.ID {
+				mailingID = s.MailingID
+			}
+		}
+	}
+	switch {
+	case first == nil:
+		return PlanMailing{Kind: store.KindPost, Cutoff: now, New: true, Expand: true}, mine, nil
+	case mailingID == 0:
+		// Waiting announcement: the send makes its mailing now, with the
+		// announcement's time as the cutoff (a manual or converted one is
+		// always a mailing of its own).
+		return PlanMailing{Kind: store.KindPost, Cutoff: first.CreatedAt, Expand: true}, mine, nil
+	}
+	ml, err := m.db.Mailing(ctx, mailingID)
+	if err != nil {
+		return PlanMailing{}, nil, err
+	}
+	return PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped}, mine, nil
+}
+
+// decide is the send's decision for one subscriber, in the send's order:
+// a delivery of the post that is still unfinished is sent when due; one
+// sent or failed for good is not sent again; without a delivery, the
+// mailing's expansion (when the send expands it) takes the subscriber if
+// confirmed by the cutoff and not suppressed. listed reports whether a
+// subscriber who is not sent to differs from "everyone confirmed now" (or
+// was part of the mailing) and so is worth a line.
+func decide(c store.Candidate, ml PlanMailing, now time.Time) (send bool, reason string, listed bool) {
+	at := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+	ds := slices.Clone(c.Deliveries)
+	// Unfinished first (Drain acts on them), then sent, then failed.
+	rank := func(d store.PostDelivery) int {
+		switch d.State {
+		case store.DeliveryPending, store.DeliveryRetry, store.DeliverySending:
+			return 0
+		case store.DeliverySent:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(ds, func(a, b store.PostDelivery) int { return rank(a) - rank(b) })
+	if len(ds) > 0 {
+		d := ds[0]
+		switch d.State {
+		case store.DeliveryPending, store.DeliveryRetry:
+			if d.NextAttemptAt.After(now) {
+				return false, fmt.Sprintf("retry scheduled at %s (after %s): not sent by this run, the daemon sends it then", at(d.NextAttemptAt), attempts(d.Attempts)), true
+			}
+			if d.Attempts > 0 {
+				return true, fmt.Sprintf("retry, attempt %d", d.Attempts+1), true
+			}
+			return true, "", true
+		case store.DeliverySending:
+			if !d.LeaseUntil.After(now) {
+				return true, "left in flight by a herald process that stopped (lease ended " + at(d.LeaseUntil) + "): sent again, it may reach them twice", true
+			}
+			return false, "being sent by another herald process (" + d.ClaimedBy + ", lease until " + at(d.LeaseUntil) + "): not sent by this run", true
+		case store.DeliverySent:
+			return false, "already sent (" + at(d.UpdatedAt) + ")", true
+		default:
+			return false, fmt.Sprintf("failed permanently (%s, after %s): herald send -retry-failed re-queues it", at(d.UpdatedAt), attempts(d.Attempts)), true
+		}
+	}
+	confirmedByCutoff := !c.ConfirmedAt.IsZero() && !c.ConfirmedAt.After(ml.Cutoff)
+	switch {
+	case c.Status == store.StatusConfirmed && !confirmedByCutoff:
+		return false, "confirmed " + at(c.ConfirmedAt) + ", after the mailing was created (" + at(ml.Cutoff) + "): not included", true
+	case c.Status == store.StatusConfirmed && !c.SuppressedAt.IsZero():
+		return false, "bounced: suppressed since " + at(c.SuppressedAt) + " (herald subscribers unsuppress ADDR lifts it)", true
+	case c.Status == store.StatusUnsubscribed && confirmedByCutoff && c.UnsubscribedAt.After(ml.Cutoff):
+		return false, "unsubscribed " + at(c.UnsubscribedAt) + ": not sent", true
+	case c.Status != store.StatusConfirmed:
+		return false, "", false // never part of it, and not confirmed now
+	case ml.Expand:
+		return true, "", true
+	}
+	return false, "not in the mailing when its deliveries were created", true
+}
+
+// attempts is "1 attempt", "2 attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
