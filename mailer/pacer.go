@@ -4,28 +4,53 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // pacer is the global send rate limit (mail.smtp.rate messages per second,
 // 0 = unlimited) and the brake applied when the server throttles (421,
 // 454): every worker pauses, and a configured rate is halved, recovering
-// step by step once the server stops complaining.
+// (doubling) once a minute while the server stops complaining.
 //
-// It paces real sends on the wire, so it runs on the system clock (its
-// tests fake that clock with testing/synctest), not on the mailer's Clock.
+// The token bucket is a golang.org/x/time/rate Limiter holding one token
+// (no burst: the sends are spaced evenly); the time is always passed in
+// from the pacer's clock (the *At and *N methods), never read by the
+// limiter. The pacer itself keeps only the policy: the cluster share, the
+// brake and the pause.
 type pacer struct {
 	clock        Clock
 	mu           sync.Mutex
-	conf         float64 // mail.smtp.rate, for the whole cluster; 0 = unlimited
-	base, rate   float64 // this daemon's share of conf, and its current rate
-	next         time.Time
+	lim          *rate.Limiter // at rate messages per second (rate.Inf when unlimited)
+	conf         float64       // mail.smtp.rate, for the whole cluster; 0 = unlimited
+	base, rate   float64       // this daemon's share of conf, and its current rate
 	pausedUntil  time.Time
 	lastThrottle time.Time
 	pause        time.Duration
 }
 
-func newPacer(rate float64, pause time.Duration) *pacer {
-	return &pacer{clock: systemClock{}, conf: rate, base: rate, rate: rate, pause: pause}
+func newPacer(r float64, pause time.Duration) *pacer {
+	return &pacer{clock: systemClock{}, lim: rate.NewLimiter(limit(r), 1), conf: r, base: r, rate: r, pause: pause}
+}
+
+// limit is the Limiter's rate for r messages per second (0: unlimited).
+func limit(r float64) rate.Limit {
+	if r <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(r)
+}
+
+// setRate changes the current rate at now. Called with p.mu held. The
+// limiter is told at the end of a pause in force, the time its latest
+// reservation was made at (see wait), so that its own clock never steps
+// back.
+func (p *pacer) setRate(now time.Time, r float64) {
+	p.rate = r
+	if p.pausedUntil.After(now) {
+		now = p.pausedUntil
+	}
+	p.lim.SetLimitAt(now, limit(r))
 }
 
 // share makes this daemon's rate its part of the configured one when n
@@ -39,8 +64,9 @@ func (p *pacer) share(n int) {
 		return
 	}
 	base := p.conf / float64(n)
-	p.rate *= base / p.base
+	r := p.rate * base / p.base
 	p.base = base
+	p.setRate(p.clock.Now(), r)
 }
 
 // wait blocks until the caller may send one message.
@@ -48,21 +74,18 @@ func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
 	now := p.clock.Now()
 	if p.rate < p.base && now.Sub(p.lastThrottle) > time.Minute {
-		p.rate = min(p.base, p.rate*2)
+		p.setRate(now, min(p.base, p.rate*2))
 		p.lastThrottle = now
 	}
-	slot := now
-	if p.pausedUntil.After(slot) {
-		slot = p.pausedUntil
+	// The message's slot: the next token at or after the end of a pause.
+	// While paused every reservation is made at the pause's end, so the
+	// sends after it are spaced from there.
+	from := now
+	if p.pausedUntil.After(from) {
+		from = p.pausedUntil
 	}
-	if p.rate > 0 {
-		if p.next.After(slot) {
-			slot = p.next
-		}
-		p.next = slot.Add(time.Duration(float64(time.Second) / p.rate))
-	}
+	d := p.lim.ReserveN(from, 1).DelayFrom(now)
 	p.mu.Unlock()
-	d := slot.Sub(now)
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -85,7 +108,7 @@ func (p *pacer) throttle() {
 		p.pausedUntil = until
 	}
 	if p.rate > 0 {
-		p.rate = max(p.rate/2, p.base/16)
+		p.setRate(now, max(p.rate/2, p.base/16))
 	}
 	p.lastThrottle = now
 }
