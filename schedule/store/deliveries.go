@@ -39,6 +39,11 @@ type Mailing struct {
 	Cutoff     time.Time
 	ExpandedAt time.Time // zero: deliveries not created yet
 	Skipped    string    // why the mailing sends nothing; "" for a normal one
+	// WaitReason says why the mailing waits (a post announced without a
+	// snapshot that cannot be read now), and WaitUntil when it is looked
+	// at next; "" when it does not wait (SetMailingWait).
+	WaitReason string
+	WaitUntil  time.Time
 	Posts      []MailingPost
 }
 
@@ -49,6 +54,10 @@ type MailingPost struct {
 	Path, Title    string
 	URL            string
 	Date           time.Time
+	// Snapshot is the announcement's SeenPost.Mail: what the newsletter
+	// sends, as it was when the post was announced; nil for announcements
+	// made without one (before snapshots existed).
+	Snapshot []byte
 }
 
 // Delivery is a claimed delivery, ready to send.
@@ -71,11 +80,14 @@ type MailingStats struct {
 	Kind      MailingKind
 	CreatedAt time.Time
 	Skipped   string
-	Posts     []MailingPost
-	Sent      int
-	Pending   int // pending, or sending right now
-	Retrying  int
-	Failed    int
+	// WaitReason and WaitUntil: Mailing's.
+	WaitReason string
+	WaitUntil  time.Time
+	Posts      []MailingPost
+	Sent       int
+	Pending    int // pending, or sending right now
+	Retrying   int
+	Failed     int
 }
 
 // Total is the number of deliveries of the mailing.
@@ -122,6 +134,10 @@ type Outcome struct {
 	Next  time.Time     // DeliveryRetry: the next attempt
 	Code  int           // SMTP code of a failure; 0 for a network error
 	Text  string        // failure text
+	// NotTried (with DeliveryRetry): the message was not handed to the
+	// server (its mailing's post cannot be read now), so the attempt the
+	// claim counted is given back and no attempt is recorded.
+	NotTried bool
 }
 
 // Ledger records the outcomes of one owner's sends (Store.Ledger); a

@@ -66,6 +66,10 @@ type Store interface {
 	SetMeta(ctx context.Context, key, value string) error
 	SetSubscriberStatus(ctx context.Context, now time.Time, id int64, status SubscriberStatus) (bool, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
+	// SetMailingWait records why unfinished mailing id waits (reason) and
+	// when it is looked at next (until); reason "" clears it. It changes
+	// nothing else. ErrNotFound when there is no such mailing.
+	SetMailingWait(ctx context.Context, id int64, reason string, until time.Time) error
 	Subscriber(ctx context.Context, email string) (Subscriber, error)
 	SubscriberByID(ctx context.Context, id int64) (Subscriber, error)
 	// SubscriberMerges lists, oldest first, the duplicate addresses that the

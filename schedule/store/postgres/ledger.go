@@ -87,10 +87,12 @@ func (db *DB) RenewLeases(ctx context.Context, now time.Time, lease store.Lease)
 }
 
 // recordOutcome is the UPDATE of one outcome: $1 now, $2 state, $3 next
-// attempt, $4 code, $5 text, $6 delivery id, $7 owner.
+// attempt, $4 code, $5 text, $6 delivery id, $7 owner, $8 not tried (the
+// claim's attempt is given back).
 const recordOutcome = `
 UPDATE deliveries SET
     state           = $2::text,
+    attempts        = CASE WHEN $8::boolean THEN greatest(attempts - 1, 0) ELSE attempts END,
     sent_at         = CASE WHEN $2::text = 'sent'  THEN $1::bigint ELSE sent_at END,
     next_attempt_at = CASE WHEN $2::text = 'retry' THEN $3::bigint ELSE next_attempt_at END,
     last_code       = $4,
@@ -133,14 +135,14 @@ func (db *DB) RecordOutcomes(ctx context.Context, now time.Time, owner string, o
 		recorded = 0
 		b := &pgx.Batch{}
 		for _, o := range outcomes {
-			if o.State != store.DeliverySent {
+			if o.State != store.DeliverySent && !o.NotTried {
 				b.Queue(insertAttempt, unix(now), o.Code, o.Text, o.ID, owner)
 			}
-			b.Queue(recordOutcome, unix(now), string(o.State), unix(o.Next), o.Code, o.Text, o.ID, owner)
+			b.Queue(recordOutcome, unix(now), string(o.State), unix(o.Next), o.Code, o.Text, o.ID, owner, o.NotTried)
 		}
 		br := tx.SendBatch(ctx, b)
 		for _, o := range outcomes {
-			if o.State != store.DeliverySent {
+			if o.State != store.DeliverySent && !o.NotTried {
 				if _, err := br.Exec(); err != nil {
 					br.Close()
 					return fmt.Errorf("delivery #%d: attempt: %w", o.ID, err)

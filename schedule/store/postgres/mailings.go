@@ -174,7 +174,7 @@ ON CONFLICT (mailing_id, subscriber_id) DO NOTHING`, id, unix(now), cutoff, kind
 			return err
 		}
 		n = tag.RowsAffected()
-		_, err = tx.Exec(ctx, "UPDATE mailings SET expanded_at = $1 WHERE id = $2", unix(now), id)
+		_, err = tx.Exec(ctx, "UPDATE mailings SET expanded_at = $1, wait_reason = '', wait_until = NULL WHERE id = $2", unix(now), id)
 		return err
 	})
 	if err != nil {
@@ -191,7 +191,7 @@ func (db *DB) SkipMailing(ctx context.Context, now time.Time, id int64, reason s
 		reason = "skipped"
 	}
 	tag, err := db.pool.Exec(ctx,
-		"UPDATE mailings SET expanded_at = $1, skipped = $2 WHERE id = $3 AND expanded_at IS NULL",
+		"UPDATE mailings SET expanded_at = $1, skipped = $2, wait_reason = '', wait_until = NULL WHERE id = $3 AND expanded_at IS NULL",
 		unix(now), reason, id)
 	if err != nil {
 		return db.wrap(fmt.Sprintf("skip mailing #%d", id), err)
@@ -204,6 +204,24 @@ func (db *DB) SkipMailing(ctx context.Context, now time.Time, id int64, reason s
 	return nil
 }
 
+// SetMailingWait is sqlite.DB.SetMailingWait: it records why unfinished
+// mailing id waits and when it is looked at next ("" clears it).
+func (db *DB) SetMailingWait(ctx context.Context, id int64, reason string, until time.Time) error {
+	var u *int64
+	if reason != "" {
+		v := unix(until)
+		u = &v
+	}
+	tag, err := db.pool.Exec(ctx, "UPDATE mailings SET wait_reason = $1, wait_until = $2 WHERE id = $3", reason, u, id)
+	if err != nil {
+		return db.wrap(fmt.Sprintf("mailing #%d: wait", id), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // Mailing returns mailing id with its posts in date order, or ErrNotFound.
 func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 	op := fmt.Sprintf("mailing #%d", id)
@@ -211,12 +229,12 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 		m               store.Mailing
 		kind            string
 		created, cutoff int64
-		expanded        *int64
+		expanded, until *int64
 		skipped         *string
 	)
 	err := db.pool.QueryRow(ctx,
-		"SELECT id, kind, created_at, cutoff, expanded_at, skipped FROM mailings WHERE id = $1", id).
-		Scan(&m.ID, &kind, &created, &cutoff, &expanded, &skipped)
+		"SELECT id, kind, created_at, cutoff, expanded_at, skipped, wait_reason, wait_until FROM mailings WHERE id = $1", id).
+		Scan(&m.ID, &kind, &created, &cutoff, &expanded, &skipped, &m.WaitReason, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Mailing{}, fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
 	}
@@ -225,6 +243,7 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 	}
 	m.Kind = store.MailingKind(kind)
 	m.CreatedAt, m.Cutoff, m.ExpandedAt = fromUnix(created), fromUnix(cutoff), fromNullUnix(expanded)
+	m.WaitUntil = fromNullUnix(until)
 	if skipped != nil {
 		m.Skipped = *skipped
 	}
@@ -237,7 +256,7 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 // mailingPosts returns the posts of mailing id, oldest first.
 func (db *DB) mailingPosts(ctx context.Context, id int64) ([]store.MailingPost, error) {
 	rows, err := db.pool.Query(ctx, `
-SELECT a.id, p.id, p.path, p.title, p.url, p.date
+SELECT a.id, p.id, p.path, p.title, p.url, p.date, a.snapshot
 FROM announcements a JOIN posts p ON p.id = a.post_id
 WHERE a.mailing_id = $1 ORDER BY p.date, p.id`, id)
 	if err != nil {
@@ -250,7 +269,7 @@ WHERE a.mailing_id = $1 ORDER BY p.date, p.id`, id)
 			p    store.MailingPost
 			date int64
 		)
-		if err := rows.Scan(&p.AnnouncementID, &p.PostID, &p.Path, &p.Title, &p.URL, &date); err != nil {
+		if err := rows.Scan(&p.AnnouncementID, &p.PostID, &p.Path, &p.Title, &p.URL, &date, &p.Snapshot); err != nil {
 			return nil, err
 		}
 		p.Date = fromUnix(date)

@@ -25,7 +25,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
 ON CONFLICT (id) DO UPDATE SET
     path = excluded.path, slug = excluded.slug, title = excluded.title,
     url = excluded.url, hash = excluded.hash, date = excluded.date,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    edited_at = CASE WHEN posts.hash <> excluded.hash AND posts.announced_at IS NOT NULL
+                     THEN excluded.updated_at ELSE posts.edited_at END
 WHERE posts.path <> excluded.path OR posts.slug <> excluded.slug
    OR posts.title <> excluded.title OR posts.url <> excluded.url
    OR posts.hash <> excluded.hash OR posts.date <> excluded.date`
@@ -35,18 +37,22 @@ func upsertArgs(p *store.SeenPost, now time.Time) []any {
 }
 
 // announcePost announces one due post: $1 now, $2 post id, $3 queued
-// (false when seeding), $4 hash, $5 title, $6 date. No row: the post was
-// announced before (or has an 'auto' announcement already).
+// (false when seeding), $4 hash, $5 title, $6 date, $7 the mail snapshot
+// (kept only when queued). No row: the post was announced before (or has
+// an 'auto' announcement already).
 const announcePost = `
 WITH mark AS (
-    UPDATE posts SET announced_at = $1 WHERE id = $2 AND announced_at IS NULL RETURNING id)
-INSERT INTO announcements (post_id, kind, created_at, queued)
-SELECT id, 'auto', $1, $3::boolean AND NOT EXISTS (
-    SELECT 1 FROM posts o WHERE o.id <> $2 AND o.announced_at IS NOT NULL
-      AND (o.hash = $4 OR (o.title = $5 AND o.date = $6)))
-FROM mark
+    UPDATE posts SET announced_at = $1 WHERE id = $2 AND announced_at IS NULL RETURNING id),
+q AS (
+    SELECT id, $3::boolean AND NOT EXISTS (
+        SELECT 1 FROM posts o WHERE o.id <> $2 AND o.announced_at IS NOT NULL
+          AND (o.hash = $4 OR (o.title = $5 AND o.date = $6))) AS queued
+    FROM mark)
+INSERT INTO announcements (post_id, kind, created_at, queued, snapshot)
+SELECT id, 'auto', $1, queued, CASE WHEN queued THEN $7::bytea END
+FROM q
 ON CONFLICT (post_id, kind) DO NOTHING
-RETURNING id, queued`
+RETURNING id, queued, snapshot IS NOT NULL`
 
 // lockAnnouncing serialises the transactions that announce posts and take
 // announcements off the queue, across every daemon on the database (as
@@ -118,7 +124,7 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []store.SeenPost,
 			return err
 		}
 		if !announcing {
-			return nil
+			return db.editedTimes(ctx, tx, posts, &res)
 		}
 		// One statement per due post, all in one round trip: mark the post
 		// announced unless it was, and insert its announcement (queued
@@ -133,19 +139,19 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []store.SeenPost,
 				continue
 			}
 			due = append(due, p)
-			b.Queue(announcePost, unix(now), p.ID, queuedFor(p), p.Hash, p.Title, unix(p.Date))
+			b.Queue(announcePost, unix(now), p.ID, queuedFor(p), p.Hash, p.Title, unix(p.Date), p.Mail)
 		}
 		if len(due) == 0 {
-			return nil
+			return db.editedTimes(ctx, tx, posts, &res)
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
 		for _, p := range due {
 			var (
-				id     int64
-				queued bool
+				id           int64
+				queued, snap bool
 			)
-			err := br.QueryRow().Scan(&id, &queued)
+			err := br.QueryRow().Scan(&id, &queued, &snap)
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue // announced before
 			}
@@ -154,10 +160,13 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []store.SeenPost,
 			}
 			res.Announced = append(res.Announced, store.Announcement{
 				ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
-				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued,
+				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued, Snapshot: snap,
 			})
 		}
-		return br.Close()
+		if err := br.Close(); err != nil {
+			return err
+		}
+		return db.editedTimes(ctx, tx, posts, &res)
 	})
 	if err != nil {
 		return store.RecordResult{}, err
@@ -205,6 +214,18 @@ UPDATE announcements SET kind = 'manual' WHERE id = $1 AND mailing_id IS NULL
 					a.Manual = true
 				}
 			}
+			if !a.Snapshot && p.Mail != nil {
+				// Announced without a snapshot (before snapshots existed)
+				// and not taken off the queue yet: take it now.
+				tag, err := tx.Exec(ctx,
+					"UPDATE announcements SET snapshot = $1 WHERE id = $2 AND snapshot IS NULL AND mailing_id IS NULL", p.Mail, a.ID)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 1 {
+					a.Snapshot = true
+				}
+			}
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -212,8 +233,8 @@ UPDATE announcements SET kind = 'manual' WHERE id = $1 AND mailing_id IS NULL
 		}
 		var id int64
 		if err := tx.QueryRow(ctx, `
-INSERT INTO announcements (post_id, kind, created_at, queued) VALUES ($1, 'manual', $2, true)
-RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
+INSERT INTO announcements (post_id, kind, created_at, queued, snapshot) VALUES ($1, 'manual', $2, true, $3)
+RETURNING id`, p.ID, unix(now), p.Mail).Scan(&id); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx,
@@ -222,7 +243,7 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 		}
 		a = store.Announcement{
 			ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
-			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true,
+			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true, Snapshot: p.Mail != nil,
 		}
 		created = true
 		return nil
@@ -236,7 +257,7 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 // Posts returns every post the database has seen, keyed by ID.
 func (db *DB) Posts(ctx context.Context) (map[string]store.PostState, error) {
 	rows, err := db.pool.Query(ctx, `
-SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM posts`)
+SELECT id, path, slug, title, url, hash, date, first_seen, announced_at, edited_at FROM posts`)
 	if err != nil {
 		return nil, db.wrap("posts", err)
 	}
@@ -246,12 +267,13 @@ SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM pos
 		var (
 			p               store.PostState
 			date, firstSeen int64
-			announced       *int64
+			announced, edited *int64
 		)
-		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced); err != nil {
+		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced, &edited); err != nil {
 			return nil, db.wrap("posts", err)
 		}
 		p.Date, p.FirstSeen, p.AnnouncedAt = fromUnix(date), fromUnix(firstSeen), fromNullUnix(announced)
+		p.EditedAt = fromNullUnix(edited)
 		m[p.ID] = p
 	}
 	if err := rows.Err(); err != nil {
@@ -289,22 +311,57 @@ ORDER BY a.created_at DESC, a.id DESC LIMIT $1`, lim)
 
 // selectAnnouncements is the SELECT that scanAnnouncement reads.
 const selectAnnouncements = `
-SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at
-FROM announcements a JOIN posts p ON p.id = a.post_id`
+SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at,
+       a.snapshot IS NOT NULL, coalesce(m.id, 0), m.expanded_at IS NOT NULL, coalesce(m.skipped, ''),
+       coalesce(m.wait_reason, ''), m.wait_until
+FROM announcements a JOIN posts p ON p.id = a.post_id LEFT JOIN mailings m ON m.id = a.mailing_id`
 
 func scanAnnouncement(row pgx.Row) (store.Announcement, error) {
 	var (
 		a             store.Announcement
 		date, created int64
 		kind          string
-		mailed        *int64
+		mailed, until *int64
 	)
-	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed); err != nil {
+	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed,
+		&a.Snapshot, &a.MailingID, &a.Expanded, &a.Skipped, &a.WaitReason, &until); err != nil {
 		return store.Announcement{}, err
 	}
 	a.Date, a.CreatedAt, a.MailedAt = fromUnix(date), fromUnix(created), fromNullUnix(mailed)
+	a.WaitUntil = fromNullUnix(until)
 	a.Manual = kind == "manual"
 	return a, nil
+}
+
+// editedTimes sets res.Edited to the edit times (posts.edited_at) of the
+// given posts that have one.
+func (db *DB) editedTimes(ctx context.Context, tx pgx.Tx, posts []store.SeenPost, res *store.RecordResult) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	ids := make([]string, len(posts))
+	for i := range posts {
+		ids[i] = posts[i].ID
+	}
+	rows, err := tx.Query(ctx, "SELECT id, edited_at FROM posts WHERE id = ANY($1) AND edited_at IS NOT NULL", ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			at int64
+		)
+		if err := rows.Scan(&id, &at); err != nil {
+			return err
+		}
+		if res.Edited == nil {
+			res.Edited = map[string]time.Time{}
+		}
+		res.Edited[id] = fromUnix(at)
+	}
+	return rows.Err()
 }
 
 // firstRunAt returns the first-run time, storing now when there is none.

@@ -46,14 +46,14 @@ func limitArg(limit int) *int {
 // <= 0: all) by state, newest mailing first, each with its posts.
 func (db *DB) DeliveryStats(ctx context.Context, limit int) ([]store.MailingStats, error) {
 	rows, err := db.pool.Query(ctx, `
-SELECT m.id, m.kind, m.created_at, coalesce(m.skipped, ''),
+SELECT m.id, m.kind, m.created_at, coalesce(m.skipped, ''), m.wait_reason, m.wait_until,
     count(*) FILTER (WHERE d.state = 'sent'),
     count(*) FILTER (WHERE d.state IN ('pending', 'sending')),
     count(*) FILTER (WHERE d.state = 'retry'),
     count(*) FILTER (WHERE d.state = 'failed')
 FROM (SELECT * FROM mailings ORDER BY id DESC LIMIT $1) m
 LEFT JOIN deliveries d ON d.mailing_id = m.id
-GROUP BY m.id, m.kind, m.created_at, m.skipped ORDER BY m.id DESC`, limitArg(limit))
+GROUP BY m.id, m.kind, m.created_at, m.skipped, m.wait_reason, m.wait_until ORDER BY m.id DESC`, limitArg(limit))
 	if err != nil {
 		return nil, db.wrap("delivery stats", err)
 	}
@@ -63,12 +63,13 @@ GROUP BY m.id, m.kind, m.created_at, m.skipped ORDER BY m.id DESC`, limitArg(lim
 			s       store.MailingStats
 			kind    string
 			created int64
+			until   *int64
 		)
-		if err := rows.Scan(&s.MailingID, &kind, &created, &s.Skipped, &s.Sent, &s.Pending, &s.Retrying, &s.Failed); err != nil {
+		if err := rows.Scan(&s.MailingID, &kind, &created, &s.Skipped, &s.WaitReason, &until, &s.Sent, &s.Pending, &s.Retrying, &s.Failed); err != nil {
 			rows.Close()
 			return nil, db.wrap("delivery stats", err)
 		}
-		s.Kind, s.CreatedAt = store.MailingKind(kind), fromUnix(created)
+		s.Kind, s.CreatedAt, s.WaitUntil = store.MailingKind(kind), fromUnix(created), fromNullUnix(until)
 		list = append(list, s)
 	}
 	rows.Close()

@@ -120,10 +120,12 @@ func inList(query string, ids []int64, first ...any) (string, []any) {
 }
 
 // recordOutcome is the UPDATE of one outcome: ?1 now, ?2 state, ?3 next
-// attempt, ?4 code, ?5 text, ?6 delivery id, ?7 owner.
+// attempt, ?4 code, ?5 text, ?6 delivery id, ?7 owner, ?8 not tried (the
+// claim's attempt is given back).
 const recordOutcome = `
 UPDATE deliveries SET
     state           = ?2,
+    attempts        = CASE WHEN ?8 THEN max(attempts - 1, 0) ELSE attempts END,
     sent_at         = CASE WHEN ?2 = 'sent'  THEN ?1 ELSE sent_at END,
     next_attempt_at = CASE WHEN ?2 = 'retry' THEN ?3 ELSE next_attempt_at END,
     last_code       = ?4,
@@ -223,12 +225,12 @@ func (db *DB) recordOutcomes(ctx context.Context, prepared *sql.Stmt, now time.T
 		}
 		defer st.Close()
 		for _, o := range outcomes {
-			if o.State != store.DeliverySent {
+			if o.State != store.DeliverySent && !o.NotTried {
 				if _, err := tx.ExecContext(ctx, insertAttempt, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner); err != nil {
 					return fmt.Errorf("delivery #%d: attempt: %w", o.ID, err)
 				}
 			}
-			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner)
+			r, err := st.ExecContext(ctx, unix(now), o.State, unix(o.Next), o.Code, o.Text, o.ID, owner, o.NotTried)
 			if err != nil {
 				return fmt.Errorf("delivery #%d: %w", o.ID, err)
 			}

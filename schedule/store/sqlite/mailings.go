@@ -184,7 +184,7 @@ ORDER BY s.id`, id, unix(now), cutoff, kind)
 		if n, err = r.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE mailings SET expanded_at = ? WHERE id = ?", unix(now), id)
+		_, err = tx.ExecContext(ctx, "UPDATE mailings SET expanded_at = ?, wait_reason = '', wait_until = NULL WHERE id = ?", unix(now), id)
 		return err
 	})
 	if err != nil {
@@ -202,7 +202,7 @@ func (db *DB) SkipMailing(ctx context.Context, now time.Time, id int64, reason s
 		reason = "skipped"
 	}
 	r, err := db.sql.ExecContext(ctx,
-		"UPDATE mailings SET expanded_at = ?, skipped = ? WHERE id = ? AND expanded_at IS NULL",
+		"UPDATE mailings SET expanded_at = ?, skipped = ?, wait_reason = '', wait_until = NULL WHERE id = ? AND expanded_at IS NULL",
 		unix(now), reason, id)
 	if err != nil {
 		return db.wrap(op, err)
@@ -217,6 +217,25 @@ func (db *DB) SkipMailing(ctx context.Context, now time.Time, id int64, reason s
 	return nil
 }
 
+// SetMailingWait records why unfinished mailing id waits and when it is
+// looked at next; reason "" clears it. ErrNotFound when there is no such
+// mailing.
+func (db *DB) SetMailingWait(ctx context.Context, id int64, reason string, until time.Time) error {
+	op := fmt.Sprintf("mailing #%d: wait", id)
+	var u any
+	if reason != "" {
+		u = unix(until)
+	}
+	n, err := db.execAffected(ctx, "UPDATE mailings SET wait_reason = ?, wait_until = ? WHERE id = ?", reason, u, id)
+	if err != nil {
+		return db.wrap(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // Mailing returns mailing id with its posts in date order (oldest first),
 // or ErrNotFound.
 func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
@@ -224,12 +243,12 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 	var (
 		m               store.Mailing
 		created, cutoff int64
-		expanded        sql.NullInt64
+		expanded, until sql.NullInt64
 		skipped         sql.NullString
 	)
 	err := db.sql.QueryRowContext(ctx,
-		"SELECT id, kind, created_at, cutoff, expanded_at, skipped FROM mailings WHERE id = ?", id).
-		Scan(&m.ID, &m.Kind, &created, &cutoff, &expanded, &skipped)
+		"SELECT id, kind, created_at, cutoff, expanded_at, skipped, wait_reason, wait_until FROM mailings WHERE id = ?", id).
+		Scan(&m.ID, &m.Kind, &created, &cutoff, &expanded, &skipped, &m.WaitReason, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Mailing{}, fmt.Errorf("store: mailing #%d: %w", id, store.ErrNotFound)
 	}
@@ -237,6 +256,7 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 		return store.Mailing{}, db.wrap(op, err)
 	}
 	m.CreatedAt, m.Cutoff, m.ExpandedAt, m.Skipped = fromUnix(created), fromUnix(cutoff), fromNullUnix(expanded), skipped.String
+	m.WaitUntil = fromNullUnix(until)
 	if m.Posts, err = db.mailingPosts(ctx, id); err != nil {
 		return store.Mailing{}, db.wrap(op, err)
 	}
@@ -246,7 +266,7 @@ func (db *DB) Mailing(ctx context.Context, id int64) (store.Mailing, error) {
 // mailingPosts returns the posts of mailing id, oldest first.
 func (db *DB) mailingPosts(ctx context.Context, id int64) ([]store.MailingPost, error) {
 	rows, err := db.sql.QueryContext(ctx, `
-SELECT a.id, p.id, p.path, p.title, p.url, p.date
+SELECT a.id, p.id, p.path, p.title, p.url, p.date, a.snapshot
 FROM announcements a JOIN posts p ON p.id = a.post_id
 WHERE a.mailing_id = ? ORDER BY p.date, p.id`, id)
 	if err != nil {
@@ -259,7 +279,7 @@ WHERE a.mailing_id = ? ORDER BY p.date, p.id`, id)
 			p    store.MailingPost
 			date int64
 		)
-		if err := rows.Scan(&p.AnnouncementID, &p.PostID, &p.Path, &p.Title, &p.URL, &date); err != nil {
+		if err := rows.Scan(&p.AnnouncementID, &p.PostID, &p.Path, &p.Title, &p.URL, &date, &p.Snapshot); err != nil {
 			return nil, err
 		}
 		p.Date = fromUnix(date)

@@ -16,14 +16,17 @@ const metaSeeded = "seeded"
 
 // upsertPost inserts a post, or updates the columns that describe it when
 // they changed (updated_at moves only then). first_seen and announced_at of
-// an existing row are kept.
+// an existing row are kept. edited_at moves to now when the content hash
+// of a post announced before changes (a new row is never edited).
 const upsertPost = `
 INSERT INTO posts (id, path, slug, title, url, hash, date, first_seen, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
 ON CONFLICT (id) DO UPDATE SET
     path = excluded.path, slug = excluded.slug, title = excluded.title,
     url = excluded.url, hash = excluded.hash, date = excluded.date,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    edited_at = CASE WHEN posts.hash <> excluded.hash AND posts.announced_at IS NOT NULL
+                     THEN excluded.updated_at ELSE posts.edited_at END
 WHERE posts.path <> excluded.path OR posts.slug <> excluded.slug
    OR posts.title <> excluded.title OR posts.url <> excluded.url
    OR posts.hash <> excluded.hash OR posts.date <> excluded.date`
@@ -118,7 +121,7 @@ func (db *DB) Record(ctx context.Context, now time.Time, posts []store.SeenPost,
 				}
 				defer mark.Close()
 				if insert, err = tx.PrepareContext(ctx, `
-INSERT INTO announcements (post_id, kind, created_at, queued) VALUES (?, 'auto', ?, ?)
+INSERT INTO announcements (post_id, kind, created_at, queued, snapshot) VALUES (?, 'auto', ?, ?, ?)
 ON CONFLICT (post_id, kind) DO NOTHING`); err != nil {
 					return err
 				}
@@ -149,7 +152,11 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 					return fmt.Errorf("post %s: %w", p.ID, err)
 				}
 			}
-			r, err = insert.ExecContext(ctx, p.ID, unix(now), queued)
+			var snap []byte // kept only for mail: a post recorded without mail needs none
+			if queued {
+				snap = p.Mail
+			}
+			r, err = insert.ExecContext(ctx, p.ID, unix(now), queued, blob(snap))
 			if err != nil {
 				return fmt.Errorf("post %s: %w", p.ID, err)
 			}
@@ -164,10 +171,12 @@ SELECT 1 FROM posts WHERE id <> ?1 AND announced_at IS NOT NULL
 			}
 			res.Announced = append(res.Announced, store.Announcement{
 				ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
-				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued,
+				Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: queued, Snapshot: snap != nil,
 			})
 		}
-		return nil
+		var err2 error
+		res.Edited, err2 = editedTimes(ctx, tx, posts)
+		return err2
 	})
 	if err != nil {
 		return store.RecordResult{}, err
@@ -217,6 +226,18 @@ UPDATE announcements SET kind = 'manual' WHERE id = ? AND mailing_id IS NULL
 					a.Manual = true
 				}
 			}
+			if !a.Snapshot && p.Mail != nil {
+				// Announced without a snapshot (before snapshots existed)
+				// and not taken off the queue yet: take it now.
+				r, err := tx.ExecContext(ctx,
+					"UPDATE announcements SET snapshot = ? WHERE id = ? AND snapshot IS NULL AND mailing_id IS NULL", blob(p.Mail), a.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := r.RowsAffected(); n == 1 {
+					a.Snapshot = true
+				}
+			}
 			return nil // already queued
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -224,8 +245,8 @@ UPDATE announcements SET kind = 'manual' WHERE id = ? AND mailing_id IS NULL
 		}
 		var id int64
 		if err := tx.QueryRowContext(ctx, `
-INSERT INTO announcements (post_id, kind, created_at, queued) VALUES (?, 'manual', ?, 1)
-RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
+INSERT INTO announcements (post_id, kind, created_at, queued, snapshot) VALUES (?, 'manual', ?, 1, ?)
+RETURNING id`, p.ID, unix(now), blob(p.Mail)).Scan(&id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
@@ -234,7 +255,7 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 		}
 		a = store.Announcement{
 			ID: id, PostID: p.ID, Path: p.Path, Title: p.Title, URL: p.URL,
-			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true,
+			Date: fromUnix(unix(p.Date)), CreatedAt: now, Queued: true, Manual: true, Snapshot: p.Mail != nil,
 		}
 		created = true
 		return nil
@@ -248,7 +269,7 @@ RETURNING id`, p.ID, unix(now)).Scan(&id); err != nil {
 // Posts returns every post the database has seen, keyed by ID.
 func (db *DB) Posts(ctx context.Context) (map[string]store.PostState, error) {
 	rows, err := db.sql.QueryContext(ctx, `
-SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM posts`)
+SELECT id, path, slug, title, url, hash, date, first_seen, announced_at, edited_at FROM posts`)
 	if err != nil {
 		return nil, db.wrap("posts", err)
 	}
@@ -258,12 +279,13 @@ SELECT id, path, slug, title, url, hash, date, first_seen, announced_at FROM pos
 		var (
 			p               store.PostState
 			date, firstSeen int64
-			announced       sql.NullInt64
+			announced, edited sql.NullInt64
 		)
-		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced); err != nil {
+		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced, &edited); err != nil {
 			return nil, db.wrap("posts", err)
 		}
 		p.Date, p.FirstSeen, p.AnnouncedAt = fromUnix(date), fromUnix(firstSeen), fromNullUnix(announced)
+		p.EditedAt = fromNullUnix(edited)
 		m[p.ID] = p
 	}
 	if err := rows.Err(); err != nil {
@@ -300,8 +322,10 @@ ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, limit)
 
 // selectAnnouncements is the SELECT that scanAnnouncement reads.
 const selectAnnouncements = `
-SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at
-FROM announcements a JOIN posts p ON p.id = a.post_id`
+SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at,
+       a.snapshot IS NOT NULL, coalesce(m.id, 0), m.expanded_at IS NOT NULL, coalesce(m.skipped, ''),
+       coalesce(m.wait_reason, ''), m.wait_until
+FROM announcements a JOIN posts p ON p.id = a.post_id LEFT JOIN mailings m ON m.id = a.mailing_id`
 
 // scanAnnouncement scans one row of selectAnnouncements.
 func scanAnnouncement(row interface{ Scan(...any) error }) (store.Announcement, error) {
@@ -309,14 +333,53 @@ func scanAnnouncement(row interface{ Scan(...any) error }) (store.Announcement, 
 		a             store.Announcement
 		date, created int64
 		kind          string
-		mailed        sql.NullInt64
+		mailed, until sql.NullInt64
 	)
-	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed); err != nil {
+	if err := row.Scan(&a.ID, &a.PostID, &a.Path, &a.Title, &a.URL, &date, &created, &a.Queued, &kind, &mailed,
+		&a.Snapshot, &a.MailingID, &a.Expanded, &a.Skipped, &a.WaitReason, &until); err != nil {
 		return store.Announcement{}, err
 	}
 	a.Date, a.CreatedAt, a.MailedAt = fromUnix(date), fromUnix(created), fromNullUnix(mailed)
+	a.WaitUntil = fromNullUnix(until)
 	a.Manual = kind == "manual"
 	return a, nil
+}
+
+// blob is b as an SQL argument: NULL when nil.
+func blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// editedTimes returns the edit times (posts.edited_at) of the given posts
+// that have one.
+func editedTimes(ctx context.Context, tx *sql.Tx, posts []store.SeenPost) (map[string]time.Time, error) {
+	if len(posts) == 0 {
+		return nil, nil
+	}
+	st, err := tx.PrepareContext(ctx, "SELECT edited_at FROM posts WHERE id = ? AND edited_at IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var m map[string]time.Time
+	for i := range posts {
+		var at int64
+		err := st.QueryRowContext(ctx, posts[i].ID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("post %s: edited: %w", posts[i].ID, err)
+		}
+		if m == nil {
+			m = map[string]time.Time{}
+		}
+		m[posts[i].ID] = fromUnix(at)
+	}
+	return m, nil
 }
 
 const metaFirstRun = "first_run_at"

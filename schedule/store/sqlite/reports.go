@@ -70,7 +70,7 @@ func (db *DB) DeliveryStats(ctx context.Context, limit int) ([]store.MailingStat
 		limit = -1
 	}
 	rows, err := db.sql.QueryContext(ctx, `
-SELECT m.id, m.kind, m.created_at, coalesce(m.skipped, ''),
+SELECT m.id, m.kind, m.created_at, coalesce(m.skipped, ''), m.wait_reason, m.wait_until,
     count(CASE WHEN d.state = 'sent' THEN 1 END),
     count(CASE WHEN d.state IN ('pending', 'sending') THEN 1 END),
     count(CASE WHEN d.state = 'retry' THEN 1 END),
@@ -86,12 +86,13 @@ GROUP BY m.id ORDER BY m.id DESC`, limit)
 		var (
 			s       store.MailingStats
 			created int64
+			until   sql.NullInt64
 		)
-		if err := rows.Scan(&s.MailingID, &s.Kind, &created, &s.Skipped, &s.Sent, &s.Pending, &s.Retrying, &s.Failed); err != nil {
+		if err := rows.Scan(&s.MailingID, &s.Kind, &created, &s.Skipped, &s.WaitReason, &until, &s.Sent, &s.Pending, &s.Retrying, &s.Failed); err != nil {
 			rows.Close()
 			return nil, db.wrap("delivery stats", err)
 		}
-		s.CreatedAt = fromUnix(created)
+		s.CreatedAt, s.WaitUntil = fromUnix(created), fromNullUnix(until)
 		list = append(list, s)
 	}
 	rows.Close()
