@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -20,6 +23,7 @@ func (m *Main) runBuild(ctx context.Context) error {
 	}
 	c := &m.Config
 	failed := m.printProblems(snap.Problems)
+	snap = schedule.WithEdits(snap, m.editTimes(ctx))
 	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, m.clock().Now())
 	if genErr != nil {
 		fmt.Fprintf(m.Stderr, "%v\n", genErr)
@@ -47,6 +51,33 @@ func (m *Main) runBuild(ctx context.Context) error {
 		return silentError(1)
 	}
 	return nil
+}
+
+// editTimes returns the edit times of the posts as the state database
+// keeps them (herald run records when it sees a published post change), so
+// that build writes the entries' updated as the daemon does; nil when
+// there is no database. build never creates or changes one: a one-shot
+// build has no memory of a post's earlier content, so without a database
+// only updated/last_modified_at move an entry's updated.
+func (m *Main) editTimes(ctx context.Context) func(string) time.Time {
+	c := m.Config.State
+	if !c.Postgres() {
+		if _, err := os.Stat(c.Database); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	db, err := openStore(ctx, c, true, m.Logger)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "warning: %v: entries' updated come from updated/last_modified_at only\n", err)
+		return nil
+	}
+	defer db.Close()
+	known, err := db.Posts(ctx)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "warning: %v: entries' updated come from updated/last_modified_at only\n", err)
+		return nil
+	}
+	return func(id string) time.Time { return known[id].EditedAt }
 }
 
 // scanPosts is the start of build and check: no arguments, the

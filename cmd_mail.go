@@ -172,12 +172,24 @@ func (m *Main) runSend(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "re-queued %d failed deliveries of %q\n", n, p.Title)
+		if n == 0 {
+			// Nothing failed: say where the post's mailing stands.
+			if err := m.writeMailingState(ctx, e.db, p, false); err != nil {
+				return err
+			}
+		}
 	default:
 		now := m.clock().Now()
 		if !p.Due(now) {
 			return fmt.Errorf("%s is not published yet (date %s, or a draft): it cannot be sent", p.Path, p.Date.Format(time.RFC3339))
 		}
-		_, created, err := e.db.Announce(ctx, now, seenPost(p, now))
+		sp := seenPost(p, now)
+		// The announcement keeps what the newsletter sends (as the
+		// daemon's announcements do).
+		if sp.Mail, err = e.mail.MailSnapshot(ctx, p); err != nil {
+			return err
+		}
+		_, created, err := e.db.Announce(ctx, now, sp)
 		if err != nil {
 			return err
 		}
@@ -188,6 +200,9 @@ func (m *Main) runSend(ctx context.Context) error {
 	sum, err := m.drain(ctx, e.mail)
 	fmt.Fprintf(m.Stdout, "sent %d, failed %d, retrying later %d (of %d due)\n", sum.Sent, sum.Failed, sum.Waiting, sum.Total)
 	if err != nil {
+		return err
+	}
+	if err := m.writeMailingState(ctx, e.db, p, true); err != nil {
 		return err
 	}
 	if sum.Failed > 0 {
@@ -288,6 +303,50 @@ func writePlan(w io.Writer, p mailer.Plan) {
 		fmt.Fprintf(w, "also:       %d unfinished deliveries of other posts; the send delivers those that are due too\n", p.OtherWaiting)
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
+}
+
+// writeMailingState says where post p's mailings stand when one of them is
+// not simply sending: waiting for its post (why, and the next try),
+// skipped (why), or not made yet. With quiet, a mailing whose deliveries
+// exist is not mentioned.
+func (m *Main) writeMailingState(ctx context.Context, db store.Store, p *feed.Post, quiet bool) error {
+	list, err := db.Announcements(ctx, 0)
+	if err != nil {
+		return err
+	}
+	now := m.clock().Now()
+	for _, a := range list {
+		if a.PostID != p.ID || !a.Queued {
+			continue
+		}
+		switch what := announcementMail(a); {
+		case a.WaitReason != "":
+			fmt.Fprintf(m.Stdout, "mailing #%d of %q is waiting: %s; next try at %s (%s); it is sent once the post can be read again\n",
+				a.MailingID, p.Title, a.WaitReason, a.WaitUntil.In(m.Config.Site.Location()).Format("2006-01-02 15:04:05 MST"), schedule.Until(now, a.WaitUntil))
+		case a.Skipped != "":
+			fmt.Fprintf(m.Stdout, "mailing #%d of %q sends nothing: %s\n", a.MailingID, p.Title, a.Skipped)
+		case !quiet || !a.Expanded:
+			fmt.Fprintf(m.Stdout, "%q: %s\n", p.Title, what)
+		}
+	}
+	return nil
+}
+
+// announcementMail is where an announcement's mail stands, for people.
+func announcementMail(a store.Announcement) string {
+	switch {
+	case !a.Queued:
+		return "not mailed (first run)"
+	case a.Skipped != "":
+		return "not mailed: " + a.Skipped
+	case a.WaitReason != "":
+		return "waiting: " + a.WaitReason
+	case a.Expanded:
+		return fmt.Sprintf("mailing #%d: deliveries queued", a.MailingID)
+	case a.MailingID != 0:
+		return fmt.Sprintf("mailing #%d: being prepared", a.MailingID)
+	}
+	return "mail queued"
 }
 
 // seenPost is the state record of a post.

@@ -88,6 +88,8 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		PostsDir:   c.Posts.Dir,
 		Handler:    handler,
 		Newsletter: ml,
+		// Each announcement keeps what its newsletter sends.
+		MailSnapshot: ml,
 		MailPaused: func() (schedule.MailPause, bool) {
 			p, ok := ml.Paused()
 			return schedule.MailPause{Since: p.Since, Reason: p.Reason, Next: p.Next}, ok

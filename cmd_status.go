@@ -60,6 +60,8 @@ func (m *Main) runStatus(ctx context.Context) error {
 			label := strings.Join(titles, "; ")
 			if s.Skipped != "" {
 				label += " (skipped: " + s.Skipped + ")"
+			} else if s.WaitReason != "" {
+				label += " (waiting: " + s.WaitReason + "; next try " + s.WaitUntil.In(m.Config.Site.Location()).Format("2006-01-02 15:04 MST") + ")"
 			} else if w := mailingWaiting(ctx, e.loader, s); w != "" {
 				label += " (" + w + ")"
 			}
@@ -163,14 +165,19 @@ func (p printableWriter) Write(b []byte) (int, error) {
 }
 
 // mailingWaiting says why an unfinished mailing waits when one of its posts
-// cannot be read now (broken front matter, a renamed file): the mailer
-// holds it back until the post is back, and nothing is mailed meanwhile.
-// "" when it is not waiting for a post.
+// announced without a snapshot (before snapshots existed) cannot be read
+// now (broken front matter, a renamed file): the mailer holds it back until
+// the post is back, and nothing is mailed meanwhile. "" when it is not
+// waiting for a post. (A post with a snapshot is mailed as it was
+// announced, whatever its file holds now.)
 func mailingWaiting(ctx context.Context, l *feed.Loader, s store.MailingStats) string {
 	if s.Total() > 0 && s.Pending+s.Retrying == 0 {
 		return ""
 	}
 	for _, p := range s.Posts {
+		if p.Snapshot != nil {
+			continue
+		}
 		if _, err := l.Post(ctx, p.PostID); err != nil {
 			return "waiting: post " + cmp.Or(p.Path, p.PostID) + " cannot be read: " + err.Error()
 		}

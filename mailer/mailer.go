@@ -32,6 +32,7 @@ type Store interface {
 	Mailing(ctx context.Context, id int64) (store.Mailing, error)
 	ExpandMailing(ctx context.Context, now time.Time, id int64) (int64, error)
 	SkipMailing(ctx context.Context, now time.Time, id int64, reason string) error
+	SetMailingWait(ctx context.Context, id int64, reason string, until time.Time) error
 	ClaimDeliveries(ctx context.Context, now time.Time, lease store.Lease, limit int) ([]store.Delivery, error)
 	RenewLeases(ctx context.Context, now time.Time, lease store.Lease) (int64, error)
 	Ledger(ctx context.Context, owner string) (store.Ledger, error)
@@ -330,6 +331,20 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 		reasons []string
 	)
 	for _, mp := range ml.Posts {
+		if mp.Snapshot != nil {
+			// Announced with a snapshot: mailed as it was announced,
+			// whatever the posts folder holds now.
+			s, err := decodeSnapshot(mp.Snapshot)
+			if err == nil {
+				if s.Skip != "" {
+					reasons = append(reasons, s.Skip)
+					continue
+				}
+				out = append(out, s.postMail())
+				continue
+			}
+			m.log.Warn("mailing: the post's snapshot cannot be read; reading the post instead", "mailing", ml.ID, "post", mp.PostID, "err", err)
+		}
 		p, err := m.posts.Post(ctx, mp.PostID)
 		if err != nil && ctx.Err() == nil && m.now().Sub(ml.CreatedAt) < m.unreadableFor() {
 			// Perhaps being edited, renamed or briefly invalid: wait for it.
@@ -353,7 +368,7 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 			// once, the post is left out (the mailing skipped when it was
 			// the only one), never retried pass after pass.
 			m.log.Warn("mailing: post has nothing to mail, left out", "mailing", ml.ID, "post", mp.PostID, "path", p.Path, "section", m.cfg.Section)
-			reasons = append(reasons, "nothing to mail in "+p.Path+": no "+strconv.Quote(m.cfg.Section)+" section, description or first paragraph")
+			reasons = append(reasons, noSectionReason(p.Path, m.cfg.Section))
 			continue
 		}
 		if err != nil {

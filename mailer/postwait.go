@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -76,19 +77,33 @@ func (m *Mailer) waitDone(id int64) {
 	delete(m.waits, id)
 }
 
+// noteWait records in the database why mailing id waits and when it is
+// looked at next, so that `herald status` and `herald send` (other
+// processes) can say so.
+func (m *Mailer) noteWait(ctx context.Context, id int64, u *errUnreadable, next time.Time) {
+	m.dbmu.Lock()
+	err := m.db.SetMailingWait(context.WithoutCancel(ctx), id, u.Error(), next)
+	m.dbmu.Unlock()
+	if err != nil {
+		m.log.Error("mail: recording that a mailing waits for its post", "mailing", id, "err", err)
+	}
+}
+
 // recordWaiting puts delivery d off because its mailing's post cannot be
-// read now: it goes back to retry after a delay and is never failed for
-// that (after mail.retry_for the mailing is skipped instead, errSkip).
-func (m *Mailer) recordWaiting(log *slog.Logger, rec *recorder, d store.Delivery, u *errUnreadable, t *tally) {
+// read now: it goes back to retry after a delay, without counting an
+// attempt (it was not tried), and is never failed for that (after
+// mail.retry_for the mailing is skipped instead, errSkip).
+func (m *Mailer) recordWaiting(ctx context.Context, log *slog.Logger, rec *recorder, d store.Delivery, u *errUnreadable, t *tally) {
 	m.waitMu.Lock()
 	w, ok := m.waits[d.MailingID]
 	m.waitMu.Unlock()
 	next := w.next
 	if !ok || !next.After(m.now()) { // one more look per backoff, not per delivery
 		next = m.now().Add(m.waitMore(d.MailingID))
+		m.noteWait(ctx, d.MailingID, u, next)
 	}
 	text := "waiting: " + u.Error()
-	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Text: text}, t)
+	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Text: text, NotTried: true}, t)
 	t.retried.Add(1)
 	log.Warn("not sent: the mailing's post cannot be read now; will try again", "post", u.post, "err", u.err, "next", next)
 }

@@ -146,3 +146,53 @@ func TestRunRetriesUnreadablePostWithoutWake(t *testing.T) {
 	}
 	e.exactlyOnce(t, subs)
 }
+
+// Deliveries put off because their mailing's post cannot be read count no
+// attempt: many such passes (more than mail.max_attempts) fail none of
+// them, record no attempt, and the mailing says why it waits and when it
+// is looked at next, until the post is back.
+func TestUnreadablePostPutOffCountsNoAttempt(t *testing.T) {
+	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
+	e.cfg.MaxAttempts = 3
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	m := e.mailer(t, nil)
+	m.backoff = func(int) time.Duration { return time.Second }
+	if s := drain(t, m); s.Sent != 1 || s.Retried != 2 {
+		t.Fatalf("first pass = %+v, want 1 sent, 2 retried", s)
+	}
+	restore := e.hidePost("p")
+	for range 8 {
+		e.clock.Advance(10 * time.Minute) // past any backoff
+		if s := drain(t, m); s.Failed != 0 || s.Sent != 0 {
+			t.Fatalf("pass while unreadable = %+v, want nothing failed or sent", s)
+		}
+	}
+	stats, err := e.db.DeliveryStats(e.ctx, 1)
+	if err != nil || len(stats) != 1 {
+		t.Fatalf("stats = %+v, %v", stats, err)
+	}
+	if !strings.Contains(stats[0].WaitReason, "cannot be read") || !stats[0].WaitUntil.After(e.clock.Now()) {
+		t.Errorf("mailing wait = %q until %v (now %v); want why it waits and a next try to come", stats[0].WaitReason, stats[0].WaitUntil, e.clock.Now())
+	}
+	for _, addr := range []string{"sub000@example.com", "sub001@example.com"} {
+		s, err := e.db.Subscriber(e.ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.db.AttemptsFor(e.ctx, s.ID, 0); err != nil || len(got) != 1 || got[0].Code != 451 {
+			t.Errorf("%s: attempts = %+v, %v; want only the 451", addr, got, err)
+		}
+	}
+	restore()
+	e.clock.Advance(10 * time.Minute)
+	if s := drain(t, m); s.Sent != 2 || s.Failed != 0 {
+		t.Errorf("pass after the fix = %+v, want 2 sent", s)
+	}
+	if stats, _ := e.db.DeliveryStats(e.ctx, 1); len(stats) != 1 || stats[0].WaitReason != "" {
+		t.Errorf("stats after the fix = %+v, want no wait", stats)
+	}
+	e.exactlyOnce(t, subs)
+}

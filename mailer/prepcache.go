@@ -3,6 +3,7 @@ package mailer
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // prepCache renders each mailing once per pass (section rendering and
@@ -39,6 +40,14 @@ func (c *prepCache) get(ctx context.Context, mailingID int64) (*Prepared, string
 		if err != nil {
 			e.err = err
 			return
+		}
+		if ml.WaitReason != "" { // its post is back: it no longer waits
+			c.m.waitDone(mailingID)
+			c.m.dbmu.Lock()
+			if err := c.m.db.SetMailingWait(ctx, mailingID, "", time.Time{}); err != nil {
+				c.m.log.Error("mail: clearing a mailing's wait", "mailing", mailingID, "err", err)
+			}
+			c.m.dbmu.Unlock()
 		}
 		e.p, e.err = c.m.composer.Prepare(posts)
 	})

@@ -271,6 +271,7 @@ func (m *Mailer) expand(ctx context.Context, id int64, t *tally) error {
 		delay := m.waitMore(id)
 		m.log.Warn("mailing waiting: its post cannot be read now (will try again)", "mailing", id,
 			"post", unreadable.post, "err", unreadable.err, "retry_in", delay)
+		m.noteWait(ctx, id, unreadable, m.now().Add(delay))
 		return nil
 	}
 	m.waitDone(id)
@@ -529,7 +530,7 @@ func (m *Mailer) deliver(ctx, sendCtx context.Context, w *conn, rec *recorder, d
 	}
 	var unreadable *errUnreadable
 	if errors.As(err, &unreadable) { // put off without failing: the post may be back soon
-		m.recordWaiting(log, rec, d, unreadable, t)
+		m.recordWaiting(sendCtx, log, rec, d, unreadable, t)
 		return
 	}
 	if err != nil { // rendering failed: perhaps a post being edited; try later

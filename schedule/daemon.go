@@ -84,6 +84,10 @@ type Options struct {
 	PostsDir   string
 	Handler    *feed.Handler // may be nil: the served feeds are swapped on change
 	Newsletter Newsletter    // may be nil
+	// MailSnapshot takes the newsletter's snapshot of each post being
+	// announced (stored with the announcement); nil: announcements carry
+	// none.
+	MailSnapshot MailSnapshotter
 	// MailPaused reports the newsletter worker's pause (false while it
 	// sends) for /healthz, /metrics; nil: no worker.
 	MailPaused func() (MailPause, bool)

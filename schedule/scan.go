@@ -127,10 +127,16 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 		// moved with its date) is the same post: never announce it again.
 		announced := !k.AnnouncedAt.IsZero() || d.announcedPaths[p.Path]
 		if changed || (due && !announced) {
-			seen = append(seen, store.SeenPost{
+			sp := store.SeenPost{
 				ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash,
 				Date: p.Date, Due: due && (!announced || !k.AnnouncedAt.IsZero()),
-			})
+			}
+			if due && !announced && dbErr == nil {
+				// About to be announced: the newsletter is made from
+				// the post as it is now, stored with the announcement.
+				sp.Mail = d.mailSnapshot(ctx, p)
+			}
+			seen = append(seen, sp)
 		}
 	}
 	d.logProblems(snap.Problems)
@@ -152,10 +158,13 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 		}
 	}
 
-	// Generate only when the due set (or a due post) changed.
-	fp := fingerprint(d.seed, snap, now)
+	// Generate only when the due set (or a due post, or its edit time)
+	// changed. An entry's updated follows an edit of its post
+	// (store.PostState.EditedAt), kept in the database: a restart or
+	// another daemon gives the same bytes.
+	fp := fingerprint(d.seed, snap, now, d.known)
 	if !d.published || fp != d.fp {
-		out, gerr := feed.Generate(ctx, d.opts.Loader, d.opts.Site, d.opts.Feeds, snap, now)
+		out, gerr := feed.Generate(ctx, d.opts.Loader, d.opts.Site, d.opts.Feeds, WithEdits(snap, d.editedAt), now)
 		if out == nil {
 			if gerr == nil {
 				gerr = errors.New("feed: generate returned no output")
@@ -228,6 +237,7 @@ func (d *Daemon) remember(seen []store.SeenPost, rr store.RecordResult, now time
 			k.FirstSeen = now
 		}
 		k.ID, k.Path, k.Slug, k.Title, k.URL, k.Hash, k.Date = p.ID, p.Path, p.Slug, p.Title, p.URL, p.Hash, p.Date
+		k.EditedAt = rr.Edited[p.ID]
 		if p.Due && k.AnnouncedAt.IsZero() {
 			// Record marks every due post announced (or finds it was).
 			k.AnnouncedAt = now
@@ -299,9 +309,10 @@ func (d *Daemon) logProblems(problems []feed.Problem) {
 // ({% post_url %}); a change outside the feeds costs one Generate whose
 // identical bytes are not rewritten. A 64-bit maphash detects changes; it
 // guards nothing.
-func fingerprint(seed maphash.Seed, snap *feed.Snapshot, now time.Time) uint64 {
+func fingerprint(seed maphash.Seed, snap *feed.Snapshot, now time.Time, known map[string]store.PostState) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
+	hashEdits(&h, snap, known)
 	for _, p := range snap.Posts {
 		h.WriteString(p.Path)
 		h.WriteByte(0)

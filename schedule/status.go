@@ -229,8 +229,14 @@ func (r *StatusReport) WriteText(w io.Writer) error {
 			switch {
 			case !a.Queued:
 				mail = "not mailed (first run)"
-			case !a.MailedAt.IsZero():
+			case a.Skipped != "":
+				mail = "not mailed: " + a.Skipped
+			case a.WaitReason != "":
+				mail = "waiting: " + a.WaitReason + "; next try " + at(a.WaitUntil)
+			case a.Expanded:
 				mail = "mailed " + at(a.MailedAt)
+			case !a.MailedAt.IsZero():
+				mail = "mail being prepared"
 			}
 			if a.Manual {
 				mail += ", manual"

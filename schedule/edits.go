@@ -1,0 +1,90 @@
+package schedule
+
+import (
+	"context"
+	"hash/maphash"
+	"time"
+
+	"herald/feed"
+	"herald/schedule/store"
+)
+
+// MailSnapshotter makes the newsletter's snapshot of a post when the post
+// is announced (the mailer implements it; main wires it): the bytes are
+// stored with the announcement, in its transaction, and the newsletter is
+// composed from them, whatever happens to the post's file afterwards.
+type MailSnapshotter interface {
+	MailSnapshot(ctx context.Context, p *feed.Post) ([]byte, error)
+}
+
+// mailSnapshot returns the snapshot of p for its announcement, or nil
+// when there is no snapshotter or it fails (the post is then announced
+// without one, and the mailer reads the post when it prepares the mail).
+func (d *Daemon) mailSnapshot(ctx context.Context, p *feed.Post) []byte {
+	if d.opts.MailSnapshot == nil {
+		return nil
+	}
+	b, err := d.opts.MailSnapshot.MailSnapshot(ctx, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("cannot take the newsletter's snapshot of a post being announced; the mail will be made from the post when it is sent",
+				"path", p.Path, "err", err)
+		}
+		return nil
+	}
+	return b
+}
+
+// WithEdits returns snap with each post's Updated set to its edit time
+// (store.PostState.EditedAt: when a change of the published post was first
+// seen) where the post sets no updated/last_modified_at itself, so that a
+// feed entry's updated follows an edit. The posts changed are copies; snap
+// is returned as it is when no post has an edit time.
+func WithEdits(snap *feed.Snapshot, edited func(id string) time.Time) *feed.Snapshot {
+	if snap == nil || edited == nil {
+		return snap
+	}
+	var out *feed.Snapshot
+	for i, p := range snap.Posts {
+		if p == nil || !p.Updated.IsZero() {
+			continue
+		}
+		at := edited(p.ID)
+		if at.IsZero() {
+			continue
+		}
+		if out == nil {
+			c := *snap
+			c.Posts = append([]*feed.Post(nil), snap.Posts...)
+			out = &c
+		}
+		cp := *p
+		cp.Updated = at.In(p.Date.Location())
+		out.Posts[i] = &cp
+	}
+	if out == nil {
+		return snap
+	}
+	return out
+}
+
+// editedAt is the edit time the database keeps for post id (zero: none).
+func (d *Daemon) editedAt(id string) time.Time { return d.known[id].EditedAt }
+
+// hashEdits adds the edit times of snap's posts to h (the feeds'
+// fingerprint): a time learnt from the database after the post's change
+// was published regenerates the feeds.
+func hashEdits(h *maphash.Hash, snap *feed.Snapshot, known map[string]store.PostState) {
+	for _, p := range snap.Posts {
+		if at := known[p.ID].EditedAt; !at.IsZero() {
+			h.WriteString(p.ID)
+			h.WriteByte(0)
+			var b [8]byte
+			u := uint64(at.Unix())
+			for i := range b {
+				b[i] = byte(u >> (8 * i))
+			}
+			h.Write(b[:])
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/feed"
+	"herald/mailer"
+	"herald/schedule"
+	"herald/schedule/store"
+)
+
+// snapRig is the daemon's scan and the mail worker of `herald run`,
+// assembled as serveOnce does, on a temporary folder with a fake clock.
+type snapRig struct {
+	dir   string
+	clock testClock
+	db    store.Store
+	d     *schedule.Daemon
+	ml    *mailer.Mailer
+}
+
+var snapT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func newSnapRig(t *testing.T, extra string, subscribers int) *snapRig {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "posts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `[site]
+title = "Test Blog"
+url = "` + testSite + `"
+email = "tess@blog.example.com"
+timezone = "UTC"
+` + extra
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &snapRig{dir: dir, clock: newTestClock(snapT0)}
+	m := NewMain()
+	m.ConfigPath = filepath.Join(dir, "config.toml")
+	m.Clock = r.clock
+	m.Logger = slog.New(slog.DiscardHandler)
+	if err := m.loadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	c := &m.Config
+	db, err := openStore(ctx, c.State, false, m.Logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r.db = db
+	loader := feed.NewLoader(&c.Site, c.Posts.Dir, m.Logger)
+	loader.SetLimits(&c.Posts)
+	parts, err := m.newMailParts(ctx, db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ml, err = m.newMailer(db, loader, parts); err != nil {
+		t.Fatal(err)
+	}
+	r.d, err = schedule.New(schedule.Options{
+		Site: &c.Site, Feeds: &c.Feeds, Schedule: c.Schedule, Loader: loader, Store: db,
+		MailSnapshot: r.ml, Clock: r.clock, Logger: m.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range subscribers {
+		if _, _, err := db.AddSubscriber(ctx, snapT0, fmt.Sprintf("reader%03d@example.org", i), "", store.StatusConfirmed, store.SourceCLI); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.scan(t) // the first run: an empty blog
+	return r
+}
+
+func (r *snapRig) path(p string) string { return filepath.Join(r.dir, filepath.FromSlash(p)) }
+
+func (r *snapRig) scan(t *testing.T) schedule.ScanResult {
+	t.Helper()
+	res, err := r.d.Scan(context.Background())
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	return res
+}
+
+func (r *snapRig) write(t *testing.T, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(r.path("posts/"+name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapPost is a post whose TLDR says word.
+func snapPost(title, date, word string) string {
+	return "---\ntitle: " + title + "\ndate: " + date + "\n---\nThe body, not mailed.\n\n# TLDR\n\nThe mailed part: " + word + ".\n"
+}
+
+// mails reads the Maildir: each recipient's messages (decoded bodies).
+func (r *snapRig) mails(t *testing.T) map[string][]string {
+	t.Helper()
+	files, _ := filepath.Glob(r.path("var/mail/new/*"))
+	got := map[string][]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := mail.ReadMessage(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		to, err := mail.ParseAddress(msg.Header.Get("To"))
+		if err != nil {
+			t.Fatalf("%s: To: %v", f, err)
+		}
+		// Quoted-printable soft line breaks joined: the words compared are short.
+		text := strings.ReplaceAll(string(b), "=\r\n", "")
+		got[to.Address] = append(got[to.Address], text)
+	}
+	return got
+}
+
+// checkMailed: each of n subscribers got exactly one message, holding
+// every word of want and none of not.
+func (r *snapRig) checkMailed(t *testing.T, n int, want, not []string) {
+	t.Helper()
+	got := r.mails(t)
+	missing, dups := 0, 0
+	for i := range n {
+		addr := fmt.Sprintf("reader%03d@example.org", i)
+		msgs := got[addr]
+		switch {
+		case len(msgs) == 0:
+			missing++
+			continue
+		case len(msgs) > 1:
+			dups += len(msgs) - 1
+		}
+		for _, w := range want {
+			if !strings.Contains(msgs[0], w) {
+				t.Errorf("%s: the message lacks %q (the version announced)", addr, w)
+			}
+		}
+		for _, w := range not {
+			if strings.Contains(msgs[0], w) {
+				t.Errorf("%s: the message holds %q (a version not announced)", addr, w)
+			}
+		}
+	}
+	if missing != 0 || dups != 0 || len(got) != n {
+		t.Errorf("%d subscribers: %d missing, %d duplicates, %d recipients; want 0 missing, 0 duplicates", n, missing, dups, len(got))
+	}
+}
+
+// TestSnapshotMailedAsAnnounced: a post announced, then its front matter
+// broken, its file renamed, or its text edited before the mail worker
+// prepares its mailing: every subscriber gets the version that was
+// announced (and published in the feeds), 0 missing, 0 duplicates; the
+// mailing neither waits nor is skipped.
+func TestSnapshotMailedAsAnnounced(t *testing.T) {
+	const subs = 25
+	cases := []struct {
+		name   string
+		change func(t *testing.T, r *snapRig)
+		not    []string
+	}{
+		{"yaml broken", func(t *testing.T, r *snapRig) {
+			r.write(t, "2026-03-02-news.md", "---\ntitle: [unclosed\ndate: 2026-03-02 09:01:00\n---\nbroken\n")
+		}, nil},
+		{"file renamed", func(t *testing.T, r *snapRig) {
+			if err := os.Rename(r.path("posts/2026-03-02-news.md"), r.path("posts/2026-03-02-renamed-news.md.draft")); err != nil {
+				t.Fatal(err)
+			}
+		}, nil},
+		{"file edited", func(t *testing.T, r *snapRig) {
+			r.write(t, "2026-03-02-news.md", snapPost("Edited News", "2026-03-02 09:01:00", "EDITEDV2"))
+		}, []string{"EDITEDV2", "Edited News"}},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s, %d recipients", tc.name, subs), func(t *testing.T) {
+			r := newSnapRig(t, "", subs)
+			r.write(t, "2026-03-02-news.md", snapPost("Announced News", "2026-03-02 09:01:00", "ANNOUNCEDV1"))
+			r.clock.Advance(2 * time.Minute)
+			res := r.scan(t)
+			if len(res.Announced) != 1 || !res.Announced[0].Queued || !res.Announced[0].Snapshot {
+				t.Fatalf("announced %+v, want one queued announcement with its snapshot", res.Announced)
+			}
+			tc.change(t, r)
+			r.clock.Advance(time.Second)
+			sum, err := r.ml.Drain(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Sent != subs || sum.Failed != 0 {
+				t.Errorf("summary %+v, want %d sent", sum, subs)
+			}
+			r.checkMailed(t, subs, []string{"ANNOUNCEDV1", "Announced News"}, tc.not)
+			list, err := r.db.Announcements(context.Background(), 0)
+			if err != nil || len(list) != 1 || list[0].WaitReason != "" || list[0].Skipped != "" || !list[0].Expanded {
+				t.Errorf("announcements %+v, %v; want the one mailed, not waiting or skipped", list, err)
+			}
+		})
+	}
+}
+
+// TestSnapshotDigest: in digest mode each post of the digest is mailed as
+// it was announced, though both posts' files were broken before the tick.
+func TestSnapshotDigest(t *testing.T) {
+	const subs = 10
+	r := newSnapRig(t, "[schedule]\ndigest = \"0 0 1 1 *\"\n", subs)
+	r.write(t, "2026-03-02-first.md", snapPost("First Post", "2026-03-02 09:01:00", "FIRSTV1"))
+	r.write(t, "2026-03-02-second.md", snapPost("Second Post", "2026-03-02 09:02:00", "SECONDV1"))
+	r.clock.Advance(5 * time.Minute)
+	if res := r.scan(t); len(res.Announced) != 2 {
+		t.Fatalf("announced %+v, want 2", res.Announced)
+	}
+	r.write(t, "2026-03-02-first.md", "---\ntitle: [broken\n---\n")
+	if err := os.Remove(r.path("posts/2026-03-02-second.md")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ml.Digest(context.Background(), r.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ml.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.checkMailed(t, subs, []string{"FIRSTV1", "SECONDV1", "First Post", "Second Post"}, nil)
+}
+
+// TestSnapshotNewsletterFalse: the decision not to mail (newsletter:
+// false) is taken with the snapshot; setting it to true afterwards does
+// not mail the post, as clearing it would not skip one.
+func TestSnapshotNewsletterFalse(t *testing.T) {
+	r := newSnapRig(t, "", 3)
+	r.write(t, "2026-03-02-quiet.md", "---\ntitle: Quiet\ndate: 2026-03-02 09:01:00\nnewsletter: false\n---\n# TLDR\n\nQUIETV1.\n")
+	r.clock.Advance(2 * time.Minute)
+	r.scan(t)
+	r.write(t, "2026-03-02-quiet.md", snapPost("Quiet", "2026-03-02 09:01:00", "QUIETV2"))
+	if _, err := r.ml.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.mails(t); len(got) != 0 {
+		t.Errorf("mailed %d recipients, want none (newsletter: false when announced)", len(got))
+	}
+	list, _ := r.db.Announcements(context.Background(), 0)
+	if len(list) != 1 || !strings.Contains(list[0].Skipped, "newsletter: false") {
+		t.Errorf("announcements %+v, want the mailing skipped: newsletter: false", list)
+	}
+}
