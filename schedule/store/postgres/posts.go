@@ -265,8 +265,8 @@ SELECT id, path, slug, title, url, hash, date, first_seen, announced_at, edited_
 	m := make(map[string]store.PostState)
 	for rows.Next() {
 		var (
-			p               store.PostState
-			date, firstSeen int64
+			p                 store.PostState
+			date, firstSeen   int64
 			announced, edited *int64
 		)
 		if err := rows.Scan(&p.ID, &p.Path, &p.Slug, &p.Title, &p.URL, &p.Hash, &date, &firstSeen, &announced, &edited); err != nil {
