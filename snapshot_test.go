@@ -25,6 +25,7 @@ type snapRig struct {
 	db    store.Store
 	d     *schedule.Daemon
 	ml    *mailer.Mailer
+	h     *feed.Handler
 }
 
 var snapT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -46,8 +47,23 @@ timezone = "UTC"
 		t.Fatal(err)
 	}
 	r := &snapRig{dir: dir, clock: newTestClock(snapT0)}
+	r.open(t)
+	for i := range subscribers {
+		if _, _, err := r.db.AddSubscriber(ctx, snapT0, fmt.Sprintf("reader%03d@example.org", i), "", store.StatusConfirmed, store.SourceCLI); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.scan(t) // the first run: an empty blog
+	return r
+}
+
+// open assembles the daemon and the mailer on the rig's folder (again:
+// a restart).
+func (r *snapRig) open(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
 	m := NewMain()
-	m.ConfigPath = filepath.Join(dir, "config.toml")
+	m.ConfigPath = filepath.Join(r.dir, "config.toml")
 	m.Clock = r.clock
 	m.Logger = slog.New(slog.DiscardHandler)
 	if err := m.loadConfig(); err != nil {
@@ -69,20 +85,14 @@ timezone = "UTC"
 	if r.ml, err = m.newMailer(db, loader, parts); err != nil {
 		t.Fatal(err)
 	}
+	r.h = feed.NewHandler(time.Minute)
 	r.d, err = schedule.New(schedule.Options{
 		Site: &c.Site, Feeds: &c.Feeds, Schedule: c.Schedule, Loader: loader, Store: db,
-		MailSnapshot: r.ml, Clock: r.clock, Logger: m.Logger,
+		Handler: r.h, MailSnapshot: r.ml, Clock: r.clock, Logger: m.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range subscribers {
-		if _, _, err := db.AddSubscriber(ctx, snapT0, fmt.Sprintf("reader%03d@example.org", i), "", store.StatusConfirmed, store.SourceCLI); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.scan(t) // the first run: an empty blog
-	return r
 }
 
 func (r *snapRig) path(p string) string { return filepath.Join(r.dir, filepath.FromSlash(p)) }
