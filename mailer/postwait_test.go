@@ -152,7 +152,7 @@ func TestRunRetriesUnreadablePostWithoutWake(t *testing.T) {
 // them, record no attempt, and the mailing says why it waits and when it
 // is looked at next, until the post is back.
 func TestUnreadablePostPutOffCountsNoAttempt(t *testing.T) {
-	e := newTestEnv(t, testSMTPOptions{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
+	e := newTestEnv(t, smtptest.Options{Fail4xx: map[string]int{"sub000@example.com": 1, "sub001@example.com": 1}})
 	e.cfg.MaxAttempts = 3
 	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
 	e.addPost("p", workerT0, true)
