@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"herald/feed"
@@ -141,6 +140,14 @@ func (m *Main) runSend(ctx context.Context) error {
 	if (*retry || (*to == "" && !*dry)) && fs.NArg() == 0 {
 		return &usageError{msg: "send: name the POST to send (file name or slug)"}
 	}
+	var bar *statusLine
+	if *to == "" && !*dry && isTerminal(m.Stderr) {
+		// The post's progress bar; log lines are written above it, and
+		// the mailer does not log progress lines meanwhile.
+		bar = &statusLine{w: m.Stderr}
+		m.Logger = newLogger(bar, m.LogFormat, m.LogLevel)
+		m.progressEvery = -1
+	}
 	e, err := m.openEnvMode(ctx, true, !*dry, *dry) // a dry run only reads
 	if err != nil {
 		return err
@@ -197,8 +204,8 @@ func (m *Main) runSend(ctx context.Context) error {
 			fmt.Fprintf(m.Stdout, "%q was already queued: sending what is still due\n", p.Title)
 		}
 	}
-	sum, err := m.drain(ctx, e.mail)
-	fmt.Fprintf(m.Stdout, "sent %d, failed %d, retrying later %d (of %d due)\n", sum.Sent, sum.Failed, sum.Waiting, sum.Total)
+	sum, err := m.drain(ctx, e.mail, p.ID, bar)
+	writeSummary(m.Stdout, p.Title, sum, ctx.Err() != nil)
 	if err != nil {
 		return err
 	}
@@ -211,46 +218,51 @@ func (m *Main) runSend(ctx context.Context) error {
 	return nil
 }
 
-// drain sends everything due, with a progress line on a terminal.
-func (m *Main) drain(ctx context.Context, ml *mailer.Mailer) (mailer.Summary, error) {
-	done := make(chan struct{})
-	if isTerminal(m.Stderr) {
-		start := time.Now()
-		go func() {
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					fmt.Fprintf(m.Stderr, "\r%s", progressLine(ml.Progress(), time.Since(start)))
-				}
-			}
-		}()
+// writeSummary prints what `herald send POST` did: the post's deliveries
+// alone, then what it also delivered of other posts that were due.
+func writeSummary(w io.Writer, title string, s mailer.Summary, interrupted bool) {
+	c := s.Post
+	if interrupted {
+		fmt.Fprintf(w, "interrupted: %q: sent %d, failed %d, retrying later %d (of %d to deliver); %d not sent yet: herald send resumes\n",
+			title, c.Sent, c.Failed, c.Retried, c.Total, c.Waiting)
+	} else {
+		fmt.Fprintf(w, "sent %d, failed %d, retrying later %d (of %d due)\n", c.Sent, c.Failed, c.Retried, c.Total)
 	}
-	sum, err := ml.Drain(ctx)
-	close(done)
-	if isTerminal(m.Stderr) {
-		fmt.Fprintln(m.Stderr)
+	if o := (mailer.PostCounts{Sent: s.Sent - c.Sent, Failed: s.Failed - c.Failed, Retried: s.Retried - c.Retried}); o.Done() > 0 {
+		fmt.Fprintf(w, "also due for other posts: sent %d, failed %d, retrying later %d\n", o.Sent, o.Failed, o.Retried)
 	}
-	return sum, err
 }
 
-func progressLine(s mailer.Summary, elapsed time.Duration) string {
-	doneN := s.Sent + s.Failed + s.Retried
-	rate := float64(doneN) / elapsed.Seconds()
-	eta := "?"
-	if rate > 0 && s.Total >= doneN {
-		eta = (time.Duration(float64(s.Total-doneN)/rate) * time.Second).Round(time.Second).String()
+// drain sends everything due and counts post postID's deliveries apart;
+// on a terminal (bar not nil) it draws the post's progress, full at the
+// end when everything due was done.
+func (m *Main) drain(ctx context.Context, ml *mailer.Mailer, postID string, bar *statusLine) (mailer.Summary, error) {
+	if bar == nil {
+		return ml.DrainPost(ctx, postID)
 	}
-	width := 30
-	filled := 0
-	if s.Total > 0 {
-		filled = int(int64(width) * doneN / s.Total)
-	}
-	return fmt.Sprintf("[%s%s] %d/%d sent, %d failed, %.0f msg/s, ETA %s ",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), s.Sent, s.Total, s.Failed, rate, eta)
+	clock := m.clock()
+	start := clock.Now()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		timer := clock.NewTimer(200 * time.Millisecond)
+		defer timer.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-timer.C():
+				bar.Draw(progressLine(ml.Progress().Post, clock.Now().Sub(start), false))
+				timer.Reset(200 * time.Millisecond)
+			}
+		}
+	}()
+	sum, err := ml.DrainPost(ctx, postID)
+	close(done)
+	<-stopped
+	bar.End(progressLine(sum.Post, clock.Now().Sub(start), err == nil && ctx.Err() == nil))
+	return sum, err
 }
 
 func isTerminal(w io.Writer) bool {

@@ -248,6 +248,8 @@ func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mai
 		Transport: p.transport,
 		Clock:     m.clock(),
 		Logger:    m.Logger,
+
+		ProgressEvery: m.progressEvery,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"herald/schedule"
 )
@@ -63,6 +64,9 @@ type Main struct {
 	Clock schedule.Clock
 
 	closers []func() error
+	// progressEvery is mailer.Options.ProgressEvery: `herald send` on a
+	// terminal draws a bar instead of logging progress (-1).
+	progressEvery time.Duration
 }
 
 // NewMain returns a Main writing to the discard writers until set.
@@ -124,6 +128,11 @@ func (m *Main) exitCode(err error) int {
 	case errors.As(err, &ce):
 		fmt.Fprintf(m.Stderr, "herald: %v\n", err)
 		return 2
+	case errors.Is(err, context.Canceled):
+		// SIGINT or SIGTERM: the command stopped cleanly (what it did is
+		// printed); 128 + SIGINT, as shells report an interrupted command.
+		fmt.Fprintln(m.Stderr, "herald: interrupted")
+		return 130
 	default:
 		fmt.Fprintf(m.Stderr, "herald: %v\n", err)
 		return 1

@@ -40,24 +40,7 @@ func TestSendDryRunAgreesWithSend(t *testing.T) {
 	// The post's mailing, created at t0 and expanded (as a daemon would),
 	// then the ledger as a stopped daemon, a live one and bounces left it.
 	ctx := context.Background()
-	m := NewMain()
-	m.ConfigPath = e.config
-	if err := m.loadConfig(); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := feed.NewLoader(&m.Config.Site, m.Config.Posts.Dir, nil).Scan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var post *feed.Post
-	for _, p := range snap.Posts {
-		if p.Slug == slug {
-			post = p
-		}
-	}
-	if post == nil {
-		t.Fatalf("no post %s in testdata/posts", slug)
-	}
+	post := findPost(t, e, slug)
 	db, err := sqlite.Open(ctx, e.path("var/herald.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +205,26 @@ func maildirRecipients(t *testing.T, e *testEnv) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// findPost scans the environment's posts as herald does and returns the
+// one with that slug.
+func findPost(t *testing.T, e *testEnv, slug string) *feed.Post {
+	t.Helper()
+	m := NewMain()
+	m.ConfigPath = e.config
+	if err := m.loadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := feed.NewLoader(&m.Config.Site, m.Config.Posts.Dir, nil).Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range snap.Posts {
+		if p.Slug == slug {
+			return p
+		}
+	}
+	t.Fatalf("no post %s", slug)
+	return nil
 }

@@ -78,6 +78,10 @@ type Options struct {
 	Transport Transport
 	Clock     Clock        // nil: the system clock
 	Logger    *slog.Logger // default: discard
+	// ProgressEvery is how often a long delivery pass logs its progress
+	// (sent/total, rate, ETA), by Clock; 0: DefaultProgressEvery; < 0:
+	// never (`herald send` draws a progress bar on a terminal instead).
+	ProgressEvery time.Duration
 }
 
 // Mailer is the newsletter's delivery worker and the commands around it
@@ -112,6 +116,7 @@ type Mailer struct {
 	backoff          func(attempt int) time.Duration // delay before retry number attempt (1-based)
 	shutdownGrace    time.Duration                   // how long in-flight sends may finish after ctx is canceled
 	idleRecheck      time.Duration                   // Run re-checks the queue this often when nothing is due
+	progressEvery    time.Duration                   // how often a pass logs its progress; <= 0: never
 	unreachablePause time.Duration                   // first pause of Run when the server cannot be reached or the ledger written (doubles, up to 16×)
 	probeEvery       time.Duration                   // during a pause, how often Run probes whether it can resume
 
@@ -155,6 +160,12 @@ func New(opts Options) (*Mailer, error) {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case opts.ProgressEvery == 0:
+		m.progressEvery = DefaultProgressEvery
+	case opts.ProgressEvery > 0:
+		m.progressEvery = opts.ProgressEvery
 	}
 	if m.composer == nil {
 		if opts.Site == nil {

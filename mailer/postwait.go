@@ -105,5 +105,6 @@ func (m *Mailer) recordWaiting(ctx context.Context, log *slog.Logger, rec *recor
 	text := "waiting: " + u.Error()
 	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Text: text, NotTried: true}, t)
 	t.retried.Add(1)
+	m.noted(t, d, store.DeliveryRetry)
 	log.Warn("not sent: the mailing's post cannot be read now; will try again", "post", u.post, "err", u.err, "next", next)
 }

@@ -13,6 +13,7 @@ func (m *Mailer) recordSent(log *slog.Logger, rec *recorder, d store.Delivery, t
 	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliverySent}, t)
 	t.sent.Add(1)
 	m.sent.Add(1)
+	m.noted(t, d, store.DeliverySent)
 	log.Debug("sent")
 }
 
@@ -36,6 +37,7 @@ func (m *Mailer) recordTemp(log *slog.Logger, rec *recorder, d store.Delivery, c
 	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryRetry, Next: next, Code: code, Text: text}, t)
 	t.retried.Add(1)
 	m.retries.Add(1)
+	m.noted(t, d, store.DeliveryRetry)
 	log.Info("temporary failure, will retry", "code", code, "err", text, "attempt", d.Attempts, "next", next)
 }
 
@@ -43,6 +45,7 @@ func (m *Mailer) recordFailed(log *slog.Logger, rec *recorder, d store.Delivery,
 	m.record(rec, store.Outcome{ID: d.ID, State: store.DeliveryFailed, Code: code, Text: text}, t)
 	t.failed.Add(1)
 	m.failed.Add(1)
+	m.noted(t, d, store.DeliveryFailed)
 	log.Warn("delivery failed", "code", code, "err", text)
 	m.smtpBounce(log, d, code, text)
 }

@@ -22,6 +22,9 @@ type Summary struct {
 	Failed   int64 // failed for good (5xx, or retries exhausted)
 	Retried  int64 // temporary failures scheduled for a later attempt
 	Waiting  int64 // deliveries still unfinished afterwards (retries not due yet)
+	// Post counts the named post's deliveries alone (DrainPost; zero
+	// otherwise).
+	Post PostCounts
 }
 
 // tally is a live Summary, updated by the workers.
@@ -40,6 +43,9 @@ type tally struct {
 	// ledger is set when a ledger write failed: the pass stops taking
 	// deliveries and Run pauses until a write succeeds.
 	ledger atomic.Pointer[error]
+
+	post *postTally // DrainPost's post; nil otherwise
+	prog progressLog
 }
 
 // ledgerFailed records that a ledger write failed; true the first time.
@@ -68,10 +74,14 @@ func (t *tally) unreachableErr() error {
 }
 
 func (t *tally) summary() Summary {
-	return Summary{
+	s := Summary{
 		Mailings: int(t.mailings.Load()), Queued: t.queued.Load(), Total: t.total.Load(),
 		Sent: t.sent.Load(), Failed: t.failed.Load(), Retried: t.retried.Load(), Waiting: t.waiting.Load(),
 	}
+	if t.post != nil {
+		s.Post = t.post.counts()
+	}
+	return s
 }
 
 // Progress returns the counts of the delivery pass running now (or the last
@@ -210,23 +220,7 @@ func (m *Mailer) takeOver(ctx context.Context) error {
 // every due delivery; retries that are not due yet are left for the daemon
 // (Summary.Waiting). Safe to run beside a running daemon: deliveries are
 // claimed atomically under a lease, and the daemon's are never taken.
-func (m *Mailer) Drain(ctx context.Context) (Summary, error) {
-	t := new(tally)
-	m.current.Store(t)
-	if err := m.takeOver(ctx); err != nil {
-		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
-	}
-	if err := m.queue(ctx, t); err != nil {
-		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
-	}
-	if err := m.deliverDue(ctx, t); err != nil {
-		return t.summary(), fmt.Errorf("mailer: drain: %w", err)
-	}
-	if err := t.unreachableErr(); err != nil {
-		return t.summary(), fmt.Errorf("mailer: drain: mail server unreachable, stopped: %w", err)
-	}
-	return t.summary(), ctx.Err()
-}
+func (m *Mailer) Drain(ctx context.Context) (Summary, error) { return m.drain(ctx, nil) }
 
 // queue creates mailings from waiting announcements and expands every
 // unexpanded mailing. A mailing that cannot be rendered now is logged and
@@ -338,6 +332,7 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	if n, err := m.db.WaitingDeliveries(ctx); err == nil {
 		t.total.Store(n)
 	}
+	t.begin(m.now())
 	rec, err := m.newRecorder(ctx)
 	if err != nil {
 		return err
