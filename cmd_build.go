@@ -24,13 +24,15 @@ func (m *Main) runBuild(ctx context.Context) error {
 	c := &m.Config
 	failed := m.printProblems(snap.Problems)
 	snap = schedule.WithEdits(snap, m.editTimes(ctx))
-	out, genErr := feed.Generate(ctx, loader, &c.Site, &c.Feeds, snap, m.clock().Now())
+	// Entries then BuildDir is Generate then WriteDir without holding the
+	// feed files in memory: each is streamed to disk as it is built.
+	entries, genErr := feed.Entries(ctx, loader, &c.Site, &c.Feeds, snap, m.clock().Now())
 	if genErr != nil {
 		fmt.Fprintf(m.Stderr, "%v\n", genErr)
 		failed++
 	}
-	if out != nil {
-		changed, err := feed.WriteDir(ctx, c.Feeds.Dir, out)
+	if entries != nil {
+		files, changed, err := feed.BuildDir(ctx, c.Feeds.Dir, &c.Site, &c.Feeds, entries)
 		if err != nil {
 			return err
 		}
@@ -42,7 +44,7 @@ func (m *Main) runBuild(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintf(m.Stdout, "%d posts read, %d published, %d files in %s (%d changed)\n",
-			len(snap.Posts), due, len(out.Files), c.Feeds.Dir, len(changed))
+			len(snap.Posts), due, len(files), c.Feeds.Dir, len(changed))
 		for _, name := range changed {
 			fmt.Fprintf(m.Stdout, "  wrote %s\n", filepath.Join(c.Feeds.Dir, filepath.FromSlash(name)))
 		}

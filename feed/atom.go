@@ -1,7 +1,7 @@
 package feed
 
 import (
-	"bytes"
+	"bufio"
 	"cmp"
 	"encoding/xml"
 	"time"
@@ -37,7 +37,7 @@ type atomCategory struct {
 // FeedXml implements feeds.XmlFeed.
 func (d *atomDoc) FeedXml() any { return d }
 
-func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
+func writeAtom(buf *bufio.Writer, d *feedDoc) error {
 	site := d.site
 	doc := &atomDoc{
 		AtomFeed: &feeds.AtomFeed{
@@ -79,7 +79,7 @@ func writeAtom(buf *bytes.Buffer, d *feedDoc) error {
 			ae.Summary = &feeds.AtomSummary{Type: "html", Content: x.xSummary}
 		}
 		if x.xHTML != "" {
-			ae.Content = &cdataElem{buf: buf, text: x.xHTML, attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "html"}}}
+			ae.Content = &cdataElem{buf: buf, text: x.xHTML, attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "html"}}, shared: true}
 		}
 		// Every entry names its author: readers (newsboat, feedparser) do
 		// not show the feed-level one on entries.

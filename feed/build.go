@@ -1,11 +1,13 @@
 package feed
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"runtime"
 	"slices"
@@ -129,6 +131,50 @@ func (d *feedDoc) authorName() string {
 // (the newest is kept). The files are written on up to GOMAXPROCS
 // goroutines.
 func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
+	jobs, err := plan(site, cfg, entries)
+	if err != nil {
+		return nil, err
+	}
+	out := &Output{Files: make([]File, len(jobs))}
+	errs := make([]error, len(jobs))
+	parallel(len(jobs), func(i int) {
+		j := jobs[i]
+		buf := bytes.NewBuffer(make([]byte, 0, j.d.estimate))
+		if err := j.run(buf); err != nil {
+			errs[i] = err
+			return
+		}
+		out.Files[i] = newFile(j.name, j.ctype, buf.Bytes(), lastModified(j.d))
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// job is one feed file to write: a document in one format.
+type job struct {
+	d           *feedDoc
+	name, ctype string
+	write       func(*bufio.Writer, *feedDoc) error
+}
+
+// run writes the file to w through a buffer of its own.
+func (j *job) run(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := j.write(bw, j.d); err != nil {
+		return fmt.Errorf("feed: build %s: %w", j.name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("feed: build %s: %w", j.name, err)
+	}
+	return nil
+}
+
+// plan checks Build's arguments and works out every file to write, the
+// largest first; no two have the same name.
+func plan(site *Site, cfg *FeedsConfig, entries []Entry) ([]job, error) {
 	if site == nil || cfg == nil {
 		return nil, fmt.Errorf("%w: nil site or feeds config", errBuild)
 	}
@@ -208,11 +254,6 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 	}
 	docs = append(docs, jekyllSubFeeds(main, items)...)
 
-	type job struct {
-		d           *feedDoc
-		name, ctype string
-		write       func(*bytes.Buffer, *feedDoc) error
-	}
 	jobs := make([]job, 0, 3*len(docs))
 	for _, d := range docs {
 		d.updated, d.published = time.Unix(0, 0).In(loc), time.Unix(0, 0).In(loc)
@@ -241,27 +282,17 @@ func Build(site *Site, cfg *FeedsConfig, entries []Entry) (*Output, error) {
 		}
 	}
 
-	out := &Output{Files: make([]File, len(jobs))}
-	errs := make([]error, len(jobs))
-	parallel(len(jobs), func(i int) {
-		j := jobs[i]
-		buf := bytes.NewBuffer(make([]byte, 0, j.d.estimate))
-		if err := j.write(buf, j.d); err != nil {
-			errs[i] = fmt.Errorf("feed: build %s: %w", j.name, err)
-			return
-		}
-		out.Files[i] = newFile(j.name, j.ctype, buf.Bytes(), lastModified(j.d))
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	files := make([]string, len(jobs))
+	for i, j := range jobs {
+		files[i] = j.name
 	}
-	slices.SortFunc(out.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
-	for i := 1; i < len(out.Files); i++ {
-		if out.Files[i].Name == out.Files[i-1].Name {
-			return nil, fmt.Errorf("%w: two feeds named %s (check feeds.rss, feeds.atom, feeds.json, feeds.categories, feeds.by_tag)", errBuild, out.Files[i].Name)
+	slices.Sort(files)
+	for i := 1; i < len(files); i++ {
+		if files[i] == files[i-1] {
+			return nil, fmt.Errorf("%w: two feeds named %s (check feeds.rss, feeds.atom, feeds.json, feeds.categories, feeds.by_tag)", errBuild, files[i])
 		}
 	}
-	return out, nil
+	return jobs, nil
 }
 
 // parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and waits.

@@ -7,7 +7,9 @@
 // posts due at a given time, renders their Markdown ([Loader.Render]:
 // Liquid tags, math, heading ids, absolute URLs) and [Build]s deterministic
 // feed bytes into an [Output], which [WriteDir] writes atomically and a
-// [Handler] serves over HTTP with conditional GET. [Loader.Section] cuts
+// [Handler] serves over HTTP with conditional GET. A one-off build that
+// only writes files uses [Entries] then [BuildDir]: the same bytes,
+// streamed to disk as they are made instead of held in memory. [Loader.Section] cuts
 // the section a newsletter mails (mail.section, "TLDR").
 //
 // Time: a Loader takes it from the [Clock] of its [LoaderOptions]

@@ -28,10 +28,36 @@ func Generate(ctx context.Context, l *Loader, site *Site, cfg *FeedsConfig, snap
 	return generate(ctx, l.Render, site, cfg, snap, now)
 }
 
+// Entries is the first half of Generate: the rendered entries it would
+// pass to Build, for BuildDir. Its errors are Generate's: when some posts
+// failed to render, the entries of the others come with an error joining
+// one per failed post; a cancelled ctx gives no entries.
+func Entries(ctx context.Context, l *Loader, site *Site, cfg *FeedsConfig, snap *Snapshot, now time.Time) ([]Entry, error) {
+	if l == nil || snap == nil {
+		return nil, errors.New("feed: generate: nil loader or snapshot")
+	}
+	return entries(ctx, l.Render, site, cfg, snap, now)
+}
+
 // renderFunc renders one post; Loader.Render in production.
 type renderFunc func(ctx context.Context, p *Post) (*Rendered, error)
 
 func generate(ctx context.Context, render renderFunc, site *Site, cfg *FeedsConfig, snap *Snapshot, now time.Time) (*Output, error) {
+	list, renderErr := entries(ctx, render, site, cfg, snap, now)
+	if list == nil { // no site or config, or ctx cancelled
+		return nil, renderErr
+	}
+	out, err := Build(site, cfg, list)
+	if err != nil {
+		return nil, err
+	}
+	return out, renderErr
+}
+
+// entries renders the posts of snap that go in the feeds at now; nil (and
+// an error) when site or cfg is missing or ctx is cancelled, else never
+// nil, with the render errors joined.
+func entries(ctx context.Context, render renderFunc, site *Site, cfg *FeedsConfig, snap *Snapshot, now time.Time) ([]Entry, error) {
 	if site == nil || cfg == nil {
 		return nil, errors.New("feed: generate: nil site or feeds config")
 	}
@@ -77,15 +103,11 @@ func generate(ctx context.Context, render renderFunc, site *Site, cfg *FeedsConf
 			rendered[p] = results[i]
 		}
 	}
-	entries := make([]Entry, len(sel))
+	list := make([]Entry, len(sel))
 	for i, p := range sel {
-		entries[i] = Entry{Post: p, Rendered: rendered[p]}
+		list[i] = Entry{Post: p, Rendered: rendered[p]}
 	}
-	out, err := Build(site, cfg, entries)
-	if err != nil {
-		return nil, err
-	}
-	return out, errors.Join(errs...)
+	return list, errors.Join(errs...)
 }
 
 // selectPosts returns, in order, the sorted due posts that go in a feed:

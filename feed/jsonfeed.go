@@ -1,7 +1,7 @@
 package feed
 
 import (
-	"bytes"
+	"bufio"
 	"cmp"
 	"time"
 	"unicode/utf8"
@@ -21,7 +21,7 @@ type jsonDoc struct {
 	Items []*feeds.JSONItem `json:"items"`
 }
 
-func writeJSON(buf *bytes.Buffer, d *feedDoc) error {
+func writeJSON(buf *bufio.Writer, d *feedDoc) error {
 	newJSONDoc(d).encode(buf)
 	return nil
 }
@@ -84,7 +84,7 @@ func jsonTime(t time.Time, loc *time.Location) time.Time {
 // jsonWriter writes indented JSON objects; fields with empty values are
 // left out, as omitempty does.
 type jsonWriter struct {
-	buf   *bytes.Buffer
+	buf   feedBuf
 	depth int
 	first bool // no field written yet in the current object or array
 }
@@ -177,7 +177,7 @@ func (w *jsonWriter) authors(k string, list []*feeds.JSONAuthor) {
 
 // encode writes the fields Herald sets, in the order and with the names of
 // gorilla/feeds' struct tags, followed by a newline.
-func (d *jsonDoc) encode(buf *bytes.Buffer) {
+func (d *jsonDoc) encode(buf feedBuf) {
 	w := &jsonWriter{buf: buf}
 	w.open('{')
 	w.key("version")
@@ -276,7 +276,7 @@ var jsonPlain = func() (t [256]bool) {
 // jsonString writes s as a JSON string the way encoding/json does with
 // SetEscapeHTML(false): quotes, backslashes and control characters escaped,
 // invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func jsonString(buf *bytes.Buffer, s string) {
+func jsonString(buf feedBuf, s string) {
 	buf.WriteByte('"')
 	start := 0
 	for i := 0; i < len(s); {

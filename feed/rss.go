@@ -1,8 +1,10 @@
 package feed
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/xml"
+	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -60,11 +62,23 @@ type rssItem struct {
 
 // cdataElem is an element whose text is written as a CDATA section, the
 // way encoding/xml writes a ",cdata" field, but without copying the text:
-// it goes straight into buf, the buffer the document's encoder writes to.
+// it goes straight into buf, the writer the document's encoder writes to.
+// With shared, buf is the encoder's own buffer (a *bufio.Writer given to
+// xml.NewEncoder, which uses it as it is): nothing needs flushing first.
 type cdataElem struct {
-	buf  *bytes.Buffer
-	text string
-	attr []xml.Attr
+	buf    feedBuf
+	text   string
+	attr   []xml.Attr
+	shared bool
+}
+
+// feedBuf is what feed bytes are written to: the *bufio.Writer of a file
+// being built, or a *bytes.Buffer.
+type feedBuf interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+	AvailableBuffer() []byte
 }
 
 // MarshalXML implements xml.Marshaler.
@@ -73,8 +87,10 @@ func (c *cdataElem) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	if err := e.EncodeToken(start); err != nil {
 		return err
 	}
-	if err := e.Flush(); err != nil { // what the encoder holds goes first
-		return err
+	if !c.shared {
+		if err := e.Flush(); err != nil { // what the encoder holds goes first
+			return err
+		}
 	}
 	writeCDATA(c.buf, c.text)
 	return e.EncodeToken(start.End())
@@ -82,7 +98,7 @@ func (c *cdataElem) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 
 // writeCDATA writes s as encoding/xml writes a ",cdata" field: nothing for
 // "", else one CDATA section, split where s holds "]]>".
-func writeCDATA(buf *bytes.Buffer, s string) {
+func writeCDATA(buf feedBuf, s string) {
 	if s == "" {
 		return
 	}
@@ -104,7 +120,7 @@ func writeCDATA(buf *bytes.Buffer, s string) {
 // FeedXml implements feeds.XmlFeed.
 func (d *rssDoc) FeedXml() any { return d }
 
-func writeRSS(buf *bytes.Buffer, d *feedDoc) error {
+func writeRSS(buf *bufio.Writer, d *feedDoc) error {
 	site := d.site
 	ch := &rssChannel{
 		RssFeed: &feeds.RssFeed{
@@ -144,7 +160,7 @@ func writeRSS(buf *bytes.Buffer, d *feedDoc) error {
 			Categories: x.xTerms,
 		}
 		if x.xHTML != "" {
-			it.Content = &cdataElem{buf: buf, text: x.xHTML}
+			it.Content = &cdataElem{buf: buf, text: x.xHTML, shared: true}
 		}
 		switch author := p.Author; {
 		case site.Email != "" && (author == "" || author == site.Author):
@@ -174,8 +190,13 @@ func rssPerson(email, name string) string {
 }
 
 // encodeXML writes the XML declaration and the indented document of a
-// gorilla/feeds XmlFeed, ending with a newline.
-func encodeXML(buf *bytes.Buffer, f feeds.XmlFeed) error {
+// gorilla/feeds XmlFeed, ending with a newline. The encoder writes to buf
+// itself (xml.NewEncoder keeps a *bufio.Writer of 4096 bytes or more as
+// it is), which the document's cdataElems share.
+func encodeXML(buf *bufio.Writer, f feeds.XmlFeed) error {
+	if buf.Size() < 4096 {
+		return errors.New("encodeXML: buffer too small to be shared with the encoder")
+	}
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(buf)
 	enc.Indent("", "  ")
