@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"herald/feed"
@@ -153,6 +156,19 @@ func (m *Main) runSend(ctx context.Context) error {
 		return err
 	}
 	p, err := e.post(fs.Args())
+	var unreadable bool // p is the database's record: its file cannot be read now
+	if npe := (*noPostError)(nil); errors.As(err, &npe) && (*retry || (*to == "" && !*dry)) {
+		// Announced before and broken, renamed or removed since: its
+		// mailing goes on from the database (from what was announced).
+		q, why, ok, err2 := m.announcedPost(ctx, e, npe.name)
+		if err2 != nil {
+			return err2
+		}
+		if ok {
+			p, err, unreadable = q, nil, true
+			fmt.Fprintf(m.Stdout, "%s cannot be read now (%s); its mailing goes on from the database\n", q.Path, why)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -181,10 +197,17 @@ func (m *Main) runSend(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "re-queued %d failed deliveries of %q\n", n, p.Title)
 		if n == 0 {
 			// Nothing failed: say where the post's mailing stands.
-			if err := m.writeMailingState(ctx, e.db, p, false); err != nil {
+			lines, _, err := m.mailingState(ctx, e.db, p, false)
+			if err != nil {
 				return err
 			}
+			fmt.Fprint(m.Stdout, lines)
 		}
+	case unreadable:
+		if !queued(ctx, e.db, p.ID) {
+			return fmt.Errorf("%s cannot be read now and was never queued for mail: fix it, then herald send it", p.Path)
+		}
+		fmt.Fprintf(m.Stdout, "%q was already queued: sending what is still due\n", p.Title)
 	default:
 		now := m.clock().Now()
 		if !p.Due(now) {
@@ -205,13 +228,21 @@ func (m *Main) runSend(ctx context.Context) error {
 		}
 	}
 	sum, err := m.drain(ctx, e.mail, p.ID, bar)
-	writeSummary(m.Stdout, p.Title, sum, ctx.Err() != nil)
+	state, waiting, serr := m.mailingState(context.WithoutCancel(ctx), e.db, p, true)
+	if waiting && sum.Post.Total == 0 && ctx.Err() == nil {
+		// Nothing of this post was due: its mailing waits (said below),
+		// which "sent 0" would hide.
+		writeOthers(m.Stdout, sum)
+	} else {
+		writeSummary(m.Stdout, p.Title, sum, ctx.Err() != nil)
+	}
 	if err != nil {
 		return err
 	}
-	if err := m.writeMailingState(ctx, e.db, p, true); err != nil {
-		return err
+	if serr != nil {
+		return serr
 	}
+	fmt.Fprint(m.Stdout, state)
 	if sum.Failed > 0 {
 		return silentError(1)
 	}
@@ -228,6 +259,13 @@ func writeSummary(w io.Writer, title string, s mailer.Summary, interrupted bool)
 	} else {
 		fmt.Fprintf(w, "sent %d, failed %d, retrying later %d (of %d due)\n", c.Sent, c.Failed, c.Retried, c.Total)
 	}
+	writeOthers(w, s)
+}
+
+// writeOthers prints what `herald send POST` delivered of other posts
+// that were due, if anything.
+func writeOthers(w io.Writer, s mailer.Summary) {
+	c := s.Post
 	if o := (mailer.PostCounts{Sent: s.Sent - c.Sent, Failed: s.Failed - c.Failed, Retried: s.Retried - c.Retried}); o.Done() > 0 {
 		fmt.Fprintf(w, "also due for other posts: sent %d, failed %d, retrying later %d\n", o.Sent, o.Failed, o.Retried)
 	}
@@ -317,15 +355,16 @@ func writePlan(w io.Writer, p mailer.Plan) {
 	fmt.Fprintln(w, "dry run: nothing was sent")
 }
 
-// writeMailingState says where post p's mailings stand when one of them is
-// not simply sending: waiting for its post (why, and the next try),
-// skipped (why), or not made yet. With quiet, a mailing whose deliveries
-// exist is not mentioned.
-func (m *Main) writeMailingState(ctx context.Context, db store.Store, p *feed.Post, quiet bool) error {
+// mailingState says, one line each, where post p's mailings stand when
+// one of them is not simply sending: waiting for its post (why, and the
+// next try; waiting true), skipped (why), or not made yet. With quiet, a
+// mailing whose deliveries exist is not mentioned.
+func (m *Main) mailingState(ctx context.Context, db store.Store, p *feed.Post, quiet bool) (lines string, waiting bool, err error) {
 	list, err := db.Announcements(ctx, 0)
 	if err != nil {
-		return err
+		return "", false, err
 	}
+	var b strings.Builder
 	now := m.clock().Now()
 	for _, a := range list {
 		if a.PostID != p.ID || !a.Queued {
@@ -333,15 +372,59 @@ func (m *Main) writeMailingState(ctx context.Context, db store.Store, p *feed.Po
 		}
 		switch what := announcementMail(a); {
 		case a.WaitReason != "":
-			fmt.Fprintf(m.Stdout, "mailing #%d of %q is waiting: %s; next try at %s (%s); it is sent once the post can be read again\n",
+			waiting = true
+			fmt.Fprintf(&b, "mailing #%d of %q is waiting: %s; next try at %s (%s); it is sent once the post can be read again\n",
 				a.MailingID, p.Title, a.WaitReason, a.WaitUntil.In(m.Config.Site.Location()).Format("2006-01-02 15:04:05 MST"), schedule.Until(now, a.WaitUntil))
 		case a.Skipped != "":
-			fmt.Fprintf(m.Stdout, "mailing #%d of %q sends nothing: %s\n", a.MailingID, p.Title, a.Skipped)
+			fmt.Fprintf(&b, "mailing #%d of %q sends nothing: %s\n", a.MailingID, p.Title, a.Skipped)
 		case !quiet || !a.Expanded:
-			fmt.Fprintf(m.Stdout, "%q: %s\n", p.Title, what)
+			fmt.Fprintf(&b, "%q: %s\n", p.Title, what)
 		}
 	}
-	return nil
+	return b.String(), waiting, nil
+}
+
+// announcedPost finds the post called name (a file name, with or
+// without extension, or a slug) among the posts the database knows, for a
+// post that is no longer readable in the posts folder; why is the problem
+// the scan reported for its file ("not in the posts folder" when none).
+func (m *Main) announcedPost(ctx context.Context, e *env, name string) (p *feed.Post, why string, ok bool, err error) {
+	known, err := e.db.Posts(ctx)
+	if err != nil {
+		return nil, "", false, err
+	}
+	var match []store.PostState
+	for _, k := range known {
+		base := path.Base(k.Path)
+		if name == k.Path || name == base || name == strings.TrimSuffix(base, path.Ext(base)) || name == k.Slug {
+			match = append(match, k)
+		}
+	}
+	if len(match) != 1 || match[0].AnnouncedAt.IsZero() {
+		return nil, "", false, nil
+	}
+	k := match[0]
+	why = "not in the posts folder"
+	for _, pr := range e.snap.Problems {
+		if !pr.Warning && strings.HasSuffix(filepath.ToSlash(pr.File), "/"+k.Path) {
+			why = pr.Error()
+		}
+	}
+	return &feed.Post{ID: k.ID, Path: k.Path, Slug: k.Slug, Title: k.Title, URL: k.URL, Date: k.Date}, why, true, nil
+}
+
+// queued reports whether post id has an announcement queued for mail.
+func queued(ctx context.Context, db store.Store, id string) bool {
+	list, err := db.Announcements(ctx, 0)
+	if err != nil {
+		return false
+	}
+	for _, a := range list {
+		if a.PostID == id && a.Queued {
+			return true
+		}
+	}
+	return false
 }
 
 // announcementMail is where an announcement's mail stands, for people.

@@ -26,6 +26,9 @@ type snapRig struct {
 	d     *schedule.Daemon
 	ml    *mailer.Mailer
 	h     *feed.Handler
+	// legacy: the daemon takes no snapshots (announcements as before
+	// migration 0009).
+	legacy bool
 }
 
 var snapT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -86,9 +89,13 @@ func (r *snapRig) open(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.h = feed.NewHandler(time.Minute)
+	var snap schedule.MailSnapshotter = r.ml
+	if r.legacy {
+		snap = nil
+	}
 	r.d, err = schedule.New(schedule.Options{
 		Site: &c.Site, Feeds: &c.Feeds, Schedule: c.Schedule, Loader: loader, Store: db,
-		Handler: r.h, MailSnapshot: r.ml, Clock: r.clock, Logger: m.Logger,
+		Handler: r.h, MailSnapshot: snap, Clock: r.clock, Logger: m.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +103,11 @@ func (r *snapRig) open(t *testing.T) {
 }
 
 func (r *snapRig) path(p string) string { return filepath.Join(r.dir, filepath.FromSlash(p)) }
+
+// env is the rig as a testEnv, to run herald commands on it.
+func (r *snapRig) env() *testEnv {
+	return &testEnv{dir: r.dir, config: filepath.Join(r.dir, "config.toml"), clock: r.clock}
+}
 
 func (r *snapRig) scan(t *testing.T) schedule.ScanResult {
 	t.Helper()
@@ -268,5 +280,76 @@ func TestSnapshotNewsletterFalse(t *testing.T) {
 	list, _ := r.db.Announcements(context.Background(), 0)
 	if len(list) != 1 || !strings.Contains(list[0].Skipped, "newsletter: false") {
 		t.Errorf("announcements %+v, want the mailing skipped: newsletter: false", list)
+	}
+}
+
+// TestMailingTruthWhileWaiting: a mailing announced without a snapshot
+// (before migration 0009) whose post cannot be read waits; herald send
+// POST, send -retry-failed and status say so (why, and the next try)
+// instead of "sent 0" or "mailed"; once the post is fixed it is sent and
+// status says mailed.
+func TestMailingTruthWhileWaiting(t *testing.T) {
+	r := newSnapRig(t, "", 2)
+	r.legacy = true
+	r.open(t)
+	const name = "2026-03-02-legacy.md"
+	good := snapPost("Legacy", "2026-03-02 09:01:00", "LEGACYV1")
+	r.write(t, name, good)
+	r.clock.Advance(2 * time.Minute)
+	if res := r.scan(t); len(res.Announced) != 1 || res.Announced[0].Snapshot {
+		t.Fatalf("announced %+v, want one without a snapshot", res.Announced)
+	}
+	r.write(t, name, "---\ntitle: [unclosed\n---\nbroken\n")
+	e := r.env()
+	out := mustRun(t, e, "send", "legacy").stdout
+	if strings.Contains(out, "sent 0") {
+		t.Errorf("send says sent 0 for a mailing that waits:\n%s", out)
+	}
+	for _, s := range []string{"cannot be read now", name + ":", "is waiting: post " + name + " cannot be read", "next try at"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("send output lacks %q:\n%s", s, out)
+		}
+	}
+	out = mustRun(t, e, "status").stdout
+	recent := out[strings.Index(out, "Recent announcements"):]
+	if !strings.Contains(recent, "waiting: post "+name+" cannot be read") || !strings.Contains(recent, "next try") || strings.Contains(recent, "mailed") {
+		t.Errorf("status recent announcements do not say the mailing waits:\n%s", out)
+	}
+	out = mustRun(t, e, "send", "-retry-failed", "legacy").stdout
+	if !strings.Contains(out, "re-queued 0") || !strings.Contains(out, "is waiting: post") {
+		t.Errorf("send -retry-failed output:\n%s", out)
+	}
+	if got := r.mails(t); len(got) != 0 {
+		t.Fatalf("mailed %d while the post was broken", len(got))
+	}
+	r.write(t, name, good)
+	out = mustRun(t, e, "send", "legacy").stdout
+	if !strings.Contains(out, "sent 2,") || strings.Contains(out, "waiting") {
+		t.Errorf("send after the fix:\n%s", out)
+	}
+	r.checkMailed(t, 2, []string{"LEGACYV1"}, nil)
+	if out := mustRun(t, e, "status").stdout; !strings.Contains(out, "[mailed ") || strings.Contains(out, "waiting: post") {
+		t.Errorf("status after the fix:\n%s", out)
+	}
+}
+
+// TestSendAnnouncedBrokenPost: herald send POST for a post announced with
+// its snapshot and broken since sends what was announced; a skipped
+// mailing is shown as not mailed with its reason.
+func TestSendAnnouncedBrokenPost(t *testing.T) {
+	r := newSnapRig(t, "", 4)
+	r.write(t, "2026-03-02-news.md", snapPost("Announced News", "2026-03-02 09:01:00", "ANNOUNCEDV1"))
+	r.write(t, "2026-03-02-quiet.md", "---\ntitle: Quiet\ndate: 2026-03-02 09:02:00\nnewsletter: false\n---\n# TLDR\n\nQUIET.\n")
+	r.clock.Advance(5 * time.Minute)
+	r.scan(t)
+	r.write(t, "2026-03-02-news.md", "---\ntitle: [broken\n---\n")
+	out := mustRun(t, r.env(), "send", "news").stdout
+	if !strings.Contains(out, "cannot be read now") || !strings.Contains(out, "sent 4,") {
+		t.Errorf("send output:\n%s", out)
+	}
+	r.checkMailed(t, 4, []string{"ANNOUNCEDV1"}, nil)
+	out = mustRun(t, r.env(), "status").stdout
+	if !strings.Contains(out, "not mailed: newsletter: false in 2026-03-02-quiet.md") {
+		t.Errorf("status does not show the skipped mailing's reason:\n%s", out)
 	}
 }
