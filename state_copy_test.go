@@ -81,7 +81,12 @@ func populateState(t *testing.T, db interface {
 	if n, err := db.DeletePending(ctx, now); err != nil || n != 1 {
 		t.Fatalf("delete pending: %d, %v", n, err)
 	}
-	if _, err := db.Record(ctx, now, []store.SeenPost{post(1, true), post(2, true), post(3, true)}, false); err != nil {
+	// Post 1 edited since it was announced (posts.edited_at); post 3
+	// announced with the newsletter's snapshot (binary bytes).
+	edited, snapped := post(1, true), post(3, true)
+	edited.Hash = "h1-edited"
+	snapped.Mail = []byte("{\"v\":1}\x00\xff")
+	if _, err := db.Record(ctx, now, []store.SeenPost{edited, post(2, true), snapped}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := db.Announce(ctx, now, post(1, true)); err != nil {
@@ -99,6 +104,10 @@ func populateState(t *testing.T, db interface {
 		if _, err := db.ExpandMailing(ctx, now, id); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A mailing that waits for its post (mailings.wait_reason, wait_until).
+	if err := db.SetMailingWait(ctx, ids[0], "post x cannot be read: broken", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
 	}
 	lease := store.Lease{Owner: "old-host:42:abc", For: 10 * time.Minute}
 	claimed, err := db.ClaimDeliveries(ctx, now, lease, 4)
