@@ -147,6 +147,7 @@ type Daemon struct {
 	// file when its date (and with it its URL, the default id) moves.
 	announcedPaths map[string]bool
 	recorded       bool                  // Record ran at least once (it seeds a fresh database)
+	seeded         bool                  // the database is known to be seeded (archiveBefore)
 	seed           maphash.Seed          // of fingerprints
 	fp             uint64                // fingerprint of the due set last published
 	published      bool                  // fp is valid: feeds were generated and written

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"time"
 
@@ -33,6 +34,46 @@ func (d *Daemon) mailSnapshot(ctx context.Context, p *feed.Post) []byte {
 		return nil
 	}
 	return b
+}
+
+// metaReader is the part of the store that tells whether the database is
+// seeded yet (the store's first-run rule).
+type metaReader interface {
+	Meta(ctx context.Context, key string) (string, error)
+}
+
+// archiveBefore returns, while the database is not seeded yet and
+// mail.backfill is off, the time before which a due post is recorded as
+// the blog's archive, without mail: such a post needs no snapshot, and a
+// first run on a large archive renders none. Zero when every announcement
+// may be queued for mail (or when it cannot tell: then every announced
+// post gets its snapshot).
+func (d *Daemon) archiveBefore(ctx context.Context, now time.Time) time.Time {
+	if d.opts.Backfill || d.seeded {
+		return time.Time{}
+	}
+	mr, ok := d.opts.Store.(metaReader)
+	if !ok {
+		return time.Time{}
+	}
+	if _, err := mr.Meta(ctx, store.MetaSeeded); err == nil {
+		d.seeded = true
+		return time.Time{}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}
+	}
+	v, err := mr.Meta(ctx, store.MetaFirstRun)
+	if errors.Is(err, store.ErrNotFound) {
+		return now // this scan's Record is the first run
+	}
+	if err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // WithEdits returns snap with each post's Updated set to its edit time

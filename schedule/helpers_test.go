@@ -109,6 +109,7 @@ type env struct {
 	backfill bool
 	cron     string
 	watch    bool
+	snap     MailSnapshotter // Options.MailSnapshot
 }
 
 func newEnv(t testing.TB, tz string) *env {
@@ -179,6 +180,9 @@ func (e *env) daemonWithClock(clock Clock) (*Daemon, chan scanDone) {
 		Clock:      clock,
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Watchdog:   -1,
+	}
+	if e.snap != nil {
+		opts.MailSnapshot = e.snap
 	}
 	if e.watch {
 		opts.PostsDir = e.posts

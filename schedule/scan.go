@@ -112,6 +112,10 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 	// Diff the snapshot against the database's view.
 	// (The Loader already skipped posts with duplicate ids, as Problems.)
 	var seen []store.SeenPost
+	archive := time.Time{} // due posts dated before it are recorded without mail: no snapshot
+	if dbErr == nil && d.opts.MailSnapshot != nil {
+		archive = d.archiveBefore(ctx, now)
+	}
 	for _, p := range snap.Posts {
 		due := p.Due(now)
 		if due {
@@ -131,7 +135,7 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 				ID: p.ID, Path: p.Path, Slug: p.Slug, Title: p.Title, URL: p.URL, Hash: p.Hash,
 				Date: p.Date, Due: due && (!announced || !k.AnnouncedAt.IsZero()),
 			}
-			if due && !announced && dbErr == nil {
+			if due && !announced && dbErr == nil && !p.Date.Before(archive) {
 				// About to be announced: the newsletter is made from
 				// the post as it is now, stored with the announcement.
 				sp.Mail = d.mailSnapshot(ctx, p)
@@ -150,6 +154,7 @@ func (d *Daemon) process(ctx context.Context, snap *feed.Snapshot, now time.Time
 			dbErr = fmt.Errorf("schedule: scan: %w", err)
 		} else {
 			d.recorded = true
+			d.seeded = d.seeded || rr.Seeded
 			res.Recorded = len(seen)
 			res.Announced = rr.Announced
 			res.Seeded = rr.Seeded

@@ -4,6 +4,16 @@ import (
 	"time"
 )
 
+// Meta keys of the first-run rule (Record): MetaFirstRun holds the time of
+// the first Record on the database, MetaSeeded that of the first Record
+// that held a due post (both RFC 3339, UTC). Until the database is seeded,
+// a due post dated before the first run is the blog's archive, recorded
+// without mail (unless backfill).
+const (
+	MetaFirstRun = "first_run_at"
+	MetaSeeded   = "seeded"
+)
+
 // PostState is a post as the database remembers it.
 type PostState struct {
 	ID, Path, Slug, Title, URL, Hash string

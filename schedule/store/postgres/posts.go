@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	metaSeeded   = "seeded"       // the time of the first Record holding a due post (RFC 3339)
-	metaFirstRun = "first_run_at" // the time of the first Record (RFC 3339)
+	metaSeeded   = store.MetaSeeded   // the time of the first Record holding a due post (RFC 3339)
+	metaFirstRun = store.MetaFirstRun // the time of the first Record (RFC 3339)
 )
 
 // upsertPost inserts a post, or updates the columns that describe it when

@@ -12,7 +12,7 @@ import (
 )
 
 // metaSeeded is the meta key holding the time of the first Record (RFC 3339).
-const metaSeeded = "seeded"
+const metaSeeded = store.MetaSeeded
 
 // upsertPost inserts a post, or updates the columns that describe it when
 // they changed (updated_at moves only then). first_seen and announced_at of
@@ -382,7 +382,7 @@ func editedTimes(ctx context.Context, tx *sql.Tx, posts []store.SeenPost) (map[s
 	return m, nil
 }
 
-const metaFirstRun = "first_run_at"
+const metaFirstRun = store.MetaFirstRun
 
 // firstRunAt returns the first-run time, storing now when there is none.
 func firstRunAt(ctx context.Context, tx *sql.Tx, now time.Time) (time.Time, error) {
