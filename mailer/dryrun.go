@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ type Plan struct {
 
 	Mailing PlanMailing
 	// Send lists the subscribers the send delivers the post to, in the
-	// order it takes them (subscriber id); Recipients is their number.
+	// order it takes them (the deliveries that exist by due time and id,
+	// as it claims them; then the ones its expansion creates, by
+	// subscriber id); Recipients is their number.
 	Send       []PlanEntry
 	Recipients int
 	// NotSent lists, in subscriber id order, every subscriber who differs
@@ -45,6 +48,8 @@ type PlanMailing struct {
 	New     bool              // the send creates the announcement now: the cutoff is the time of the send
 	Expand  bool              // the send creates its deliveries (everyone confirmed by Cutoff, not suppressed, not sent the post before)
 	Skipped string            // the mailing was skipped: why
+	// ExpandedAt: when its deliveries were created (zero: not yet).
+	ExpandedAt time.Time
 }
 
 // PlanEntry is one subscriber of a Plan.
@@ -52,6 +57,11 @@ type PlanEntry struct {
 	SubscriberID int64
 	Email        string
 	Reason       string // why (for NotSent), or what (for Send: "", or "retry, attempt 3", "left in flight by a stopped herald")
+
+	// The send's claim order: due time, then delivery id (0: a delivery
+	// the send creates, after every existing one).
+	due        time.Time
+	deliveryID int64
 }
 
 // DryRun reports what `herald send POST` for post postID would do now, and
@@ -83,17 +93,17 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		plan.Skip = "newsletter: false: this post is never mailed"
 	}
 	now := m.now().UTC().Truncate(time.Second)
-	ml, mine, err := m.planMailing(ctx, postID, now)
+	stats, err := m.db.DeliveryStats(ctx, 0)
+	if err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
+	}
+	ml, mine, err := m.planMailing(ctx, postID, now, stats)
 	if err != nil {
 		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
 	plan.Mailing = ml
 	if ml.Skipped != "" && plan.Skip == "" {
 		plan.Skip = "its mailing #" + fmt.Sprint(ml.ID) + " was skipped: " + ml.Skipped
-	}
-	stats, err := m.db.DeliveryStats(ctx, 0)
-	if err != nil {
-		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
 	for _, s := range stats {
 		if !mine[s.MailingID] {
@@ -104,13 +114,18 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		if c.Status == store.StatusConfirmed {
 			plan.Confirmed++
 		}
-		send, reason, listed := decide(c, ml, now)
+		send, reason, d := decide(c, ml, now)
+		listed := send || reason != ""
 		switch {
 		case plan.Skip != "":
 			// Nothing is mailed; a delivery still due would be failed
 			// ("not sent: …") by the send, which the Skip says.
 		case send:
-			plan.Send = append(plan.Send, PlanEntry{SubscriberID: c.ID, Email: c.Email, Reason: reason})
+			e := PlanEntry{SubscriberID: c.ID, Email: c.Email, Reason: reason, due: now}
+			if d != nil {
+				e.due, e.deliveryID = d.NextAttemptAt, d.ID
+			}
+			plan.Send = append(plan.Send, e)
 		case listed:
 			plan.NotSent = append(plan.NotSent, PlanEntry{SubscriberID: c.ID, Email: c.Email, Reason: reason})
 		}
@@ -119,6 +134,20 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
+	slices.SortStableFunc(plan.Send, func(a, b PlanEntry) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		switch {
+		case a.deliveryID == b.deliveryID:
+			return 0 // both created by the send: subscriber order, kept
+		case a.deliveryID == 0:
+			return 1
+		case b.deliveryID == 0:
+			return -1
+		}
+		return cmp.Compare(a.deliveryID, b.deliveryID)
+	})
 	plan.Recipients = len(plan.Send)
 	return plan, nil
 }
@@ -126,8 +155,8 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 // planMailing finds the mailing `herald send POST` would use: the one of
 // the post's first queued announcement (Announce reuses it), or a new one
 // made from an announcement created now. mine holds the ids of every
-// mailing of the post.
-func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time) (PlanMailing, map[int64]bool, error) {
+// mailing of the post (from stats, every mailing's).
+func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, stats []store.MailingStats) (PlanMailing, map[int64]bool, error) {
 	anns, err := m.db.Announcements(ctx, 0)
 	if err != nil {
 		return PlanMailing{}, nil, err
@@ -138,10 +167,6 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time) 
 		if a.PostID == postID && a.Queued && (first == nil || a.ID < first.ID) {
 			first = a
 		}
-	}
-	stats, err := m.db.DeliveryStats(ctx, 0)
-	if err != nil {
-		return PlanMailing{}, nil, err
 	}
 	mine := map[int64]bool{}
 	var mailingID int64
@@ -169,17 +194,18 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time) 
 	if err != nil {
 		return PlanMailing{}, nil, err
 	}
-	return PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped}, mine, nil
+	return PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped, ExpandedAt: ml.ExpandedAt}, mine, nil
 }
 
 // decide is the send's decision for one subscriber, in the send's order:
 // a delivery of the post that is still unfinished is sent when due; one
 // sent or failed for good is not sent again; without a delivery, the
 // mailing's expansion (when the send expands it) takes the subscriber if
-// confirmed by the cutoff and not suppressed. listed reports whether a
-// subscriber who is not sent to differs from "everyone confirmed now" (or
-// was part of the mailing) and so is worth a line.
-func decide(c store.Candidate, ml PlanMailing, now time.Time) (send bool, reason string, listed bool) {
+// confirmed by the cutoff and not suppressed. A subscriber who is not
+// sent to gets a reason when they differ from "everyone confirmed now" (or
+// were part of the mailing), and none when they are not worth a line. d is
+// the delivery the decision is about; nil when there is none.
+func decide(c store.Candidate, ml PlanMailing, now time.Time) (send bool, reason string, d *store.PostDelivery) {
 	at := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 	ds := slices.Clone(c.Deliveries)
 	// Unfinished first (Drain acts on them), then sent, then failed.
@@ -194,41 +220,41 @@ func decide(c store.Candidate, ml PlanMailing, now time.Time) (send bool, reason
 	}
 	slices.SortStableFunc(ds, func(a, b store.PostDelivery) int { return rank(a) - rank(b) })
 	if len(ds) > 0 {
-		d := ds[0]
+		d := &ds[0]
 		switch d.State {
 		case store.DeliveryPending, store.DeliveryRetry:
 			if d.NextAttemptAt.After(now) {
-				return false, fmt.Sprintf("retry scheduled at %s (after %s): not sent by this run, the daemon sends it then", at(d.NextAttemptAt), attempts(d.Attempts)), true
+				return false, fmt.Sprintf("retry scheduled at %s (after %s): not sent by this run, the daemon sends it then", at(d.NextAttemptAt), attempts(d.Attempts)), d
 			}
 			if d.Attempts > 0 {
-				return true, fmt.Sprintf("retry, attempt %d", d.Attempts+1), true
+				return true, fmt.Sprintf("retry, attempt %d", d.Attempts+1), d
 			}
-			return true, "", true
+			return true, "", d
 		case store.DeliverySending:
 			if !d.LeaseUntil.After(now) {
-				return true, "left in flight by a herald process that stopped (lease ended " + at(d.LeaseUntil) + "): sent again, it may reach them twice", true
+				return true, "left in flight by a herald process that stopped (lease ended " + at(d.LeaseUntil) + "): sent again, it may reach them twice", d
 			}
-			return false, "being sent by another herald process (" + d.ClaimedBy + ", lease until " + at(d.LeaseUntil) + "): not sent by this run", true
+			return false, "being sent by another herald process (" + d.ClaimedBy + ", lease until " + at(d.LeaseUntil) + "): not sent by this run", d
 		case store.DeliverySent:
-			return false, "already sent (" + at(d.UpdatedAt) + ")", true
+			return false, "already sent (" + at(d.UpdatedAt) + ")", d
 		default:
-			return false, fmt.Sprintf("failed permanently (%s, after %s): herald send -retry-failed re-queues it", at(d.UpdatedAt), attempts(d.Attempts)), true
+			return false, fmt.Sprintf("failed permanently (%s, after %s): herald send -retry-failed re-queues it", at(d.UpdatedAt), attempts(d.Attempts)), d
 		}
 	}
 	confirmedByCutoff := !c.ConfirmedAt.IsZero() && !c.ConfirmedAt.After(ml.Cutoff)
 	switch {
 	case c.Status == store.StatusConfirmed && !confirmedByCutoff:
-		return false, "confirmed " + at(c.ConfirmedAt) + ", after the mailing was created (" + at(ml.Cutoff) + "): not included", true
+		return false, "confirmed " + at(c.ConfirmedAt) + ", after the mailing was created (" + at(ml.Cutoff) + "): not included", nil
 	case c.Status == store.StatusConfirmed && !c.SuppressedAt.IsZero():
-		return false, "bounced: suppressed since " + at(c.SuppressedAt) + " (herald subscribers unsuppress ADDR lifts it)", true
+		return false, "bounced: suppressed since " + at(c.SuppressedAt) + " (herald subscribers unsuppress ADDR lifts it)", nil
 	case c.Status == store.StatusUnsubscribed && confirmedByCutoff && c.UnsubscribedAt.After(ml.Cutoff):
-		return false, "unsubscribed " + at(c.UnsubscribedAt) + ": not sent", true
+		return false, "unsubscribed " + at(c.UnsubscribedAt) + ": not sent", nil
 	case c.Status != store.StatusConfirmed:
-		return false, "", false // never part of it, and not confirmed now
+		return false, "", nil // never part of it, and not confirmed now
 	case ml.Expand:
-		return true, "", true
+		return true, "", nil
 	}
-	return false, "not in the mailing when its deliveries were created", true
+	return false, "not in the mailing when its deliveries were created (" + at(ml.ExpandedAt) + "): not included", nil
 }
 
 // attempts is "1 attempt", "2 attempts".
