@@ -10,6 +10,15 @@
 // failures are retried with backoff, and one failed recipient never stops
 // the others; it also previews ([Mailer.Preview]) and test-sends.
 //
+// A mail is made from the snapshot of each post taken when the post is
+// announced ([Mailer.MailSnapshot]: the section rendered and bounded, the
+// title, URL and date, or why the post is not mailed), which the store
+// keeps with the announcement: a post broken, renamed or edited after its
+// announcement is mailed as it was announced. Only announcements made
+// without one (before snapshots existed) read the post when mailed; one
+// that cannot be read then makes its mailing wait (recorded in the store,
+// with the next try) rather than fail.
+//
 // The subscription pages are a [Web]: subscribe, confirm (double opt-in),
 // unsubscribe (one click, RFC 8058), with signed [Token]s and rate limits.
 // [Bounces] turns bounce messages and webhook events (package

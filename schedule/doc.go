@@ -6,7 +6,11 @@
 // overlap. Each scan ([Daemon.Scan]) works out which posts are newly due,
 // records their announcements in the store (each post is announced once,
 // ever), regenerates and publishes the feeds (files, the HTTP handler,
-// WebSub pings) and wakes the newsletter. The daemon reports its health
+// WebSub pings) and wakes the newsletter. A post being announced for mail
+// gets the newsletter's snapshot ([MailSnapshotter]) in the announcement's
+// transaction. A published post whose content changes gets an edit time in
+// the store, which the feeds show as the entry's updated ([WithEdits]).
+// The daemon reports its health
 // ([Daemon.Health], [Daemon.MetricsHandler], sd_notify and its watchdog);
 // [Status] is `herald status`, read from the store by another process.
 //
