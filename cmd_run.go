@@ -89,7 +89,8 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		Handler:    handler,
 		Newsletter: ml,
 		// Each announcement keeps what its newsletter sends.
-		MailSnapshot: ml,
+		MailSnapshot:    ml,
+		SnapshotTimeout: c.Posts.RenderTimeout.Duration,
 		MailPaused: func() (schedule.MailPause, bool) {
 			p, ok := ml.Paused()
 			return schedule.MailPause{Since: p.Since, Reason: p.Reason, Next: p.Next}, ok

@@ -88,6 +88,10 @@ type Options struct {
 	// announced (stored with the announcement); nil: announcements carry
 	// none.
 	MailSnapshot MailSnapshotter
+	// SnapshotTimeout bounds how long a scan waits for a post's snapshot
+	// (posts.render_timeout): a slower post is announced without one, so
+	// that it does not hold back the scan; zero: feed.DefaultRenderTimeout.
+	SnapshotTimeout time.Duration
 	// MailPaused reports the newsletter worker's pause (false while it
 	// sends) for /healthz, /metrics; nil: no worker.
 	MailPaused func() (MailPause, bool)

@@ -19,13 +19,40 @@ type MailSnapshotter interface {
 }
 
 // mailSnapshot returns the snapshot of p for its announcement, or nil
-// when there is no snapshotter or it fails (the post is then announced
-// without one, and the mailer reads the post when it prepares the mail).
+// when there is no snapshotter, it fails, or it takes longer than
+// Options.SnapshotTimeout (the post is then announced without one, and the
+// mailer reads the post when it prepares the mail; a slow post does not
+// hold back the scan).
 func (d *Daemon) mailSnapshot(ctx context.Context, p *feed.Post) []byte {
 	if d.opts.MailSnapshot == nil {
 		return nil
 	}
-	b, err := d.opts.MailSnapshot.MailSnapshot(ctx, p)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1) // the snapshot may finish after the scan gave up on it
+	go func() {
+		b, err := d.opts.MailSnapshot.MailSnapshot(ctx, p)
+		done <- result{b, err}
+	}()
+	wait := d.opts.SnapshotTimeout
+	if wait <= 0 {
+		wait = feed.DefaultRenderTimeout
+	}
+	timer := d.clock.NewTimer(wait)
+	defer timer.Stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-timer.C():
+		d.log.Warn("the newsletter's snapshot of a post being announced takes too long (posts.render_timeout); the mail will be made from the post when it is sent",
+			"path", p.Path, "timeout", wait)
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+	b, err := r.b, r.err
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("cannot take the newsletter's snapshot of a post being announced; the mail will be made from the post when it is sent",

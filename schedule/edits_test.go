@@ -98,3 +98,50 @@ func TestSnapshotTakenOnlyForMail(t *testing.T) {
 		t.Errorf("backfill: announcements %+v, want queued with a snapshot", list)
 	}
 }
+
+// slowSnapshots never finishes a snapshot until release is closed.
+type slowSnapshots struct{ release chan struct{} }
+
+func (s *slowSnapshots) MailSnapshot(ctx context.Context, p *feed.Post) ([]byte, error) {
+	<-s.release
+	return []byte("late"), nil
+}
+
+// TestSlowSnapshotDoesNotHoldScan: a post whose snapshot takes longer than
+// posts.render_timeout is announced without one (the mailer reads it when
+// it sends), and the scan publishes the feeds meanwhile.
+func TestSlowSnapshotDoesNotHoldScan(t *testing.T) {
+	e := newEnv(t, "UTC")
+	slow := &slowSnapshots{release: make(chan struct{})}
+	defer close(slow.release)
+	e.snap = slow
+	d, _ := e.daemon()
+	if _, err := d.Scan(context.Background()); err != nil { // the first run: an empty blog
+		t.Fatal(err)
+	}
+	e.writePost("2024-06-01-new.md", "New", "2024-06-01 12:30:00")
+	e.clock.Advance(time.Hour)
+	done := make(chan error, 1)
+	go func() { _, err := d.Scan(context.Background()); done <- err }()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := e.announcements()
+			if len(list) != 1 || !list[0].Queued || list[0].Snapshot {
+				t.Errorf("announcements %+v, want the post queued without a snapshot", list)
+			}
+			if got := e.titles(); !slices.Contains(got, "New") {
+				t.Errorf("feed titles %v, want the new post published", got)
+			}
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		if i > 2000 {
+			t.Fatal("the scan waits for the slow snapshot")
+		}
+		e.clock.Advance(500 * time.Millisecond)
+	}
+}

@@ -183,6 +183,7 @@ func (e *env) daemonWithClock(clock Clock) (*Daemon, chan scanDone) {
 	}
 	if e.snap != nil {
 		opts.MailSnapshot = e.snap
+		opts.SnapshotTimeout = 3 * time.Second
 	}
 	if e.watch {
 		opts.PostsDir = e.posts
