@@ -106,7 +106,10 @@ type Mailer struct {
 
 	wake  chan struct{}
 	pacer *pacer
-	dbmu  sync.Mutex // serialises this process's ledger writes (no SQLite lock contention between workers)
+	// dbmu serialises this process's ledger writes (no SQLite lock
+	// contention between workers); a store whose writers never contend
+	// (ConcurrentWriters: PostgreSQL) gets no lock.
+	dbmu sync.Locker
 
 	heldMu sync.Mutex
 	held   []store.Outcome // outcomes of sends not recorded yet: the ledger could not be written
@@ -189,6 +192,10 @@ func New(opts Options) (*Mailer, error) {
 	if err := m.initVERP(); err != nil {
 		return nil, err
 	}
+	m.dbmu = &sync.Mutex{}
+	if c, ok := opts.DB.(concurrentWriters); ok && c.ConcurrentWriters() {
+		m.dbmu = noLock{}
+	}
 	m.pacer = newPacer(opts.Config.SMTP.Rate, 30*time.Second)
 	m.lease = store.Lease{Owner: newOwner(), For: opts.Config.Lease.Duration}
 	if m.lease.For <= 0 {
@@ -196,6 +203,17 @@ func New(opts Options) (*Mailer, error) {
 	}
 	return m, nil
 }
+
+// concurrentWriters is a store whose writers may run at once without
+// contending for one lock (PostgreSQL's row locks): the mailer then claims
+// and records its outcomes concurrently.
+type concurrentWriters interface{ ConcurrentWriters() bool }
+
+// noLock is the sync.Locker of a store with concurrent writers.
+type noLock struct{}
+
+func (noLock) Lock()   {}
+func (noLock) Unlock() {}
 
 // newOwner names a worker generation for its leases: "host:pid:random",
 // unique among the processes that share a database.
