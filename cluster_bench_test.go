@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -176,7 +177,7 @@ func benchDaemonsOnce(b *testing.B, bin string, pg bool, daemons int) (int, time
 	sink := &timedSink{latency: *benchDaemonLatency, count: map[string]int{}}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "localhost"
-	srv.ErrorLog = nopLogger{}
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.MaxRecipients = 1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -284,7 +284,19 @@ func TestStateCopySQLite(t *testing.T) {
 		}
 	}
 	b := openSQLite(t, dst)
-	compareDumps(t, "sqlite → sqlite", want, dumpState(t, b))
+	got := dumpState(t, b)
+	compareDumps(t, "sqlite → sqlite", want, got)
+	for _, c := range []struct{ table, value string }{
+		{"announcements", `snapshot=[]byte{`},
+		{"mailings", `wait_reason="post x cannot be read: broken"`},
+		{"posts", `edited_at=1`},
+		{"bounce_events", `raw=[]byte{`},
+		{"deliveries", `state="sending"`},
+	} {
+		if !strings.Contains(strings.Join(got[c.table], "\n"), c.value) {
+			t.Errorf("no %s in the copied %s: the fixture must fill it\n%q", c.value, c.table, got[c.table])
+		}
+	}
 	checkAfterCopy(t, b, fx)
 	b.Close()
 
