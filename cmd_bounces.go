@@ -16,6 +16,7 @@ import (
 
 	"herald/mailer"
 	"herald/mailer/bounce"
+	"herald/schedule"
 	"herald/schedule/store"
 )
 
@@ -307,10 +308,10 @@ func (m *Main) startBounces(ctx context.Context, db bounceDB, mux *http.ServeMux
 		if err != nil {
 			return &configError{fmt.Errorf("bounce.imap: %w", err)}
 		}
-		p := bounce.NewPoller(c.Bounce.IMAP, pw, nil, func(ctx context.Context, raw []byte) (bool, error) {
+		p := bounce.NewPoller(c.Bounce.IMAP, pw, func(ctx context.Context, raw []byte) (bool, error) {
 			res, err := b.Process(ctx, nil, raw)
 			return res.Recognised(), err
-		}, log)
+		}, bounce.PollerOptions{Clock: bounceClock{m.clock()}, Logger: log})
 		start("bounce mailbox", func(ctx context.Context) error { p.Run(ctx); return nil })
 	}
 	if mux != nil {
@@ -325,7 +326,7 @@ func (m *Main) startBounces(ctx context.Context, db bounceDB, mux *http.ServeMux
 	}
 	keep := c.Bounce.KeepRaw.Duration
 	start("bounce janitor", func(ctx context.Context) error {
-		t := time.NewTicker(time.Hour)
+		t := m.clock().NewTimer(time.Hour)
 		defer t.Stop()
 		for {
 			if n, err := db.PruneBounceRaw(ctx, m.clock().Now().Add(-keep)); err != nil && ctx.Err() == nil {
@@ -336,12 +337,18 @@ func (m *Main) startBounces(ctx context.Context, db bounceDB, mux *http.ServeMux
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-t.C:
+			case <-t.C():
+				t.Reset(time.Hour)
 			}
 		}
 	})
 	return nil
 }
+
+// bounceClock is the program's clock as a bounce.TimerClock.
+type bounceClock struct{ schedule.Clock }
+
+func (c bounceClock) NewTimer(d time.Duration) bounce.Timer { return c.Clock.NewTimer(d) }
 
 // writeBounceStatus adds the bounce report to `herald status`.
 func (m *Main) writeBounceStatus(ctx context.Context, db mailer.BounceRatesStore) error {

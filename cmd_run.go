@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -247,7 +248,7 @@ func (m *Main) newMailer(db store.Store, loader *feed.Loader, p mailParts) (*mai
 		Posts:     loader,
 		Composer:  p.composer,
 		Transport: p.transport,
-		Clock:     m.clock(),
+		Clock:     mailerClock{m.clock()},
 		Logger:    m.Logger,
 
 		ProgressEvery: m.progressEvery,
@@ -266,10 +267,15 @@ func (m *Main) newWeb(db store.Store, p mailParts) (*mailer.Web, error) {
 		Store:     db,
 		Composer:  p.composer,
 		Transport: p.transport,
-		Clock:     m.clock(),
+		Clock:     mailerClock{m.clock()},
 		Logger:    m.Logger,
 	})
 }
+
+// mailerClock is the program's clock as a mailer.TimerClock.
+type mailerClock struct{ schedule.Clock }
+
+func (c mailerClock) NewTimer(d time.Duration) mailer.Timer { return c.Clock.NewTimer(d) }
 
 // noTransport is the transport of commands that only render mail.
 type noTransport struct{}

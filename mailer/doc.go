@@ -26,7 +26,8 @@
 //
 // Configuration: [Config] is the [mail] section; [WebConfig] is the
 // subscription pages' part of [server]. Time comes from a [Clock] (nil: the
-// system clock). mailer imports feed and the store contract
+// system clock); the parts that wait (the worker, its pacer, the pages'
+// janitor) take a [TimerClock] and make their timers from it. mailer imports feed and the store contract
 // (herald/schedule/store) only, and is the only importer of go-mail and
 // go-msgauth.
 package mailer

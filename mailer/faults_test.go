@@ -104,6 +104,7 @@ func TestLedgerDiskFull_300Recipients_0Missing_0Duplicates(t *testing.T) {
 	m := e.mailer(t, nil)
 	m.unreachablePause = 200 * time.Millisecond
 	m.probeEvery = 50 * time.Millisecond
+	e.runClock(t) // the pacer, the pause and the probes wait on the test clock
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -232,6 +233,8 @@ func TestOutageResumesByProbe_40Recipients_0Missing_0Duplicates(t *testing.T) {
 		t.Errorf("ledger during the outage = %+v, want all waiting, nothing failed or in flight", c)
 	}
 	ft.down.Store(false)
+	e.waitTimer(t) // the paused worker waits for its next probe
+	e.clock.Advance(m.probeEvery)
 	if !waitFor(t, "all sent", func() bool { return e.counts(t).Sent == n }, 10*time.Second) {
 		t.Fatalf("the server is back but the worker did not resume: ledger %+v", e.counts(t))
 	}

@@ -76,7 +76,7 @@ type Options struct {
 	Posts     Posts
 	Composer  *Composer
 	Transport Transport
-	Clock     Clock        // nil: the system clock
+	Clock     TimerClock   // nil: the system clock
 	Logger    *slog.Logger // default: discard
 	// ProgressEvery is how often a long delivery pass logs its progress
 	// (sent/total, rate, ETA), by Clock; 0: DefaultProgressEvery; < 0:
@@ -98,6 +98,7 @@ type Mailer struct {
 	posts     Posts
 	composer  *Composer
 	transport Transport
+	clock     TimerClock
 	now       func() time.Time
 	log       *slog.Logger
 	idDomain  string       // right-hand side of Message-IDs: the From domain
@@ -153,7 +154,7 @@ func New(opts Options) (*Mailer, error) {
 	m := &Mailer{
 		cfg: opts.Config, site: opts.Site, publicURL: pub, secret: opts.Secret, installID: opts.InstallID, digest: opts.Digest,
 		db: opts.DB, posts: opts.Posts, composer: opts.Composer, transport: opts.Transport,
-		now: nowFunc(opts.Clock), log: opts.Logger,
+		clock: orSystem(opts.Clock), log: opts.Logger,
 		wake:             make(chan struct{}, 1),
 		backoff:          defaultBackoff,
 		shutdownGrace:    30 * time.Second,
@@ -161,6 +162,7 @@ func New(opts Options) (*Mailer, error) {
 		unreachablePause: time.Minute,
 		probeEvery:       10 * time.Second,
 	}
+	m.now = m.clock.Now
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -174,7 +176,7 @@ func New(opts Options) (*Mailer, error) {
 		if opts.Site == nil {
 			return nil, errors.New("mailer: new: no Composer and no Site to make one")
 		}
-		c, err := NewComposer(opts.Config, opts.Site, opts.Clock)
+		c, err := NewComposer(opts.Config, opts.Site, m.clock)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +198,7 @@ func New(opts Options) (*Mailer, error) {
 	if c, ok := opts.DB.(concurrentWriters); ok && c.ConcurrentWriters() {
 		m.dbmu = noLock{}
 	}
-	m.pacer = newPacer(opts.Config.SMTP.Rate, 30*time.Second)
+	m.pacer = newPacer(m.clock, opts.Config.SMTP.Rate, 30*time.Second)
 	m.lease = store.Lease{Owner: newOwner(), For: opts.Config.Lease.Duration}
 	if m.lease.For <= 0 {
 		m.lease.For = DefaultLease

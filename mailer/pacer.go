@@ -16,10 +16,11 @@ import (
 // The token bucket is a golang.org/x/time/rate Limiter holding one token
 // (no burst: the sends are spaced evenly); the time is always passed in
 // from the pacer's clock (the *At and *N methods), never read by the
-// limiter. The pacer itself keeps only the policy: the cluster share, the
+// limiter. It paces on the Mailer's clock (the waits are its timers), so
+// tests move the time themselves. The pacer itself keeps only the policy: the cluster share, the
 // brake and the pause.
 type pacer struct {
-	clock        Clock
+	clock        TimerClock
 	mu           sync.Mutex
 	lim          *rate.Limiter // at rate messages per second (rate.Inf when unlimited)
 	conf         float64       // mail.smtp.rate, for the whole cluster; 0 = unlimited
@@ -29,8 +30,8 @@ type pacer struct {
 	pause        time.Duration
 }
 
-func newPacer(r float64, pause time.Duration) *pacer {
-	return &pacer{clock: systemClock{}, lim: rate.NewLimiter(limit(r), 1), conf: r, base: r, rate: r, pause: pause}
+func newPacer(clock TimerClock, r float64, pause time.Duration) *pacer {
+	return &pacer{clock: orSystem(clock), lim: rate.NewLimiter(limit(r), 1), conf: r, base: r, rate: r, pause: pause}
 }
 
 // limit is the Limiter's rate for r messages per second (0: unlimited).
@@ -89,10 +90,10 @@ func (p *pacer) wait(ctx context.Context) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	timer := time.NewTimer(d)
+	timer := p.clock.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-timer.C:
+	case <-timer.C():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

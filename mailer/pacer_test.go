@@ -10,7 +10,7 @@ import (
 // mail.smtp.rate is for the whole cluster: n live daemons each take 1/n of
 // it, a brake in force is scaled along, and an unlimited rate stays so.
 func TestPacerShare(t *testing.T) {
-	p := newPacer(90, 0)
+	p := newPacer(nil, 90, 0)
 	p.share(3)
 	if p.base != 30 || p.rate != 30 {
 		t.Errorf("3 daemons: base %g rate %g, want 30 30", p.base, p.rate)
@@ -24,7 +24,7 @@ func TestPacerShare(t *testing.T) {
 	if p.base != 90 {
 		t.Errorf("share(0): base %g, want 90", p.base)
 	}
-	u := newPacer(0, 0)
+	u := newPacer(nil, 0, 0)
 	u.share(4)
 	if u.base != 0 || u.rate != 0 {
 		t.Errorf("unlimited shared: base %g rate %g, want 0 0", u.base, u.rate)
@@ -38,7 +38,7 @@ func TestPacerShare(t *testing.T) {
 func TestPacerSpacing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		p := newPacer(100, 0)
+		p := newPacer(nil, 100, 0)
 		gap := func() time.Duration {
 			t.Helper()
 			if err := p.wait(ctx); err != nil { // the token of the previous slot

@@ -88,13 +88,13 @@ func (m *Mailer) probe(ctx context.Context, t *tally) error {
 // sleepPaused waits up to d while paused, probing every m.probeEvery; it
 // returns early when a probe succeeds, on Wake, or when ctx is canceled.
 func (m *Mailer) sleepPaused(ctx context.Context, d time.Duration, t *tally) {
-	deadline := time.Now().Add(d)
+	deadline := m.now().Add(d)
 	for {
-		step := min(m.probeEvery, time.Until(deadline))
+		step := min(m.probeEvery, deadline.Sub(m.now()))
 		if step <= 0 {
 			return
 		}
-		timer := time.NewTimer(step)
+		timer := m.clock.NewTimer(step)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -102,9 +102,9 @@ func (m *Mailer) sleepPaused(ctx context.Context, d time.Duration, t *tally) {
 		case <-m.wake:
 			timer.Stop()
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
-		if time.Until(deadline) <= 0 {
+		if !m.now().Before(deadline) {
 			return
 		}
 		err := m.probe(ctx, t)

@@ -140,6 +140,7 @@ func TestRunRetriesUnreadablePostWithoutWake(t *testing.T) {
 		t.Fatal("the mailing never waited for its post")
 	}
 	restore()
+	e.waitTimer(t) // Run sleeps until the mailing's backoff ends
 	e.clock.Advance(10 * time.Second)
 	if !waitFor(t, "delivery", func() bool { return e.srv.Delivered() == 3 }, 10*time.Second) {
 		t.Fatalf("delivered %d after the post came back, want 3", e.srv.Delivered())

@@ -61,7 +61,7 @@ type WebOptions struct {
 	Store     WebStore
 	Composer  ConfirmationComposer
 	Transport Transport
-	Clock     Clock        // nil: the system clock
+	Clock     TimerClock   // nil: the system clock
 	Logger    *slog.Logger // nil: discard
 }
 
@@ -69,6 +69,7 @@ type WebOptions struct {
 // NewWeb, mount it with Register, and run its janitor with Run.
 type Web struct {
 	opts     WebOptions
+	clock    TimerClock
 	now      func() time.Time
 	log      *slog.Logger
 	pages    *pages
@@ -108,9 +109,11 @@ func NewWeb(opts WebOptions) (*Web, error) {
 		// A link must not outlive the pending row it confirms.
 		opts.ConfirmTTL = opts.PendingTTL.Duration
 	}
+	clock := orSystem(opts.Clock)
 	w := &Web{
 		opts:    opts,
-		now:     nowFunc(opts.Clock),
+		clock:   clock,
+		now:     clock.Now,
 		log:     opts.Logger,
 		perIP:   newRateLimiter(opts.PerIP, time.Hour, 1<<16),
 		perAddr: newRateLimiter(opts.PerAddress, time.Hour, 1<<16),
@@ -147,7 +150,7 @@ func (w *Web) Run(ctx context.Context) error {
 	if _, ok := w.opts.Store.(PendingDeleter); !ok {
 		w.log.Warn("web: the store cannot delete pending subscriptions; unconfirmed ones are kept")
 	}
-	t := time.NewTicker(time.Hour)
+	t := w.clock.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
 		if err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
@@ -157,11 +160,21 @@ func (w *Web) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// Let confirmation mails in flight finish, briefly: a hung
 			// mail server must not hold up the shutdown.
-			grace := time.AfterFunc(shutdownGrace, w.stopSend)
+			grace := w.clock.NewTimer(shutdownGrace)
+			sent := make(chan struct{})
+			go func() {
+				select {
+				case <-grace.C():
+					w.stopSend()
+				case <-sent:
+				}
+			}()
 			w.Wait()
+			close(sent)
 			grace.Stop()
 			return nil
-		case <-t.C:
+		case <-t.C():
+			t.Reset(time.Hour)
 		}
 	}
 }

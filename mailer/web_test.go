@@ -102,7 +102,7 @@ func newWebEnv(t testing.TB, transport string, mod func(*WebOptions)) *webEnv {
 		Store:     db,
 		Composer:  comp,
 		Transport: tr,
-		Clock:     env.clock,
+		Clock:     fakeClock{env.clock},
 	}
 	if mod != nil {
 		mod(&opts)
@@ -790,6 +790,32 @@ func TestWebSweep(t *testing.T) {
 	}
 	wantState(t, e, "young@example.org", store.StatusPending)
 	wantState(t, e, "cli@example.org", store.StatusConfirmed)
+}
+
+// TestWebRunSweepsHourly: Run's janitor sweeps at once and then every hour
+// of the Web's clock: a pending subscription that went stale in between is
+// deleted at the next hour, not before.
+func TestWebRunSweepsHourly(t *testing.T) {
+	e := newWebEnv(t, "maildir", func(o *WebOptions) { o.PendingTTL.Duration = 30 * time.Minute })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.web.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.subscribeForm("old@example.org", "")
+	e.web.Wait() // its confirmation mail sent
+	if !waitFor(t, "the first sweep", func() bool { return e.clock.Timers() == 1 }, 10*time.Second) {
+		t.Fatal("Run does not wait on its clock")
+	}
+	e.clock.Advance(31 * time.Minute) // stale now, but the hour has not come
+	time.Sleep(50 * time.Millisecond)
+	wantState(t, e, "old@example.org", store.StatusPending)
+	e.clock.Advance(29 * time.Minute)
+	if !waitFor(t, "the hourly sweep", func() bool {
+		_, err := e.db.Subscriber(ctx, "old@example.org")
+		return errors.Is(err, store.ErrNotFound)
+	}, 10*time.Second) {
+		t.Error("the stale pending subscription was not deleted at the hour")
+	}
 }
 
 // TestWebRun checks that Run stops with its context and waits for sends.

@@ -152,13 +152,13 @@ func (m *Mailer) Run(ctx context.Context) error {
 		if next, ok := m.nextWait(); ok { // a mailing waiting for its post
 			wait = min(max(next.Sub(m.now()), time.Second), wait)
 		}
-		timer := time.NewTimer(wait)
+		timer := m.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
 		case <-m.wake:
-		case <-timer.C:
+		case <-timer.C():
 		}
 		timer.Stop()
 	}
@@ -319,10 +319,10 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	stop := context.AfterFunc(ctx, func() {
-		timer := time.NewTimer(m.shutdownGrace)
+		timer := m.clock.NewTimer(m.shutdownGrace)
 		defer timer.Stop()
 		select {
-		case <-timer.C:
+		case <-timer.C():
 			cancelSends()
 		case <-sendCtx.Done():
 		}
@@ -338,7 +338,7 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 		return err
 	}
 	stopRenewing := m.renewLeases()
-	start := time.Now()
+	start := m.now()
 	asks := make(chan chan<- store.Delivery)
 	done := make(chan struct{}) // the dispatcher stopped
 	gone := make(chan struct{}) // every worker returned
@@ -360,7 +360,7 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 		t.waiting.Store(n)
 	}
 	if s := t.summary(); s.Sent+s.Failed+s.Retried > 0 {
-		el := time.Since(start)
+		el := m.now().Sub(start)
 		m.log.Info("mail pass done", "sent", s.Sent, "failed", s.Failed, "retry_later", s.Retried,
 			"waiting", s.Waiting, "seconds", el.Seconds(), "msgs_per_s", float64(s.Sent)/max(el.Seconds(), 1e-9))
 	}
@@ -441,13 +441,15 @@ func (m *Mailer) renewLeases() (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(m.lease.For / 4)
+		every := m.lease.For / 4
+		tick := m.clock.NewTimer(every)
 		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-tick.C():
+				tick.Reset(every)
 			}
 			m.dbmu.Lock()
 			_, err := m.db.RenewLeases(ctx, m.now(), m.lease)

@@ -113,7 +113,7 @@ func (e *testEnv) mailer(t testing.TB, mutate func(*Options)) *Mailer {
 	cfg := e.cfg
 	opts := Options{
 		Config: &cfg, Site: workerSite(), PublicURL: "https://blog.example.com/herald/",
-		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: smtpTransport(t, e.srv, cfg), Clock: e.clock,
+		Secret: e.secret, DB: e.db, Posts: e.posts, Transport: smtpTransport(t, e.srv, cfg), Clock: fakeClock{e.clock},
 	}
 	if mutate != nil {
 		mutate(&opts)
@@ -315,6 +315,35 @@ func TestDeliverOnePost(t *testing.T) {
 
 // waitFor polls cond until it holds or d passes; a timeout is not an error
 // when the condition is "nothing happened" (callers check afterwards).
+// waitTimer waits (up to 10 s) until a timer is armed on the test clock:
+// Run has finished its pass and sleeps (between passes, or paused), so the
+// clock can be moved past its wake-up.
+func (e *testEnv) waitTimer(t testing.TB) {
+	t.Helper()
+	if !waitFor(t, "a timer", func() bool { return e.clock.Timers() > 0 }, 10*time.Second) {
+		t.Fatal("nothing waits on the clock")
+	}
+}
+
+// runClock moves the test clock on by 1 ms every real millisecond until
+// the test ends: for the tests that race real events (a disk filling up
+// mid-send) against the worker's waits.
+func (e *testEnv) runClock(t testing.TB) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				e.clock.Advance(time.Millisecond)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
 func waitFor(t testing.TB, what string, cond func() bool, d time.Duration) bool {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -516,16 +545,32 @@ func TestRateLimit(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.announce(t, "p")
 	m := e.mailer(t, func(o *Options) { o.Config.SMTP.Rate = 40 })
-	start := time.Now()
-	drain(t, m)
-	el := time.Since(start)
+	// The pacer waits on the mailer's clock: the test moves it by 1 ms
+	// steps while the drain runs. By then at most 1 + elapsed/25ms
+	// messages may have gone (40/s); the drain cannot end before the
+	// eighth message's slot, 7/40 s = 175 ms after the first.
+	start := e.clock.Now()
+	done := make(chan struct{})
+	go func() { defer close(done); drain(t, m) }()
+	var el time.Duration
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(200 * time.Microsecond):
+			e.clock.Advance(time.Millisecond)
+		}
+		el = e.clock.Now().Sub(start)
+		if n, most := e.srv.Delivered(), 1+int(el/(25*time.Millisecond)); n > most {
+			t.Fatalf("%d messages after %v at rate 40/s, want at most %d", n, el, most)
+		}
+	}
 	e.exactlyOnce(t, subs)
-	// 8 messages at 40/s: the last starts 7/40 s = 175 ms after the first.
-	if el < 170*time.Millisecond {
-		t.Errorf("8 messages at rate 40/s took %v, want at least 175ms", el)
+	if el < 175*time.Millisecond {
+		t.Errorf("8 messages at rate 40/s took %v of the clock, want at least 175ms", el)
 	}
 	if el > 2*time.Second {
-		t.Errorf("8 messages at rate 40/s took %v", el)
+		t.Errorf("8 messages at rate 40/s took %v of the clock", el)
 	}
 }
 
@@ -533,7 +578,7 @@ func TestRateLimit(t *testing.T) {
 // the bubble's fake one, so the waits are exact and take no real time.
 func TestPacerThrottle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newPacer(100, 80*time.Millisecond)
+		p := newPacer(nil, 100, 80*time.Millisecond)
 		ctx := context.Background()
 		p.throttle()
 		if p.rate != 50 {
@@ -560,7 +605,7 @@ func TestPacerThrottle(t *testing.T) {
 			t.Errorf("rate floor = %g, want %g", p.rate, 100.0/16)
 		}
 		// Unlimited: only the pause applies.
-		u := newPacer(0, time.Hour)
+		u := newPacer(nil, 0, time.Hour)
 		u.throttle()
 		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		defer cancel()

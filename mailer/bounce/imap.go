@@ -35,6 +35,7 @@ type Poller struct {
 	password string
 	tls      *tls.Config
 	handle   Handle
+	clock    TimerClock
 	log      *slog.Logger
 
 	// ignored holds the UIDs of unrecognised messages, so that they are
@@ -43,11 +44,24 @@ type Poller struct {
 	ignored  map[imap.UID]bool
 }
 
-// NewPoller returns a poller for cfg (validated). tlsConfig may be nil (the
-// system roots, ServerName from cfg.Host); tests give their own roots.
-func NewPoller(cfg IMAPConfig, password string, tlsConfig *tls.Config, handle Handle, log *slog.Logger) *Poller {
+// PollerOptions are the optional parts of a Poller.
+type PollerOptions struct {
+	// TLSConfig: nil means the system roots (ServerName from the host);
+	// tests give their own roots.
+	TLSConfig *tls.Config
+	Clock     TimerClock   // the waits between polls; nil: the system clock
+	Logger    *slog.Logger // nil: discard
+}
+
+// NewPoller returns a poller for cfg (validated) that hands each message
+// to handle.
+func NewPoller(cfg IMAPConfig, password string, handle Handle, opts PollerOptions) *Poller {
+	log, tlsConfig, clock := opts.Logger, opts.TLSConfig, opts.Clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = systemClock{}
 	}
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{}
@@ -57,19 +71,20 @@ func NewPoller(cfg IMAPConfig, password string, tlsConfig *tls.Config, handle Ha
 		tlsConfig.ServerName = cfg.Host
 	}
 	tlsConfig.MinVersion = tls.VersionTLS12
-	return &Poller{cfg: cfg, password: password, tls: tlsConfig, handle: handle, log: log, ignored: map[imap.UID]bool{}}
+	return &Poller{cfg: cfg, password: password, tls: tlsConfig, handle: handle, clock: clock, log: log, ignored: map[imap.UID]bool{}}
 }
 
-// Run polls every cfg.Interval until ctx is canceled; failures are logged
-// and retried at the next interval.
+// Run polls at once and then cfg.Interval after each poll (on the
+// Poller's clock) until ctx is canceled; failures are logged and retried
+// at the next interval.
 func (p *Poller) Run(ctx context.Context) {
-	t := time.NewTimer(0)
+	t := p.clock.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		moved, err := p.Poll(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"herald/feed"
+	"herald/feed/testkit"
 )
 
 // imapFixture is an in-process IMAP server over TLS with one user whose
@@ -145,7 +148,7 @@ func TestPoller(t *testing.T) {
 		handled = append(handled, rep.Subject)
 		return rep.Format != FormatUnknown, nil
 	}
-	p := NewPoller(f.config(t), "imap-pass", &tls.Config{RootCAs: f.pool}, handle, nil)
+	p := NewPoller(f.config(t), "imap-pass", handle, PollerOptions{TLSConfig: &tls.Config{RootCAs: f.pool}})
 	n, err := p.Poll(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -184,10 +187,10 @@ func TestPoller(t *testing.T) {
 func TestPollerRefusesWithoutMoveOrUIDPlus(t *testing.T) {
 	f := newIMAP(t, []seeded{{raw: readFixture(t, "postfix/unknown-user.eml")}}, imap.CapSet{imap.CapIMAP4rev1: {}})
 	called := false
-	p := NewPoller(f.config(t), "imap-pass", &tls.Config{RootCAs: f.pool}, func(context.Context, []byte) (bool, error) {
+	p := NewPoller(f.config(t), "imap-pass", func(context.Context, []byte) (bool, error) {
 		called = true
 		return true, nil
-	}, nil)
+	}, PollerOptions{TLSConfig: &tls.Config{RootCAs: f.pool}})
 	if _, err := p.Poll(context.Background()); err == nil || called {
 		t.Fatalf("poll without MOVE/UIDPLUS: err %v, handled %v", err, called)
 	}
@@ -198,8 +201,49 @@ func TestPollerRefusesWithoutMoveOrUIDPlus(t *testing.T) {
 
 func TestPollerBadPassword(t *testing.T) {
 	f := newIMAP(t, nil, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}})
-	p := NewPoller(f.config(t), "wrong", &tls.Config{RootCAs: f.pool}, nil, nil)
+	p := NewPoller(f.config(t), "wrong", nil, PollerOptions{TLSConfig: &tls.Config{RootCAs: f.pool}})
 	if _, err := p.Poll(context.Background()); err == nil {
 		t.Fatal("bad password accepted")
 	}
 }
+
+// Run polls at once, then an interval after each poll on its clock: not
+// before the interval has passed on the clock, and at once when it has.
+func TestPollerRunWaitsOnItsClock(t *testing.T) {
+	f := newIMAP(t, []seeded{{raw: readFixture(t, "postfix/unknown-user.eml")}}, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}})
+	var polls atomic.Int32
+	// An error leaves the message for the next poll: one call per poll.
+	handle := func(context.Context, []byte) (bool, error) {
+		polls.Add(1)
+		return false, errors.New("database is locked")
+	}
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	p := NewPoller(f.config(t), "imap-pass", handle, PollerOptions{TLSConfig: &tls.Config{RootCAs: f.pool}, Clock: fakeClock{clock}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// until: cond within 10 s (real time: the IMAP exchange), and the
+	// poller waiting on the clock again.
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond() || clock.Timers() == 0; time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d polls, %d timers", what, polls.Load(), clock.Timers())
+			}
+		}
+	}
+	until("the first poll at once", func() bool { return polls.Load() == 1 })
+	clock.Advance(time.Minute - time.Second) // the interval is a minute
+	time.Sleep(50 * time.Millisecond)
+	if n := polls.Load(); n != 1 {
+		t.Fatalf("%d polls before the interval passed on the clock, want 1", n)
+	}
+	clock.Advance(time.Second)
+	until("the second poll an interval later", func() bool { return polls.Load() == 2 })
+}
+
+// fakeClock is a settable testkit.Clock as a TimerClock.
+type fakeClock struct{ *testkit.Clock }
+
+func (c fakeClock) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) }
