@@ -23,6 +23,10 @@ var Version = ""
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C (or SIGTERM) stops cleanly; after it the signals
+	// have their default effect again, so a second one ends the process at
+	// once (what it held in flight is taken over when its lease runs out).
+	context.AfterFunc(ctx, stop)
 
 	m := NewMain()
 	m.Stdin, m.Stdout, m.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,4 +157,121 @@ rate = 60.0
 	if missing != 0 || dups != 0 {
 		t.Errorf("after the resumed send: %d missing, %d duplicates; want 0 and 0", missing, dups)
 	}
+}
+
+// TestSendInterruptedTwice: a second Ctrl-C while the first waits for the
+// sends in flight ends the process at once; what it held in flight is
+// taken over when its lease (mail.lease) runs out, so a later send leaves
+// no one out and sends at most the deliveries in flight twice.
+func TestSendInterruptedTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a real herald process")
+	}
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
+	// A slow server (every reply 100 ms late): the sends in flight take a
+	// while to finish after the first SIGINT, time for the second.
+	port := slowProxy(t, sink.Addr, 100*time.Millisecond)
+	e := newEnv(t, daemonConfig+fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+lease = "2s"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+concurrency = 2
+`, port))
+	const n = 24
+	var subs []string
+	for i := range n {
+		subs = append(subs, fmt.Sprintf("reader%03d@example.org", i))
+	}
+	mustRun(t, e, append([]string{"subscribers", "add"}, subs...)...)
+	post := "---\ntitle: Twice\ndate: 2024-01-01 10:00:00\n---\n# TLDR\n\nShort.\n"
+	if err := os.WriteFile(e.path("posts/2024-01-01-twice.md"), []byte(post), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(os.Args[0], "-config", e.config, "send", "twice")
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), "HERALD_TEST_AS_HERALD=1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitFor(t, 20*time.Second, func() bool { return sink.Delivered() >= 3 })
+	cmd.Process.Signal(os.Interrupt)
+	time.Sleep(150 * time.Millisecond) // the first one is handled: the sends in flight are finishing
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("herald send did not stop after two SIGINTs:\n%s", out.String())
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("after a second SIGINT herald send ended with %v, want killed by SIGINT\n%s", cmd.ProcessState, out.String())
+	}
+	// Past the lease, a new send takes over what the killed one held.
+	time.Sleep(2500 * time.Millisecond)
+	mustRun(t, e, "send", "twice")
+	got := sink.Counts()
+	missing, dups := 0, 0
+	for _, a := range subs {
+		switch c := got[a]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dups += c - 1
+		}
+	}
+	t.Logf("killed after the second SIGINT; after the resumed send: %d missing, %d duplicates (bound: concurrency 2)", missing, dups)
+	if missing != 0 || dups > 2 {
+		t.Errorf("%d missing, %d duplicates; want 0 and at most 2 (the deliveries in flight)", missing, dups)
+	}
+}
+
+// slowProxy listens on 127.0.0.1 and forwards each connection to addr,
+// holding every chunk the server sends for delay; it returns its port.
+func slowProxy(t *testing.T, addr string, delay time.Duration) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := s.Read(buf)
+					if n > 0 {
+						time.Sleep(delay)
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
 }
