@@ -68,7 +68,7 @@ func BuildDir(ctx context.Context, dir string, site *Site, cfg *FeedsConfig, ent
 // buildFile writes j's bytes to file through a diffFile and reports
 // whether the file changed.
 func buildFile(file string, j *job) (bool, error) {
-	f, err := openDiffFile(file)
+	f, err := openDiffFile(file, -1)
 	if err != nil {
 		return false, fmt.Errorf("feed: write %s: %w", j.name, err)
 	}
@@ -97,11 +97,13 @@ type diffFile struct {
 	cmp     []byte   // old's bytes, read to compare
 }
 
-// openDiffFile starts replacing file (its folder is created when missing).
-func openDiffFile(file string) (*diffFile, error) {
+// openDiffFile starts replacing file (its folder is created when
+// missing). size is the size of the new bytes when known, else -1: an old
+// file of another size is not compared.
+func openDiffFile(file string, size int64) (*diffFile, error) {
 	f := &diffFile{file: file}
 	if old, err := os.Open(file); err == nil {
-		if fi, err := old.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi, err := old.Stat(); err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size) {
 			f.old, f.oldSize = old, fi.Size()
 			f.cmp = make([]byte, 64<<10)
 		} else {

@@ -127,7 +127,7 @@ func inode(t *testing.T, path string) uint64 {
 
 // diffFile against every way the old file can differ from the new bytes,
 // written in pieces of several sizes (smaller and larger than its compare
-// buffer).
+// buffer), with the new size unknown (BuildDir) or known (WriteDir).
 func TestDiffFile(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB
 	changedAt := func(i int) []byte {
@@ -162,7 +162,11 @@ func TestDiffFile(t *testing.T) {
 					}
 					setMtime(t, file, past)
 				}
-				f, err := openDiffFile(file)
+				size := int64(-1) // unknown, as for BuildDir
+				if piece == 1<<20 {
+					size = int64(len(tt.new)) // known, as for WriteDir
+				}
+				f, err := openDiffFile(file, size)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -206,7 +210,7 @@ func TestDiffFileAbort(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "feed.xml")
 	os.WriteFile(file, []byte("old bytes"), 0o644)
-	f, err := openDiffFile(file)
+	f, err := openDiffFile(file, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

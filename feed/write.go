@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,46 +63,18 @@ func validName(name string) bool {
 }
 
 // writeIfChanged replaces file with data unless it already holds exactly
-// data. It reports whether it wrote.
+// data (compared a chunk at a time, not read whole; a file of another size
+// is not read). It reports whether it wrote.
 func writeIfChanged(file string, data []byte) (bool, error) {
-	// A file of another size differs: it is not read to find that out.
-	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) {
-		if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
-			return false, nil
-		}
-	}
-	folder := filepath.Dir(file)
-	if err := os.MkdirAll(folder, 0o755); err != nil {
-		return false, err
-	}
-	tmp, err := os.CreateTemp(folder, "."+filepath.Base(file)+".tmp-*")
+	f, err := openDiffFile(file, int64(len(data)))
 	if err != nil {
 		return false, err
 	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := f.Write(data); err != nil {
+		f.abort()
 		return false, err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return false, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return false, err
-	}
-	done = true
-	return true, syncDir(folder)
+	return f.commit()
 }
 
 // syncDir makes a rename in folder durable.
