@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -142,5 +143,48 @@ func TestEntryUpdatedFollowsEdit(t *testing.T) {
 	mustRun(t, &testEnv{dir: r.dir, config: filepath.Join(r.dir, "config.toml"), clock: r.clock}, "build")
 	if pub, upd := r.entryUpdated(t, feed.AtomName); !upd.Equal(pub) {
 		t.Errorf("herald build on a fresh state: updated %v, want the date %v", upd, pub)
+	}
+}
+
+// TestEntryUpdatedSameOnEveryNode: two daemons on one database, each with
+// its own copy of the posts, see an edit at different times: both write
+// the time the first one saw, so they serve the same bytes, with the same
+// Last-Modified.
+func TestEntryUpdatedSameOnEveryNode(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			state := stateSection(t, backend)
+			if state == "" {
+				state = fmt.Sprintf("[state]\ndatabase = %q\n", filepath.Join(t.TempDir(), "herald.db"))
+			}
+			a, b := newSnapRig(t, state, 0), newSnapRig(t, state, 0)
+			const name = "2026-03-02-typo.md"
+			for _, r := range []*snapRig{a, b} {
+				r.write(t, name, snapPost("Typo", "2026-03-02 09:01:00", "teh word"))
+				r.clock.Advance(2 * time.Minute)
+				r.scan(t)
+			}
+			a.clock.Advance(time.Hour)
+			a.write(t, name, snapPost("Typo", "2026-03-02 09:01:00", "the word"))
+			a.scan(t)
+			b.clock.Advance(5 * time.Hour) // b's copy of the posts gets the fix later
+			b.write(t, name, snapPost("Typo", "2026-03-02 09:01:00", "the word"))
+			b.scan(t)
+			want := a.clock.Now().Truncate(time.Second)
+			if _, upd := b.entryUpdated(t, feed.AtomName); !upd.Equal(want) {
+				t.Errorf("node b: updated %v, want %v (when node a saw the edit)", upd, want)
+			}
+			for _, f := range []string{feed.AtomName, feed.RSSName, feed.JSONName} {
+				if la, lb := a.lastModified(t, f), b.lastModified(t, f); la != lb || la != want.Format(http.TimeFormat) {
+					t.Errorf("%s Last-Modified: node a %s, node b %s; want both %s", f, la, lb, want.Format(http.TimeFormat))
+				}
+			}
+			fa, fb := a.feedBytes(t), b.feedBytes(t)
+			for f := range fa {
+				if !bytes.Equal(fa[f], fb[f]) {
+					t.Errorf("%s differs between the nodes", f)
+				}
+			}
+		})
 	}
 }

@@ -212,37 +212,56 @@ func TestSnapshotMailedAsAnnounced(t *testing.T) {
 		}, []string{"EDITEDV2", "Edited News"}},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s, %d recipients", tc.name, subs), func(t *testing.T) {
-			r := newSnapRig(t, "", subs)
-			r.write(t, "2026-03-02-news.md", snapPost("Announced News", "2026-03-02 09:01:00", "ANNOUNCEDV1"))
-			r.clock.Advance(2 * time.Minute)
-			res := r.scan(t)
-			if len(res.Announced) != 1 || !res.Announced[0].Queued || !res.Announced[0].Snapshot {
-				t.Fatalf("announced %+v, want one queued announcement with its snapshot", res.Announced)
-			}
-			tc.change(t, r)
-			r.clock.Advance(time.Second)
-			sum, err := r.ml.Drain(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sum.Sent != subs || sum.Failed != 0 {
-				t.Errorf("summary %+v, want %d sent", sum, subs)
-			}
-			r.checkMailed(t, subs, []string{"ANNOUNCEDV1", "Announced News"}, tc.not)
-			list, err := r.db.Announcements(context.Background(), 0)
-			if err != nil || len(list) != 1 || list[0].WaitReason != "" || list[0].Skipped != "" || !list[0].Expanded {
-				t.Errorf("announcements %+v, %v; want the one mailed, not waiting or skipped", list, err)
-			}
-		})
+		for _, backend := range []string{"sqlite", "postgres"} {
+			t.Run(fmt.Sprintf("%s, %s, %d recipients", backend, tc.name, subs), func(t *testing.T) {
+				r := newSnapRig(t, stateSection(t, backend), subs)
+				r.write(t, "2026-03-02-news.md", snapPost("Announced News", "2026-03-02 09:01:00", "ANNOUNCEDV1"))
+				r.clock.Advance(2 * time.Minute)
+				res := r.scan(t)
+				if len(res.Announced) != 1 || !res.Announced[0].Queued || !res.Announced[0].Snapshot {
+					t.Fatalf("announced %+v, want one queued announcement with its snapshot", res.Announced)
+				}
+				tc.change(t, r)
+				r.clock.Advance(time.Second)
+				sum, err := r.ml.Drain(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum.Sent != subs || sum.Failed != 0 {
+					t.Errorf("summary %+v, want %d sent", sum, subs)
+				}
+				r.checkMailed(t, subs, []string{"ANNOUNCEDV1", "Announced News"}, tc.not)
+				list, err := r.db.Announcements(context.Background(), 0)
+				if err != nil || len(list) != 1 || list[0].WaitReason != "" || list[0].Skipped != "" || !list[0].Expanded {
+					t.Errorf("announcements %+v, %v; want the one mailed, not waiting or skipped", list, err)
+				}
+			})
+		}
 	}
+}
+
+// stateSection is the [state] section of a rig on backend: SQLite (the
+// default file), or a new PostgreSQL database (skipped without
+// HERALD_TEST_POSTGRES).
+func stateSection(t *testing.T, backend string) string {
+	t.Helper()
+	if backend != "postgres" {
+		return ""
+	}
+	return fmt.Sprintf("[state]\ndatabase = %q\n", testDatabase(t))
 }
 
 // TestSnapshotDigest: in digest mode each post of the digest is mailed as
 // it was announced, though both posts' files were broken before the tick.
 func TestSnapshotDigest(t *testing.T) {
 	const subs = 10
-	r := newSnapRig(t, "[schedule]\ndigest = \"0 0 1 1 *\"\n", subs)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { testSnapshotDigest(t, backend, subs) })
+	}
+}
+
+func testSnapshotDigest(t *testing.T, backend string, subs int) {
+	r := newSnapRig(t, "[schedule]\ndigest = \"0 0 1 1 *\"\n"+stateSection(t, backend), subs)
 	r.write(t, "2026-03-02-first.md", snapPost("First Post", "2026-03-02 09:01:00", "FIRSTV1"))
 	r.write(t, "2026-03-02-second.md", snapPost("Second Post", "2026-03-02 09:02:00", "SECONDV1"))
 	r.clock.Advance(5 * time.Minute)
