@@ -51,11 +51,11 @@ func (m *Mailer) deliverDue(ctx context.Context, t *tally) error {
 	if n, err := m.db.WaitingDeliveries(ctx); err == nil {
 		t.total.Store(n)
 	}
-	t.begin(m.now())
 	rec, err := m.newRecorder(ctx)
 	if err != nil {
 		return err
 	}
+	defer m.logProgress(t)()
 	stopRenewing := m.renewLeases()
 	start := m.now()
 	asks := make(chan chan<- store.Delivery)

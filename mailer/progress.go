@@ -36,50 +36,58 @@ func (p *postTally) counts() PostCounts {
 	return PostCounts{Total: p.total.Load(), Sent: p.sent.Load(), Failed: p.failed.Load(), Retried: p.retried.Load(), Waiting: p.waiting.Load()}
 }
 
-// progressLog is what a pass needs for its periodic progress line.
-type progressLog struct {
-	start, last atomic.Int64 // unix nanoseconds, by the Mailer's clock
-}
-
 // DefaultProgressEvery is how often a long delivery pass logs its progress
 // (Options.ProgressEvery).
 const DefaultProgressEvery = 10 * time.Second
 
-// begin marks the start of the pass's sending at now.
-func (t *tally) begin(now time.Time) {
-	t.prog.start.Store(now.UnixNano())
-	t.prog.last.Store(now.UnixNano())
+// noted counts one outcome of delivery d towards its post (DrainPost).
+func (m *Mailer) noted(t *tally, d store.Delivery, state store.DeliveryState) {
+	p := t.post
+	if p == nil || !p.mailings[d.MailingID] {
+		return
+	}
+	switch state {
+	case store.DeliverySent:
+		p.sent.Add(1)
+	case store.DeliveryFailed:
+		p.failed.Add(1)
+	default:
+		p.retried.Add(1)
+	}
 }
 
-// noted counts one outcome of delivery d towards its post (DrainPost) and
-// logs the pass's progress when the last progress line is ProgressEvery
-// old (by the Mailer's clock): sent/total, rate and ETA, for the daemon's
-// long mailings and `herald send` without a terminal.
-func (m *Mailer) noted(t *tally, d store.Delivery, state store.DeliveryState) {
-	if p := t.post; p != nil && p.mailings[d.MailingID] {
-		switch state {
-		case store.DeliverySent:
-			p.sent.Add(1)
-		case store.DeliveryFailed:
-			p.failed.Add(1)
-		default:
-			p.retried.Add(1)
-		}
-	}
+// logProgress logs the progress of pass t every ProgressEvery of the
+// Mailer's clock, from now until stop is called: sent/total, rate and ETA
+// (the post's, for DrainPost), for the daemon's long mailings and `herald
+// send` without a terminal. A pass stalled on a slow server is logged too.
+func (m *Mailer) logProgress(t *tally) (stop func()) {
 	every := m.progressEvery
 	if every <= 0 {
-		return
+		return func() {}
 	}
-	start, last := t.prog.start.Load(), t.prog.last.Load()
-	if start == 0 {
-		return
-	}
-	now := m.now().UnixNano()
-	if now-last < int64(every) || !t.prog.last.CompareAndSwap(last, now) {
-		return
-	}
+	start := m.now()
+	timer := m.clock.NewTimer(every)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		defer timer.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-timer.C():
+			}
+			m.progressLine(t, m.now().Sub(start))
+			timer.Reset(every)
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// progressLine logs pass t's progress after elapsed.
+func (m *Mailer) progressLine(t *tally, elapsed time.Duration) {
 	s := t.summary()
-	rate := Rate(s.Sent+s.Failed+s.Retried, time.Duration(now-start))
+	rate := Rate(s.Sent+s.Failed+s.Retried, elapsed)
 	var attrs []any
 	left := s.Total - (s.Sent + s.Failed + s.Retried)
 	if p := t.post; p != nil {

@@ -9,35 +9,36 @@ import (
 	"testing"
 	"time"
 
-	"herald/feed/testkit"
 	"herald/mailer/smtptest"
 	"herald/schedule/store"
 )
 
-// tickingTransport moves the test clock by step on every send: a pass of
-// n sends takes n×step of the Mailer's time.
-type tickingTransport struct {
+// gatedTransport sends one message per token taken from allow: the test
+// decides how far a pass gets before it moves the clock.
+type gatedTransport struct {
 	Transport
-	clock *testkit.Clock
-	step  time.Duration
+	allow chan struct{}
 }
 
-func (tt tickingTransport) Open(ctx context.Context) (Conn, error) {
-	c, err := tt.Transport.Open(ctx)
+func (g gatedTransport) Open(ctx context.Context) (Conn, error) {
+	c, err := g.Transport.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return tickingConn{c, tt.clock, tt.step}, nil
+	return gatedConn{c, g.allow}, nil
 }
 
-type tickingConn struct {
+type gatedConn struct {
 	Conn
-	clock *testkit.Clock
-	step  time.Duration
+	allow chan struct{}
 }
 
-func (c tickingConn) Send(ctx context.Context, m *Message) error {
-	c.clock.Advance(c.step)
+func (c gatedConn) Send(ctx context.Context, m *Message) error {
+	select {
+	case <-c.allow:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return c.Conn.Send(ctx, m)
 }
 
@@ -59,9 +60,9 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestProgressLogEvery10s: a long pass logs its progress every 10 s of the
-// injected clock (not of the wall clock): the post's sent/total, rate and
-// ETA; the counts of DrainPost are the post's alone, though the pass also
-// sends another post's due deliveries.
+// injected clock (not of the wall clock), also while it is stalled: the
+// post's sent/total, the rate and the ETA; the counts of DrainPost are the
+// post's alone, though the pass also sends another post's due deliveries.
 func TestProgressLogEvery10s(t *testing.T) {
 	e := newTestEnv(t, smtptest.Options{})
 	e.cfg.SMTP.Concurrency = 1
@@ -77,39 +78,90 @@ func TestProgressLogEvery10s(t *testing.T) {
 		}
 		return a
 	}}))
+	allow := make(chan struct{})
 	m := e.mailer(t, func(o *Options) {
 		o.Logger = log
-		o.Transport = tickingTransport{o.Transport, e.clock, 3 * time.Second}
+		o.Transport = gatedTransport{o.Transport, allow}
 	})
-	s, err := m.DrainPost(e.ctx, "p")
-	if err != nil {
-		t.Fatal(err)
+	type result struct {
+		s   Summary
+		err error
 	}
-	if s.Sent != 20 || s.Post != (PostCounts{Total: 10, Sent: 10, Waiting: 0}) {
-		t.Errorf("summary = %+v, want 20 sent in all and the post's 10 of 10 apart", s)
+	res := make(chan result, 1)
+	go func() {
+		s, err := m.DrainPost(e.ctx, "p")
+		res <- result{s, err}
+	}()
+	progress := func() []string {
+		var lines []string
+		for line := range strings.SplitSeq(logs.String(), "\n") {
+			if strings.Contains(line, `msg="mail progress"`) {
+				lines = append(lines, line)
+			}
+		}
+		return lines
 	}
-	var lines []string
-	for line := range strings.SplitSeq(logs.String(), "\n") {
-		if strings.Contains(line, `msg="mail progress"`) {
-			lines = append(lines, line)
+	// send lets n more messages go and waits until they are recorded.
+	sent := int64(0)
+	send := func(n int) {
+		for range n {
+			allow <- struct{}{}
+		}
+		sent += int64(n)
+		deadline := time.Now().Add(10 * time.Second)
+		for m.Progress().Sent < sent {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d sends recorded", m.Progress().Sent, sent)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
-	// 20 sends of 3 s: a line at 12 s, 24 s, 36 s, 48 s and 60 s. The
-	// other post, announced first, is sent first: p's 10 are sends 11-20.
-	want := []string{
-		"post=p sent=0 failed=0 retry_later=0 total=10 msgs_per_s=0.3 eta=30s", // 12 s: 4 sends
-		"post=p sent=0 failed=0 retry_later=0 total=10 msgs_per_s=0.3 eta=30s", // 24 s: 8 sends
-		"post=p sent=2 failed=0 retry_later=0 total=10 msgs_per_s=0.3 eta=24s", // 36 s: 12 sends
-		"post=p sent=6 failed=0 retry_later=0 total=10 msgs_per_s=0.3 eta=12s", // 48 s: 16 sends
-		"post=p sent=10 failed=0 retry_later=0 total=10 msgs_per_s=0.3 eta=0s", // 60 s: 20 sends
-	}
-	if len(lines) != len(want) {
-		t.Fatalf("%d progress lines, want %d (every 10 s of a 60 s pass):\n%s", len(lines), len(want), logs.String())
-	}
-	for i := range want {
-		if !strings.Contains(lines[i], want[i]) {
-			t.Errorf("progress line %d = %s\nwant it to contain %s", i, lines[i], want[i])
+	// tick moves the clock 10 s and waits for progress line n.
+	tick := func(n int) string {
+		e.clock.Advance(10 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(progress()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no progress line %d after 10 s more of the clock:\n%s", n, logs.String())
+			}
+			time.Sleep(time.Millisecond)
 		}
+		return progress()[n-1]
+	}
+	// The other post, announced first, is sent first: p's 10 are sends
+	// 11-20.
+	send(4)
+	if n := len(progress()); n != 0 {
+		t.Errorf("%d progress lines before 10 s of the clock passed", n)
+	}
+	steps := []struct {
+		send int
+		want string
+	}{
+		{0, "post=p sent=0 failed=0 retry_later=0 total=10 msgs_per_s=0.4 eta=25s"}, // 10 s: 4 sends
+		{8, "post=p sent=2 failed=0 retry_later=0 total=10 msgs_per_s=0.6 eta=13s"}, // 20 s: 12 sends
+		{0, "post=p sent=2 failed=0 retry_later=0 total=10 msgs_per_s=0.4 eta=20s"}, // 30 s: stalled, still logged
+		{6, "post=p sent=8 failed=0 retry_later=0 total=10 msgs_per_s=0.5 eta=4s"},  // 40 s: 18 sends
+	}
+	for i, st := range steps {
+		send(st.send)
+		if got := tick(i + 1); !strings.Contains(got, st.want) {
+			t.Errorf("progress line %d = %s\nwant it to contain %s", i+1, got, st.want)
+		}
+	}
+	send(2)
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.s.Sent != 20 || r.s.Post != (PostCounts{Total: 10, Sent: 10, Waiting: 0}) {
+		t.Errorf("summary = %+v, want 20 sent in all and the post's 10 of 10 apart", r.s)
+	}
+	// The pass is over: no more progress lines.
+	e.clock.Advance(time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(progress()); n != len(steps) {
+		t.Errorf("%d progress lines after the pass ended, want %d", n, len(steps))
 	}
 }
 
@@ -124,11 +176,14 @@ func TestProgressLogOff(t *testing.T) {
 	var logs lockedBuffer
 	m := e.mailer(t, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		o.Transport = tickingTransport{o.Transport, e.clock, 5 * time.Second}
 		o.ProgressEvery = -1
 	})
+	e.clock.Advance(time.Minute) // no timer armed: nothing fires
 	if _, err := m.DrainPost(e.ctx, "p"); err != nil {
 		t.Fatal(err)
+	}
+	if n := e.clock.Timers(); n != 0 {
+		t.Errorf("%d timers left armed after the pass", n)
 	}
 	if strings.Contains(logs.String(), "mail progress") {
 		t.Errorf("progress logged with ProgressEvery < 0:\n%s", logs.String())

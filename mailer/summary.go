@@ -34,7 +34,6 @@ type tally struct {
 	ledger atomic.Pointer[error]
 
 	post *postTally // DrainPost's post; nil otherwise
-	prog progressLog
 }
 
 // ledgerFailed records that a ledger write failed; true the first time.
