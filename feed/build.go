@@ -297,8 +297,11 @@ func plan(site *Site, cfg *FeedsConfig, entries []Entry) ([]job, error) {
 
 // parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and waits.
 // Larger jobs should come first: they are taken in index order.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+func parallel(n int, fn func(i int)) { parallelOn(runtime.GOMAXPROCS(0), n, fn) }
+
+// parallelOn is parallel on up to workers goroutines.
+func parallelOn(workers, n int, fn func(i int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := range n {
 			fn(i)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 )
 
@@ -41,7 +42,11 @@ func BuildDir(ctx context.Context, dir string, site *Site, cfg *FeedsConfig, ent
 	}
 	wrote := make([]bool, len(jobs))
 	errs := make([]error, len(jobs))
-	parallel(len(jobs), func(i int) {
+	// One goroutine more than there are cores: while a file waits for the
+	// disk (its sync), the next one is built; and the three main files of
+	// a feed, about the same size, share two cores instead of the third
+	// starting only when one of the others is done.
+	parallelOn(runtime.GOMAXPROCS(0)+1, len(jobs), func(i int) {
 		if err := ctx.Err(); err != nil {
 			errs[i] = fmt.Errorf("feed: write: %w", err)
 			return
