@@ -13,6 +13,7 @@ import (
 
 	"herald/feed"
 	"herald/mailer"
+	"herald/mailer/smtptest"
 	"herald/schedule"
 	"herald/schedule/store"
 )
@@ -370,5 +371,87 @@ func TestSendAnnouncedBrokenPost(t *testing.T) {
 	out = mustRun(t, r.env(), "status").stdout
 	if !strings.Contains(out, "not mailed: newsletter: false in 2026-03-02-quiet.md") {
 		t.Errorf("status does not show the skipped mailing's reason:\n%s", out)
+	}
+}
+
+// TestDaemonMailsAnnouncedVersion is the fault of issue 8 on the running
+// daemon: while the mail worker is busy with one post (a rate-limited
+// send), a second post is published and then broken before its mailing is
+// prepared. Every subscriber gets both posts once, the second as it was
+// announced.
+func TestDaemonMailsAnnouncedVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: a rate-limited send of two posts")
+	}
+	const subs = 150
+	srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
+	e := newEnv(t, daemonConfig+fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+concurrency = 1
+rate = 50
+`, srv.Port))
+	addrs := make([]string, subs)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("reader%03d@example.org", i)
+	}
+	mustRun(t, e, append([]string{"subscribers", "add"}, addrs...)...)
+	d := e.start(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("delivered %d\n%s\n%s", srv.Delivered(), mustRun(t, e, "status").stdout, d.stderr.String())
+		}
+	})
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(e.path("posts/"+name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("2026-11-01-first.md", snapPost("First Post", "2026-11-01 10:00:00", "FIRSTV1"))
+	waitFor(t, 60*time.Second, func() bool { return srv.Delivered() > 0 }) // the worker is busy with it
+	write("2026-11-02-second.md", snapPost("Second Post", "2026-11-02 10:00:00", "SECONDV1"))
+	waitFor(t, 60*time.Second, func() bool {
+		// A line of "Recent announcements" (the due-but-not-yet-published
+		// list has no [mail] column).
+		return strings.Contains(mustRun(t, e, "status").stdout, "Second Post  2026-11-02-second.md  [")
+	})
+	busy := srv.Delivered() < subs
+	write("2026-11-02-second.md", "---\ntitle: [broken\ndate: 2026-11-02 10:00:00\n---\nSECONDV2\n")
+	waitFor(t, 120*time.Second, func() bool { return srv.Delivered() >= 2*subs })
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	if !busy {
+		t.Log("the first post's mailing was done before the second post broke (slow machine): the fault was not exercised mid-send")
+	}
+	missing, dups := 0, 0
+	for _, a := range addrs {
+		var first, second int
+		for _, m := range srv.To(a) {
+			text := strings.ReplaceAll(string(m.Data), "=\r\n", "")
+			switch {
+			case strings.Contains(text, "FIRSTV1"):
+				first++
+			case strings.Contains(text, "SECONDV1"):
+				second++
+			default:
+				t.Errorf("%s got a message of neither announced version", a)
+			}
+		}
+		for _, n := range []int{first, second} {
+			if n == 0 {
+				missing++
+			}
+			if n > 1 {
+				dups += n - 1
+			}
+		}
+	}
+	if missing != 0 || dups != 0 {
+		t.Errorf("%d subscribers × 2 posts: %d missing, %d duplicates; want 0 and 0", subs, missing, dups)
 	}
 }
