@@ -257,7 +257,14 @@ func writeSummary(w io.Writer, title string, s mailer.Summary, interrupted bool)
 		fmt.Fprintf(w, "interrupted: %q: sent %d, failed %d, retrying later %d (of %d to deliver); %d not sent yet: herald send resumes\n",
 			title, c.Sent, c.Failed, c.Retried, c.Total, c.Waiting)
 	} else {
-		fmt.Fprintf(w, "sent %d, failed %d, retrying later %d (of %d due)\n", c.Sent, c.Failed, c.Retried, c.Total)
+		// Everything of the post that was due was decided; what is left
+		// waits for a retry not due yet, or is in flight with another
+		// herald.
+		fmt.Fprintf(w, "sent %d, failed %d, retrying later %d (of %d due)", c.Sent, c.Failed, c.Retried, c.Done())
+		if c.Waiting > c.Retried {
+			fmt.Fprintf(w, "; %d more not due yet or being sent by another herald", c.Waiting-c.Retried)
+		}
+		fmt.Fprintln(w)
 	}
 	writeOthers(w, s)
 }

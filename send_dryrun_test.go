@@ -136,6 +136,11 @@ concurrency = 1
 	}
 
 	r = mustRun(t, e, "send", slug)
+	// The summary is the post's: the retry due later and the delivery in
+	// flight elsewhere are not counted as due, and are named.
+	if !strings.Contains(r.stdout, "sent 2, failed 0, retrying later 0 (of 2 due); 2 more not due yet or being sent by another herald") {
+		t.Errorf("the send's summary:\n%s", r.stdout)
+	}
 	var got []string
 	for _, msg := range sink.Messages() {
 		got = append(got, msg.To...)
