@@ -359,6 +359,38 @@ func editedTimes(ctx context.Context, tx *sql.Tx, posts []store.SeenPost) (map[s
 	if len(posts) == 0 {
 		return nil, nil
 	}
+	if len(posts) > 64 {
+		// Many posts (a first run): one pass over the few edited ones.
+		rows, err := tx.QueryContext(ctx, "SELECT id, edited_at FROM posts WHERE edited_at IS NOT NULL")
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		all := map[string]time.Time{}
+		for rows.Next() {
+			var (
+				id string
+				at int64
+			)
+			if err := rows.Scan(&id, &at); err != nil {
+				return nil, err
+			}
+			all[id] = fromUnix(at)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		var m map[string]time.Time
+		for i := range posts {
+			if at, ok := all[posts[i].ID]; ok {
+				if m == nil {
+					m = map[string]time.Time{}
+				}
+				m[posts[i].ID] = at
+			}
+		}
+		return m, nil
+	}
 	st, err := tx.PrepareContext(ctx, "SELECT edited_at FROM posts WHERE id = ? AND edited_at IS NOT NULL")
 	if err != nil {
 		return nil, err

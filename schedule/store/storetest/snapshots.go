@@ -232,6 +232,12 @@ func testRecordEdited(t *testing.T, bk Backend) {
 	if got := res.Edited["p"]; !got.Equal(want) {
 		t.Errorf("unchanged: Edited = %v, want p at %v", res.Edited, want)
 	}
+	// The same in a large Record (a backend may read the times otherwise).
+	many := append(makePosts(100, t0.Add(-48*time.Hour), true), p)
+	res = record(t, db, t2.Add(90*time.Minute), many, false)
+	if len(res.Edited) != 1 || !res.Edited["p"].Equal(want) {
+		t.Errorf("large Record: Edited = %v, want only p at %v", res.Edited, want)
+	}
 	// Another change of something else than the content (the title in the
 	// database, say) does not move it; a new edit does.
 	p.Title = "New title"
