@@ -251,3 +251,48 @@ func findPost(t *testing.T, e *testEnv, slug string) *feed.Post {
 	t.Fatalf("no post %s", slug)
 	return nil
 }
+
+// TestSendDryRunMailsAsAnnounced: a post edited to `newsletter: false`
+// after its announcement is still mailed as it was announced (its
+// snapshot) to those the mailing has not reached yet; the dry run says so
+// rather than "never mailed", and the send agrees.
+func TestSendDryRunMailsAsAnnounced(t *testing.T) {
+	const slug = "counting-readers-without-analytics"
+	const file = "posts/2026-10-08-counting-readers-without-analytics.md"
+	clock := newTestClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true, Fail4xx: map[string]int{"later@example.org": 1}})
+	e := newEnv(t, fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+`, sink.Port))
+	e.clock = clock
+	mustRun(t, e, "subscribers", "add", "now@example.org", "later@example.org")
+	r := mustRun(t, e, "send", slug)
+	if sink.Count("now@example.org") != 1 || sink.Count("later@example.org") != 0 {
+		t.Fatalf("first send: %v\n%s", sink.Counts(), r.stdout)
+	}
+	src, err := os.ReadFile(e.path(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "\n---\n", "\nnewsletter: false\n---\n", 1)
+	if err := os.WriteFile(e.path(file), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 11, 1, 14, 0, 0, 0, time.UTC)) // the retry is due
+	r = mustRun(t, e, "send", "-dry-run", slug)
+	planned, reasons := parsePlan(t, r.stdout)
+	if !slices.Equal(planned, []string{"later@example.org"}) || !strings.Contains(reasons["now@example.org"], "already sent") ||
+		strings.Contains(r.stdout, "never mailed") || !strings.Contains(r.stdout, "subject:    Counting Readers Without Analytics") {
+		t.Errorf("dry run after the edit:\n%s", r.stdout)
+	}
+	mustRun(t, e, "send", slug)
+	if sink.Count("later@example.org") != 1 || sink.Count("now@example.org") != 1 {
+		t.Errorf("the send mailed %v; the dry run said %v", sink.Counts(), planned)
+	}
+}

@@ -50,6 +50,8 @@ type PlanMailing struct {
 	Skipped string            // the mailing was skipped: why
 	// ExpandedAt: when its deliveries were created (zero: not yet).
 	ExpandedAt time.Time
+
+	snapshot []byte // the post as its announcement keeps it (what the send mails), if any
 }
 
 // PlanEntry is one subscriber of a Plan.
@@ -102,6 +104,13 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
 	plan.Mailing = ml
+	if ml.snapshot != nil {
+		// The mailing exists and keeps the post as it was announced: the
+		// send mails that, whatever the file says now.
+		if snap, err := decodeSnapshot(ml.snapshot); err == nil {
+			m.planFromSnapshot(&plan, snap)
+		}
+	}
 	if ml.Skipped != "" && plan.Skip == "" {
 		plan.Skip = "its mailing #" + fmt.Sprint(ml.ID) + " was skipped: " + ml.Skipped
 	}
@@ -194,7 +203,13 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, 
 	if err != nil {
 		return PlanMailing{}, nil, err
 	}
-	return PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped, ExpandedAt: ml.ExpandedAt}, mine, nil
+	pm := PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped, ExpandedAt: ml.ExpandedAt}
+	for _, p := range ml.Posts {
+		if p.PostID == postID {
+			pm.snapshot = p.Snapshot
+		}
+	}
+	return pm, mine, nil
 }
 
 // decide is the send's decision for one subscriber, in the send's order:
@@ -263,4 +278,23 @@ func attempts(n int) string {
 		return "1 attempt"
 	}
 	return fmt.Sprintf("%d attempts", n)
+}
+
+// planFromSnapshot sets what plan says of the message from the post as its
+// announcement keeps it: the send composes from that.
+func (m *Mailer) planFromSnapshot(plan *Plan, snap *mailSnapshot) {
+	plan.Title, plan.Path = snap.Title, snap.Path
+	plan.Skip, plan.Newsletter, plan.Subject, plan.Bytes = snap.Skip, true, "", 0
+	if snap.Skip != "" {
+		return
+	}
+	prep, err := m.composer.Prepare([]PostMail{snap.postMail()})
+	if err != nil {
+		return
+	}
+	plan.Subject = prep.Subject()
+	if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
+		m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: plan.PostID}}))); err == nil {
+		plan.Bytes = msg.Len()
+	}
 }
