@@ -196,6 +196,7 @@ func benchDaemonsOnce(b *testing.B, bin string, pg bool, daemons int) (int, time
 	}
 	var procs []*exec.Cmd
 	var stderr []*bytes.Buffer
+	var exited []chan error
 	for i := range daemons {
 		cfg := filepath.Join(dir, fmt.Sprintf("config%d.toml", i))
 		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[site]
@@ -230,12 +231,25 @@ database = %q
 		}
 		procs = append(procs, cmd)
 		stderr = append(stderr, &eb)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		exited = append(exited, done)
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		d, _, _, _ := sink.state()
 		if d >= n {
 			break
+		}
+		for i, done := range exited {
+			select {
+			case err := <-done:
+				for _, p := range procs {
+					p.Process.Kill()
+				}
+				b.Fatalf("daemon %d exited (%v) with %d of %d subscribers mailed:\n%s", i, err, d, n, stderr[i])
+			default:
+			}
 		}
 		if time.Now().After(deadline) {
 			for i, p := range procs {
@@ -249,7 +263,7 @@ database = %q
 	var cpu time.Duration
 	for i, p := range procs {
 		p.Process.Signal(syscall.SIGTERM)
-		if err := p.Wait(); err != nil {
+		if err := <-exited[i]; err != nil {
 			b.Errorf("daemon %d: %v\n%s", i, err, stderr[i])
 		}
 		cpu += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
