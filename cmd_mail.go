@@ -132,7 +132,7 @@ func (m *Main) runPreview(ctx context.Context) error {
 func (m *Main) runSend(ctx context.Context) error {
 	fs := m.flags("send")
 	to := fs.String("to", "", "send one test message to `ADDR` (not recorded against subscribers)")
-	dry := fs.Bool("dry-run", false, "print what would be sent to whom; send nothing")
+	dry := fs.Bool("dry-run", false, "print exactly whom the send would mail now, and why each other subscriber is left out; send nothing")
 	retry := fs.Bool("retry-failed", false, "re-queue the post's failed deliveries and send them")
 	if err := m.parse(fs, m.Args); err != nil {
 		return err
