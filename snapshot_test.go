@@ -363,6 +363,25 @@ func TestSendAnnouncedBrokenPost(t *testing.T) {
 	r.clock.Advance(5 * time.Minute)
 	r.scan(t)
 	r.write(t, "2026-03-02-news.md", "---\ntitle: [broken\n---\n")
+	// A mailing made from its snapshot does not wait for the broken file:
+	// status does not say it does.
+	ctx := context.Background()
+	ids, err := r.db.CreateMailings(ctx, r.clock.Now(), false)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("CreateMailings = %v, %v", ids, err)
+	}
+	for _, id := range ids { // the news mailing's deliveries wait, unsent
+		if ml, err := r.db.Mailing(ctx, id); err != nil {
+			t.Fatal(err)
+		} else if ml.Posts[0].Path == "2026-03-02-news.md" {
+			if _, err := r.db.ExpandMailing(ctx, r.clock.Now(), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if out := mustRun(t, r.env(), "status").stdout; strings.Contains(out, "waiting") {
+		t.Errorf("status says a snapshot mailing waits for its post:\n%s", out)
+	}
 	out := mustRun(t, r.env(), "send", "news").stdout
 	if !strings.Contains(out, "cannot be read now") || !strings.Contains(out, "sent 4,") {
 		t.Errorf("send output:\n%s", out)
