@@ -359,13 +359,14 @@ func (m *Main) writeBounceStatus(ctx context.Context, db mailer.BounceRatesStore
 	return r.WriteText(m.Stdout)
 }
 
-// withBounceMetrics adds the bounce report to the /metrics of write.
-func withBounceMetrics(db mailer.BounceRatesStore, write func(io.Writer)) func(io.Writer) {
+// withBounceMetrics adds the bounce report (the last 30 days by clock) to
+// the /metrics of write.
+func withBounceMetrics(db mailer.BounceRatesStore, clock mailer.Clock, write func(io.Writer)) func(io.Writer) {
 	return func(w io.Writer) {
 		write(w)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if r, err := mailer.LoadBounceReport(ctx, db, time.Now()); err == nil {
+		if r, err := mailer.LoadBounceReport(ctx, db, clock.Now()); err == nil {
 			r.WriteMetrics(w)
 		}
 	}

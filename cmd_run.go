@@ -130,7 +130,7 @@ func (m *Main) serveOnce(ctx context.Context) (reloaded bool, err error) {
 		mux = http.NewServeMux()
 		mux.Handle("/", handler)
 		mux.Handle("/healthz", d.HealthHandler())
-		mux.Handle("/metrics", d.MetricsHandler(withBounceMetrics(db, ml.Metrics)))
+		mux.Handle("/metrics", d.MetricsHandler(withBounceMetrics(db, m.clock(), ml.Metrics)))
 		web, err := m.newWeb(db, parts)
 		if err != nil {
 			return false, err
