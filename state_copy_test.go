@@ -261,6 +261,25 @@ func checkAfterCopy(t *testing.T, db store.Store, fx copyFixture) {
 	if s.ID <= fx.deletedID {
 		t.Errorf("%s: a new subscriber got id %d, want above %d (ids are never reused: tokens name them)", db.Location(), s.ID, fx.deletedID)
 	}
+	// New rows in every table with an id generator: none collides with a
+	// copied id (PostgreSQL's sequences were moved past them).
+	now := time.Now().UTC()
+	p := store.SeenPost{ID: "post-new", Path: "posts/new.md", Slug: "new", Title: "New", URL: "https://blog.example.com/new/", Hash: "hn", Date: now, Due: true}
+	if _, _, err := db.Announce(ctx, now, p); err != nil {
+		t.Errorf("%s: announce after the copy: %v", db.Location(), err)
+	}
+	ids, err := db.CreateManualMailings(ctx, now)
+	if err != nil || len(ids) == 0 {
+		t.Errorf("%s: a mailing after the copy: %v, %v", db.Location(), ids, err)
+	}
+	for _, id := range ids {
+		if n, err := db.ExpandMailing(ctx, now, id); err != nil || n == 0 {
+			t.Errorf("%s: deliveries after the copy: %d, %v", db.Location(), n, err)
+		}
+	}
+	if _, err := db.RecordBounce(ctx, now, store.NewBounce{Email: "x@example.net", Type: store.BounceOther, Source: "dsn"}, store.BouncePolicy{SoftLimit: 3, SoftWindow: time.Hour}); err != nil {
+		t.Errorf("%s: a bounce after the copy: %v", db.Location(), err)
+	}
 }
 
 // TestStateCopySQLite copies a populated state between two SQLite files:
