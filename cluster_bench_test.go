@@ -5,19 +5,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"herald/mailer/smtptest"
 	"herald/schedule/store"
 	"herald/schedule/store/postgres"
 	"herald/schedule/store/sqlite"
@@ -29,62 +24,6 @@ var (
 	benchDaemonConc    = flag.Int("bench.daemon.concurrency", 4, "BenchmarkDaemons: mail.smtp.concurrency of each daemon")
 	benchDaemonBin     = flag.String("bench.daemon.bin", "", "BenchmarkDaemons: the herald binary to run (default: built from this tree)")
 )
-
-// timedSink is an SMTP sink that accepts any number of connections at
-// once, takes latency to accept each message (after reading it, before
-// answering 250: the time a relay needs to queue it), and records when
-// the first and the last message arrived.
-type timedSink struct {
-	latency time.Duration
-
-	mu          sync.Mutex
-	count       map[string]int
-	total       int
-	first, last time.Time
-}
-
-func (s *timedSink) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &timedSession{s: s}, nil
-}
-
-type timedSession struct {
-	s  *timedSink
-	to []string
-}
-
-func (x *timedSession) Reset()                               { x.to = nil }
-func (x *timedSession) Logout() error                        { return nil }
-func (x *timedSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (x *timedSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.to = append(x.to, to)
-	return nil
-}
-func (x *timedSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	if x.s.latency > 0 {
-		time.Sleep(x.s.latency)
-	}
-	now := time.Now()
-	x.s.mu.Lock()
-	defer x.s.mu.Unlock()
-	if x.s.total == 0 {
-		x.s.first = now
-	}
-	x.s.last = now
-	for _, to := range x.to {
-		x.s.count[to]++
-		x.s.total++
-	}
-	return nil
-}
-
-func (s *timedSink) state() (distinct, total int, first, last time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.count), s.total, s.first, s.last
-}
 
 // BenchmarkDaemons measures whole `herald run` processes mailing one post
 // to -bench.daemon.subscribers confirmed subscribers through one SMTP
@@ -174,17 +113,9 @@ func benchDaemonsOnce(b *testing.B, bin string, pg bool, daemons int) (int, time
 	}
 	db.Close()
 
-	sink := &timedSink{latency: *benchDaemonLatency, count: map[string]int{}}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.MaxRecipients = 1
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	// Any number of connections at once; each message takes the latency
+	// to be accepted; the first and last arrivals are recorded.
+	sink := smtptest.New(b, smtptest.Options{NoSTARTTLS: true, Discard: true, Latency: *benchDaemonLatency, MaxRecipients: 1})
 
 	posts := filepath.Join(dir, "posts")
 	if err := os.MkdirAll(posts, 0o755); err != nil {
@@ -220,7 +151,7 @@ concurrency = %d
 listen = ""
 [state]
 database = %q
-`, posts, filepath.Join(dir, fmt.Sprintf("public%d", i)), ln.Addr().(*net.TCPAddr).Port, *benchDaemonConc, loc)), 0o644); err != nil {
+`, posts, filepath.Join(dir, fmt.Sprintf("public%d", i)), sink.Port, *benchDaemonConc, loc)), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		cmd := exec.Command(bin, "-config", cfg, "-log-level", "warn", "run")
@@ -237,7 +168,7 @@ database = %q
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		d, _, _, _ := sink.state()
+		d, _ := sink.Totals()
 		if d >= n {
 			break
 		}
@@ -268,7 +199,8 @@ database = %q
 		}
 		cpu += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
 	}
-	distinct, total, first, last := sink.state()
+	distinct, total := sink.Totals()
+	first, last := sink.Window()
 	if total != distinct {
 		b.Errorf("%d messages to %d subscribers: duplicates", total, distinct)
 	}

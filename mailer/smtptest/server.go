@@ -37,6 +37,11 @@ type Options struct {
 	DropData    map[string]int    // address → drop the connection mid-DATA on its first N tries
 	MaxPerConn  int               // > 0: after N messages on one connection, answer 421 to MAIL and close
 	Discard     bool              // count messages but do not keep their bytes (benchmarks)
+	// Latency is how long the server takes to accept each message, after
+	// reading it and before answering 250 (a relay queueing it); 0: at once.
+	Latency time.Duration
+	// MaxRecipients > 0 refuses RCPT beyond that many per message.
+	MaxRecipients int
 }
 
 // Message is one message the server accepted.
@@ -62,18 +67,19 @@ type Server struct {
 	opts Options
 	srv  *smtp.Server
 
-	mu         sync.Mutex
-	msgs       []Message
-	count      map[string]int // delivered messages per recipient
-	tries      map[string]int // RCPT tries per recipient
-	dataTries  map[string]int
-	conns      map[*smtp.Conn]*connState
-	nconns     int
-	clearAuth  int // AUTH commands seen on an unencrypted stream
-	authOK     int
-	delivered  int // messages
-	deliveries int // (message, recipient) pairs
-	rejections []string
+	mu          sync.Mutex
+	msgs        []Message
+	count       map[string]int // delivered messages per recipient
+	tries       map[string]int // RCPT tries per recipient
+	dataTries   map[string]int
+	conns       map[*smtp.Conn]*connState
+	nconns      int
+	clearAuth   int // AUTH commands seen on an unencrypted stream
+	authOK      int
+	delivered   int       // messages
+	first, last time.Time // when the first and the latest message were accepted
+	deliveries  int       // (message, recipient) pairs
+	rejections  []string
 }
 
 type connState struct {
@@ -107,6 +113,7 @@ func New(t testing.TB, opts Options) *Server {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 10 << 20
+	srv.MaxRecipients = opts.MaxRecipients
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	if !opts.NoSTARTTLS || opts.ImplicitTLS {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -181,6 +188,14 @@ func (s *Server) Totals() (recipients, deliveries int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.count), s.deliveries
+}
+
+// Window returns when the first and the latest message were accepted (the
+// machine's time: for throughput figures), zero before any.
+func (s *Server) Window() (first, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first, s.last
 }
 
 // Rejections returns the refusals of RCPT made on demand (Fail4xx,
@@ -336,8 +351,16 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency)
+	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.delivered == 0 {
+		s.first = now
+	}
+	s.last = now
 	ss.cs.msgs++
 	s.delivered++
 	for _, to := range ss.to {

@@ -3,6 +3,7 @@ package smtptest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The server keeps what it accepts, answers the faults asked for, and the
@@ -51,5 +52,33 @@ func TestServerFaultsAndCapture(t *testing.T) {
 	s.ForgetMessages()
 	if len(s.Messages()) != 0 || s.Delivered() != 2 {
 		t.Errorf("after ForgetMessages: %d messages kept, %d delivered; want 0, 2", len(s.Messages()), s.Delivered())
+	}
+}
+
+// Latency holds each message that long before the 250; Window spans the
+// first and the latest acceptance; MaxRecipients refuses the one too many.
+func TestServerLatencyWindowMaxRecipients(t *testing.T) {
+	s := New(t, Options{NoSTARTTLS: true, Discard: true, Latency: 30 * time.Millisecond, MaxRecipients: 1})
+	c := Dial(t, s.Addr)
+	if f, l := s.Window(); !f.IsZero() || !l.IsZero() {
+		t.Errorf("Window before any message = %v, %v; want zero", f, l)
+	}
+	start := time.Now()
+	for range 2 {
+		if err := c.Send("news@example.com", []string{"ann@example.org"}, strings.NewReader("Subject: hi\r\n\r\nHello.\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el < 60*time.Millisecond {
+		t.Errorf("two messages at 30ms latency took %v", el)
+	}
+	if f, l := s.Window(); f.Before(start) || l.Sub(f) < 30*time.Millisecond {
+		t.Errorf("Window = %v .. %v, want after the start and 30ms apart at least", f, l)
+	}
+	if err := c.Send("news@example.com", []string{"a@example.org", "b@example.org"}, strings.NewReader("Subject: hi\r\n\r\nx\r\n")); err == nil {
+		t.Error("two recipients accepted with MaxRecipients 1")
+	}
+	if len(s.Messages()) != 0 {
+		t.Error("Discard kept a message")
 	}
 }
