@@ -105,13 +105,13 @@ func (m *Main) copyState(ctx context.Context, from, to string, pw store.Config, 
 // writeCounts prints the rows per table on both sides.
 func (m *Main) writeCounts(counts []store.TableCount) {
 	w := tabwriter.NewWriter(m.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "  table\tsource\ttarget\t")
+	fmt.Fprintln(w, "  table\tsource\ttarget")
 	for _, c := range counts {
 		mark := ""
 		if c.Source != c.Target {
-			mark = "MISMATCH"
+			mark = "  MISMATCH"
 		}
-		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\n", c.Table, c.Source, c.Target, mark)
+		fmt.Fprintf(w, "  %s\t%d\t%d%s\n", c.Table, c.Source, c.Target, mark)
 	}
 	w.Flush()
 }
