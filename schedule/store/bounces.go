@@ -115,7 +115,7 @@ func ratio(a, b int) float64 {
 // tests. The semantics every backend must keep are documented on schedule/store/sqlite.DB's methods of
 // the same names (schedule/store/sqlite/bounces.go). Besides these methods,
 // a backend must:
-//   - leave suppressed subscribers out of ExpandMailing, PostRecipients and
+//   - leave suppressed subscribers out of ExpandMailing and
 //     RequeueFailed (they get no mail);
 //   - make SetSubscriberStatus(id, confirmed) on a confirmed but suppressed
 //     subscriber clear the suppression and report a change (a new web

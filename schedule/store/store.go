@@ -49,7 +49,6 @@ type Store interface {
 	Meta(ctx context.Context, key string) (string, error)
 	NextRetry(ctx context.Context) (time.Time, error)
 	Ping(ctx context.Context) error
-	PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []Subscriber, error)
 	// PostCandidates calls fn once per subscriber that is not forgotten,
 	// by id, with their suppression and their deliveries of post postID
 	// (`herald send -dry-run`). fn runs outside any query, so it may call

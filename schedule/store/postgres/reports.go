@@ -131,39 +131,3 @@ WHERE state = 'failed'
 	return tag.RowsAffected(), nil
 }
 
-// PostRecipients answers "who would receive post postID if it were sent
-// now": the confirmed subscribers without a delivery of that post, counted,
-// and the first sample of them by id.
-func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error) {
-	const where = `
-WHERE status = 'confirmed' AND confirmed_at <= $1 AND suppressed_at IS NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM deliveries d
-      WHERE d.subscriber_id = subscribers.id
-        AND d.mailing_id IN (SELECT mailing_id FROM announcements WHERE post_id = $2 AND mailing_id IS NOT NULL))`
-	op := "recipients of " + postID
-	var n int
-	if err := db.pool.QueryRow(ctx, "SELECT count(*) FROM subscribers"+where, unix(now), postID).Scan(&n); err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	if sample <= 0 {
-		return n, nil, nil
-	}
-	rows, err := db.pool.Query(ctx, selectSubscribers+where+" ORDER BY id LIMIT $3", unix(now), postID, sample)
-	if err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	defer rows.Close()
-	var list []store.Subscriber
-	for rows.Next() {
-		s, err := scanSubscriber(rows)
-		if err != nil {
-			return 0, nil, db.wrap(op, err)
-		}
-		list = append(list, s)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	return n, list, nil
-}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"herald/schedule/store"
 	"strings"
-	"time"
 )
 
 // Reports on the ledger: counts and lists for status, metrics and `herald send`.
@@ -146,39 +145,3 @@ ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
 	return list, nil
 }
 
-// PostRecipients answers "who would receive post postID if it were sent
-// now": the confirmed subscribers (confirmed at or before now) that have no
-// delivery of that post yet, counted, and the first sample of them by id.
-func (db *DB) PostRecipients(ctx context.Context, now time.Time, postID string, sample int) (int, []store.Subscriber, error) {
-	const where = `
-WHERE status = 'confirmed' AND confirmed_at <= ?1 AND suppressed_at IS NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM deliveries d
-      WHERE d.subscriber_id = subscribers.id
-        AND d.mailing_id IN (SELECT mailing_id FROM announcements WHERE post_id = ?2 AND mailing_id IS NOT NULL))`
-	op := "recipients of " + postID
-	var n int
-	if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM subscribers"+where, unix(now), postID).Scan(&n); err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	if sample <= 0 {
-		return n, nil, nil
-	}
-	rows, err := db.sql.QueryContext(ctx, selectSubscribers+where+" ORDER BY id LIMIT ?3", unix(now), postID, sample)
-	if err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	defer rows.Close()
-	var list []store.Subscriber
-	for rows.Next() {
-		s, err := scanSubscriber(rows)
-		if err != nil {
-			return 0, nil, db.wrap(op, err)
-		}
-		list = append(list, s)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, db.wrap(op, err)
-	}
-	return n, list, nil
-}

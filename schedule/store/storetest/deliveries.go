@@ -258,32 +258,6 @@ func testExpandDigestCutoff(t *testing.T, bk Backend) {
 	}
 }
 
-func recipients(t *testing.T, db store.Store, now time.Time, postID string) (int, []string, error) {
-	t.Helper()
-	n, list, err := db.PostRecipients(context.Background(), now, postID, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, s := range list {
-		out = append(out, s.Email)
-	}
-	return n, out, nil
-}
-
-func testPostRecipients(t *testing.T, bk Backend) {
-	db := bk.fresh(t)
-	for i := range 8 {
-		addSub(t, db, t0, fmt.Sprintf("r%d@example.com", i), store.StatusConfirmed)
-	}
-	addSub(t, db, t0, "pending@example.com", store.StatusPending)
-	addSub(t, db, t0.Add(time.Hour), "future@example.com", store.StatusConfirmed)
-	n, sample, _ := recipients(t, db, t0.Add(time.Minute), "never-sent")
-	if n != 8 || len(sample) != 5 || sample[0] != "r0@example.com" {
-		t.Errorf("PostRecipients = %d %v, want 8 and a sample of 5 from r0@", n, sample)
-	}
-}
-
 func testSkipMailing(t *testing.T, bk Backend) {
 	ctx := context.Background()
 	db := bk.fresh(t)

@@ -67,7 +67,6 @@ var cases = []struct {
 	{"CreateMailingsDigest", testCreateMailingsDigest},
 	{"ExpandMailingRecipients", testExpandMailingRecipients},
 	{"ExpandDigestCutoff", testExpandDigestCutoff},
-	{"PostRecipients", testPostRecipients},
 	{"PostCandidates", testPostCandidates},
 	{"SkipMailing", testSkipMailing},
 	{"DeliveryLifecycle", testDeliveryLifecycle},
