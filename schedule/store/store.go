@@ -22,6 +22,11 @@ type Store interface {
 	AddSubscribers(ctx context.Context, now time.Time, subs []NewSubscriber) ([]bool, error)
 	Announce(ctx context.Context, now time.Time, p SeenPost) (Announcement, bool, error)
 	Announcements(ctx context.Context, limit int) ([]Announcement, error)
+	// AnnouncementSnapshot returns the newsletter's snapshot of the post
+	// that announcement id keeps (SeenPost.Mail; what its mailing sends),
+	// nil when it keeps none. ErrNotFound when there is no such
+	// announcement.
+	AnnouncementSnapshot(ctx context.Context, id int64) ([]byte, error)
 	ClaimDeliveries(ctx context.Context, now time.Time, lease Lease, limit int) ([]Delivery, error)
 	Close() error
 	CountDeliveries(ctx context.Context) (DeliveryCounts, error)

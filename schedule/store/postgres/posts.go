@@ -309,6 +309,19 @@ ORDER BY a.created_at DESC, a.id DESC LIMIT $1`, lim)
 	return list, nil
 }
 
+// AnnouncementSnapshot is sqlite.DB.AnnouncementSnapshot.
+func (db *DB) AnnouncementSnapshot(ctx context.Context, id int64) ([]byte, error) {
+	var snap []byte
+	err := db.pool.QueryRow(ctx, "SELECT snapshot FROM announcements WHERE id = $1", id).Scan(&snap)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("store: announcement #%d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, db.wrap(fmt.Sprintf("snapshot of announcement #%d", id), err)
+	}
+	return snap, nil
+}
+
 // selectAnnouncements is the SELECT that scanAnnouncement reads.
 const selectAnnouncements = `
 SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at,

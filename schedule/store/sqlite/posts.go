@@ -320,6 +320,22 @@ ORDER BY a.created_at DESC, a.id DESC LIMIT ?`, limit)
 	return list, nil
 }
 
+// AnnouncementSnapshot returns the mail snapshot announcement id keeps
+// (SeenPost.Mail when it was queued), nil when it keeps none: what its
+// mailing sends, also before that mailing exists (`herald send -dry-run`).
+// ErrNotFound when there is no such announcement.
+func (db *DB) AnnouncementSnapshot(ctx context.Context, id int64) ([]byte, error) {
+	var snap []byte
+	err := db.sql.QueryRowContext(ctx, "SELECT snapshot FROM announcements WHERE id = ?", id).Scan(&snap)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: announcement #%d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, db.wrap(fmt.Sprintf("snapshot of announcement #%d", id), err)
+	}
+	return snap, nil
+}
+
 // selectAnnouncements is the SELECT that scanAnnouncement reads.
 const selectAnnouncements = `
 SELECT a.id, a.post_id, p.path, p.title, p.url, p.date, a.created_at, a.queued, a.kind, a.mailed_at,

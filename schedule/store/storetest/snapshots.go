@@ -276,3 +276,46 @@ func testOutcomeNotTried(t *testing.T, bk Backend) {
 		t.Errorf("AttemptsFor = %+v, %v; want none recorded for put-offs", got, err)
 	}
 }
+
+// testAnnouncementSnapshot: each announcement's snapshot comes back by the
+// announcement's id before its mailing exists (and after), nil for one
+// made without a snapshot; an unknown id is ErrNotFound.
+func testAnnouncementSnapshot(t *testing.T, bk Backend) {
+	ctx := context.Background()
+	db := bk.fresh(t)
+	record(t, db, t0.Add(-2*time.Hour), nil, false)
+	record(t, db, t0, []store.SeenPost{
+		withMail(post("a", t0.Add(-time.Hour), t0), "snap-a"),
+		post("b", t0.Add(-30*time.Minute), t0), // no snapshot
+	}, false)
+	manual, created, err := db.Announce(ctx, t0, withMail(mailPost("c", t0.Add(-time.Minute)), "snap-c"))
+	if err != nil || !created {
+		t.Fatalf("Announce = %v, %v", created, err)
+	}
+	want := map[string]string{"a": "snap-a", "b": "", "c": "snap-c"}
+	check := func(when string) {
+		t.Helper()
+		list := announcements(t, db)
+		if len(list) != 3 {
+			t.Fatalf("%s: Announcements = %+v", when, list)
+		}
+		for _, a := range list {
+			got, err := db.AnnouncementSnapshot(ctx, a.ID)
+			if err != nil {
+				t.Fatalf("%s: AnnouncementSnapshot(%d): %v", when, a.ID, err)
+			}
+			if string(got) != want[a.PostID] || (want[a.PostID] == "") != (got == nil) {
+				t.Errorf("%s: AnnouncementSnapshot of %s = %q, want %q", when, a.PostID, got, want[a.PostID])
+			}
+		}
+	}
+	check("before its mailing")
+	if got, _ := db.AnnouncementSnapshot(ctx, manual.ID); string(got) != "snap-c" {
+		t.Errorf("the manual announcement's snapshot = %q", got)
+	}
+	createMailings(t, db, t0, false)
+	check("after its mailing")
+	if _, err := db.AnnouncementSnapshot(ctx, manual.ID+100); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AnnouncementSnapshot of an unknown id: %v, want ErrNotFound", err)
+	}
+}

@@ -78,6 +78,7 @@ var cases = []struct {
 	{"DeletePendingAndIDsNeverReused", testDeletePendingAndIDsNeverReused},
 	{"Members", testMembers},
 	{"SnapshotWithAnnouncement", testSnapshotWithAnnouncement},
+	{"AnnouncementSnapshot", testAnnouncementSnapshot},
 	{"SnapshotAnnounce", testSnapshotAnnounce},
 	{"MailingWait", testMailingWait},
 	{"RecordEdited", testRecordEdited},
