@@ -130,4 +130,3 @@ WHERE state = 'failed'
 	}
 	return tag.RowsAffected(), nil
 }
-

@@ -144,4 +144,3 @@ ORDER BY d.updated_at DESC, d.id DESC LIMIT ?`, limit)
 	}
 	return list, nil
 }
-
