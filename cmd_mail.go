@@ -157,16 +157,18 @@ func (m *Main) runSend(ctx context.Context) error {
 	}
 	p, err := e.post(fs.Args())
 	var unreadable bool // p is the database's record: its file cannot be read now
-	if npe := (*noPostError)(nil); errors.As(err, &npe) && (*retry || (*to == "" && !*dry)) {
+	if npe := (*noPostError)(nil); errors.As(err, &npe) && *to == "" {
 		// Announced before and broken, renamed or removed since: its
-		// mailing goes on from the database (from what was announced).
-		q, why, ok, err2 := m.announcedPost(ctx, e, npe.name)
+		// mailing goes on from the database (from what was announced),
+		// and the dry run shows that.
+		q, why, how, ok, err2 := m.announcedPost(ctx, e, npe.name)
 		if err2 != nil {
 			return err2
 		}
 		if ok {
 			p, err, unreadable = q, nil, true
-			fmt.Fprintf(m.Stdout, "%s cannot be read now (%s); its mailing goes on from the database\n", q.Path, why)
+			fmt.Fprintf(m.Stdout, "%s cannot be read now (%s); %q is the %s of the post announced as %q; its mailing goes on from the database\n",
+				q.Path, why, npe.name, how, q.Title)
 		}
 	}
 	if err != nil {
@@ -180,11 +182,18 @@ func (m *Main) runSend(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "sent a test of %q to %s\n", p.Title, *to)
 		return nil
 	case *dry:
+		if unreadable && !queued(ctx, e.db, p.ID) {
+			writePlan(m.Stdout, mailer.Plan{PostID: p.ID, Path: p.Path, Title: p.Title,
+				Skip: "it cannot be read now and was never queued for mail: herald send refuses it (fix it, then herald send it)"})
+			return nil
+		}
 		plan, err := e.mail.DryRun(ctx, p.ID)
 		if err != nil {
 			return err
 		}
-		if now := m.clock().Now(); !p.Due(now) {
+		// A post that cannot be read goes on from its announcement, as
+		// the send does: its date is not looked at again.
+		if now := m.clock().Now(); !unreadable && !p.Due(now) {
 			plan.Skip = fmt.Sprintf("not published yet (date %s, or a draft): herald send refuses it", p.Date.Format(time.RFC3339))
 		}
 		writePlan(m.Stdout, plan)
@@ -357,7 +366,13 @@ func writePlan(w io.Writer, p mailer.Plan) {
 		}
 	}
 	if p.OtherWaiting > 0 {
-		fmt.Fprintf(w, "also:       %d unfinished deliveries of other posts; the send delivers those that are due too\n", p.OtherWaiting)
+		fmt.Fprintf(w, "also:       %d unfinished deliveries of other posts' mailings (pending, retrying or in flight); the send delivers those that are due too\n", p.OtherWaiting)
+	}
+	if p.OtherNew > 0 {
+		fmt.Fprintf(w, "also:       %d new deliveries of %d other posts' mailings not created or expanded yet; the send creates them and delivers them too\n", p.OtherNew, p.OtherMailings)
+	}
+	for _, h := range p.OtherHeld {
+		fmt.Fprintf(w, "also:       %s\n", h)
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
 }
@@ -394,21 +409,30 @@ func (m *Main) mailingState(ctx context.Context, db store.Store, p *feed.Post, q
 // announcedPost finds the post called name (a file name, with or
 // without extension, or a slug) among the posts the database knows, for a
 // post that is no longer readable in the posts folder; why is the problem
-// the scan reported for its file ("not in the posts folder" when none).
-func (m *Main) announcedPost(ctx context.Context, e *env, name string) (p *feed.Post, why string, ok bool, err error) {
+// the scan reported for its file ("not in the posts folder" when none);
+// how says what name matched: "path", "file name" or "slug".
+func (m *Main) announcedPost(ctx context.Context, e *env, name string) (p *feed.Post, why, how string, ok bool, err error) {
 	known, err := e.db.Posts(ctx)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", "", false, err
 	}
 	var match []store.PostState
 	for _, k := range known {
 		base := path.Base(k.Path)
-		if name == k.Path || name == base || name == strings.TrimSuffix(base, path.Ext(base)) || name == k.Slug {
-			match = append(match, k)
+		switch name {
+		case base, strings.TrimSuffix(base, path.Ext(base)):
+			how = "file name"
+		case k.Path:
+			how = "path"
+		case k.Slug:
+			how = "slug"
+		default:
+			continue
 		}
+		match = append(match, k)
 	}
 	if len(match) != 1 || match[0].AnnouncedAt.IsZero() {
-		return nil, "", false, nil
+		return nil, "", "", false, nil
 	}
 	k := match[0]
 	why = "not in the posts folder"
@@ -417,7 +441,7 @@ func (m *Main) announcedPost(ctx context.Context, e *env, name string) (p *feed.
 			why = pr.Error()
 		}
 	}
-	return &feed.Post{ID: k.ID, Path: k.Path, Slug: k.Slug, Title: k.Title, URL: k.URL, Date: k.Date}, why, true, nil
+	return &feed.Post{ID: k.ID, Path: k.Path, Slug: k.Slug, Title: k.Title, URL: k.URL, Date: k.Date}, why, how, true, nil
 }
 
 // queued reports whether post id has an announcement queued for mail.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"herald/feed"
@@ -35,9 +34,19 @@ type Plan struct {
 	// reason.
 	NotSent   []PlanEntry
 	Confirmed int // subscribers confirmed now
-	// OtherWaiting counts the unfinished deliveries of other posts: `herald
-	// send` delivers those that are due too.
+	// OtherWaiting counts the unfinished deliveries of other posts'
+	// mailings (pending, retrying, in flight): `herald send` delivers
+	// those that are due too.
 	OtherWaiting int
+	// OtherNew counts the deliveries `herald send` creates (and sends:
+	// new deliveries are due at once) for other posts: it makes the
+	// mailings of their waiting announcements (in digest mode, the manual
+	// ones only) and expands every mailing not expanded yet.
+	// OtherMailings is the number of those mailings that get deliveries;
+	// OtherHeld says, one line each, the ones that will not (skipped, or
+	// waiting for a post that cannot be read).
+	OtherNew, OtherMailings int
+	OtherHeld               []string
 }
 
 // PlanMailing is the mailing `herald send POST` would use.
@@ -52,6 +61,9 @@ type PlanMailing struct {
 	ExpandedAt time.Time
 
 	snapshot []byte // the post as its announcement keeps it (what the send mails), if any
+	// The announcement's record of the post (for a post that cannot be
+	// read now).
+	title, path string
 }
 
 // PlanEntry is one subscriber of a Plan.
@@ -73,43 +85,40 @@ type PlanEntry struct {
 // the mailing's deliveries (sent, failed, scheduled for a retry, in
 // flight), suppressions and unsubscriptions.
 func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
-	p, err := m.posts.Post(ctx, postID)
-	if err != nil {
-		return Plan{}, fmt.Errorf("mailer: post %s: %w", postID, err)
-	}
-	plan := Plan{PostID: postID, Path: p.Path, Title: p.Title, Newsletter: p.Newsletter}
-	_, prep, err := m.preparePost(ctx, postID)
-	switch {
-	case errors.Is(err, feed.ErrNoSection):
-		plan.Skip = "nothing to mail in " + p.Path + ": no " + strconv.Quote(m.cfg.Section) + " section, description or first paragraph"
-	case err != nil:
-		return Plan{}, err
-	default:
-		plan.Subject = prep.Subject()
-		if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
-			m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: postID}}))); err == nil {
-			plan.Bytes = msg.Len()
-		}
-	}
-	if !plan.Newsletter {
-		plan.Skip = "newsletter: false: this post is never mailed"
-	}
+	plan := Plan{PostID: postID, Newsletter: true}
 	now := m.now().UTC().Truncate(time.Second)
 	stats, err := m.db.DeliveryStats(ctx, 0)
 	if err != nil {
 		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
-	ml, mine, err := m.planMailing(ctx, postID, now, stats)
+	ml, mine, anns, err := m.planMailing(ctx, postID, now, stats)
 	if err != nil {
 		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
 	plan.Mailing = ml
+	var snap *mailSnapshot
 	if ml.snapshot != nil {
-		// The mailing exists and keeps the post as it was announced: the
-		// send mails that, whatever the file says now.
-		if snap, err := decodeSnapshot(ml.snapshot); err == nil {
-			m.planFromSnapshot(&plan, snap)
+		snap, _ = decodeSnapshot(ml.snapshot) // one that cannot be read: the send reads the post
+	}
+	p, perr := m.posts.Post(ctx, postID)
+	switch {
+	case snap != nil:
+		// The post was announced with its snapshot: the send mails that
+		// (once its mailing is made, from the announcement), whatever the
+		// file says now, or whether it can be read at all.
+		m.planFromSnapshot(&plan, snap)
+	case perr == nil:
+		if err := m.planFromPost(ctx, &plan, p); err != nil {
+			return Plan{}, err
 		}
+	case ml.New || ctx.Err() != nil:
+		return Plan{}, fmt.Errorf("mailer: post %s: %w", postID, perr)
+	default:
+		// Announced without a snapshot (before snapshots existed), and
+		// the post cannot be read now: the send's mailing waits for it.
+		plan.Title, plan.Path = ml.title, ml.path
+		plan.Skip = "its announcement keeps no snapshot and the post cannot be read now (" + perr.Error() +
+			"): its mailing waits for the post (up to mail.retry_for), this send mails nothing of it"
 	}
 	if ml.Skipped != "" && plan.Skip == "" {
 		plan.Skip = "its mailing #" + fmt.Sprint(ml.ID) + " was skipped: " + ml.Skipped
@@ -118,6 +127,9 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		if !mine[s.MailingID] {
 			plan.OtherWaiting += s.Pending + s.Retrying
 		}
+	}
+	if err := m.planOthers(ctx, &plan, postID, anns, mine); err != nil {
+		return Plan{}, fmt.Errorf("mailer: dry run: %w", err)
 	}
 	err = m.db.PostCandidates(ctx, postID, func(c store.Candidate) error {
 		if c.Status == store.StatusConfirmed {
@@ -164,11 +176,12 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 // planMailing finds the mailing `herald send POST` would use: the one of
 // the post's first queued announcement (Announce reuses it), or a new one
 // made from an announcement created now. mine holds the ids of every
-// mailing of the post (from stats, every mailing's).
-func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, stats []store.MailingStats) (PlanMailing, map[int64]bool, error) {
-	anns, err := m.db.Announcements(ctx, 0)
+// mailing of the post (from stats, every mailing's); anns is every
+// announcement.
+func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, stats []store.MailingStats) (pm PlanMailing, mine map[int64]bool, anns []store.Announcement, err error) {
+	anns, err = m.db.Announcements(ctx, 0)
 	if err != nil {
-		return PlanMailing{}, nil, err
+		return PlanMailing{}, nil, nil, err
 	}
 	var first *store.Announcement
 	for i := range anns {
@@ -177,7 +190,7 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, 
 			first = a
 		}
 	}
-	mine := map[int64]bool{}
+	mine = map[int64]bool{}
 	var mailingID int64
 	for _, s := range stats {
 		for _, p := range s.Posts {
@@ -192,24 +205,32 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, 
 	}
 	switch {
 	case first == nil:
-		return PlanMailing{Kind: store.KindPost, Cutoff: now, New: true, Expand: true}, mine, nil
+		return PlanMailing{Kind: store.KindPost, Cutoff: now, New: true, Expand: true}, mine, anns, nil
 	case mailingID == 0:
 		// Waiting announcement: the send makes its mailing now, with the
 		// announcement's time as the cutoff (a manual or converted one is
-		// always a mailing of its own).
-		return PlanMailing{Kind: store.KindPost, Cutoff: first.CreatedAt, Expand: true}, mine, nil
+		// always a mailing of its own), and mails the snapshot the
+		// announcement keeps.
+		pm = PlanMailing{Kind: store.KindPost, Cutoff: first.CreatedAt, Expand: true, title: first.Title, path: first.Path}
+		if first.Snapshot {
+			if pm.snapshot, err = m.db.AnnouncementSnapshot(ctx, first.ID); err != nil {
+				return PlanMailing{}, nil, nil, err
+			}
+		}
+		return pm, mine, anns, nil
 	}
 	ml, err := m.db.Mailing(ctx, mailingID)
 	if err != nil {
-		return PlanMailing{}, nil, err
+		return PlanMailing{}, nil, nil, err
 	}
-	pm := PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped, ExpandedAt: ml.ExpandedAt}
+	pm = PlanMailing{ID: ml.ID, Kind: ml.Kind, Cutoff: ml.Cutoff, Expand: ml.ExpandedAt.IsZero(), Skipped: ml.Skipped, ExpandedAt: ml.ExpandedAt,
+		title: first.Title, path: first.Path}
 	for _, p := range ml.Posts {
 		if p.PostID == postID {
 			pm.snapshot = p.Snapshot
 		}
 	}
-	return pm, mine, nil
+	return pm, mine, anns, nil
 }
 
 // decide is the send's decision for one subscriber, in the send's order:
@@ -278,6 +299,30 @@ func attempts(n int) string {
 		return "1 attempt"
 	}
 	return fmt.Sprintf("%d attempts", n)
+}
+
+// planFromPost sets what plan says of the message from post p as the
+// posts folder holds it now: the send announces it now (or its
+// announcement keeps no snapshot) and composes from that.
+func (m *Mailer) planFromPost(ctx context.Context, plan *Plan, p *feed.Post) error {
+	plan.Path, plan.Title, plan.Newsletter = p.Path, p.Title, p.Newsletter
+	_, prep, err := m.preparePost(ctx, p.ID)
+	switch {
+	case errors.Is(err, feed.ErrNoSection):
+		plan.Skip = noSectionReason(p.Path, m.cfg.Section)
+	case err != nil:
+		return err
+	default:
+		plan.Subject = prep.Subject()
+		if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
+			m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: p.ID}}))); err == nil {
+			plan.Bytes = msg.Len()
+		}
+	}
+	if !p.Newsletter {
+		plan.Skip = "newsletter: false: this post is never mailed"
+	}
+	return nil
 }
 
 // planFromSnapshot sets what plan says of the message from the post as its

@@ -41,6 +41,7 @@ type Store interface {
 	// DryRun reads these: who `herald send POST` would reach.
 	PostCandidates(ctx context.Context, postID string, fn func(store.Candidate) error) error
 	Announcements(ctx context.Context, limit int) ([]store.Announcement, error)
+	AnnouncementSnapshot(ctx context.Context, id int64) ([]byte, error)
 	DeliveryStats(ctx context.Context, limit int) ([]store.MailingStats, error)
 	// RecordBounce records a recipient's 5xx at send time (smtpBounce).
 	RecordBounce(ctx context.Context, now time.Time, ev store.NewBounce, p store.BouncePolicy) (store.BounceEvent, error)
