@@ -321,7 +321,12 @@ func TestMailingTruthWhileWaiting(t *testing.T) {
 	}
 	r.write(t, name, "---\ntitle: [unclosed\n---\nbroken\n")
 	e := r.env()
-	out := mustRun(t, e, "send", "legacy").stdout
+	// The dry run: the send's mailing will wait, nothing of it is mailed.
+	out := mustRun(t, e, "send", "-dry-run", "legacy").stdout
+	if !strings.Contains(out, "not mailed: its announcement keeps no snapshot and the post cannot be read now") || !strings.Contains(out, "its mailing waits") {
+		t.Errorf("dry run of a waiting legacy mailing:\n%s", out)
+	}
+	out = mustRun(t, e, "send", "legacy").stdout
 	if strings.Contains(out, "sent 0") {
 		t.Errorf("send says sent 0 for a mailing that waits:\n%s", out)
 	}
