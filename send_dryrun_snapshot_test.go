@@ -138,3 +138,23 @@ func TestSendDryRunCountsOtherAnnouncements(t *testing.T) {
 		t.Errorf("mailed %d recipients (late@: %d), want 3, none to late@", len(got), len(got["late@example.org"]))
 	}
 }
+
+// TestSendDryRunUnreadableDigest: in digest mode, an automatic
+// announcement of a post that cannot be read now stays the digest's (the
+// send does not announce what it cannot read): the dry run says the send
+// mails nothing of it, and the send mails nothing.
+func TestSendDryRunUnreadableDigest(t *testing.T) {
+	r := newSnapRig(t, "[schedule]\ndigest = \"0 0 1 1 *\"\n", 2)
+	r.write(t, "2026-03-02-news.md", snapPost("News", "2026-03-02 09:01:00", "NEWSV1"))
+	r.clock.Advance(5 * time.Minute)
+	r.scan(t)
+	r.write(t, "2026-03-02-news.md", "---\ntitle: [broken\n---\n")
+	out := mustRun(t, r.env(), "send", "-dry-run", "news").stdout
+	if planned, _ := parsePlan(t, out); len(planned) != 0 || !strings.Contains(out, "not mailed: its announcement waits for the next digest") {
+		t.Errorf("dry run:\n%s", out)
+	}
+	mustRun(t, r.env(), "send", "news")
+	if got := r.mails(t); len(got) != 0 {
+		t.Errorf("the send mailed %d recipients; the dry run said none", len(got))
+	}
+}

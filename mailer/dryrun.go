@@ -64,6 +64,10 @@ type PlanMailing struct {
 	// The announcement's record of the post (for a post that cannot be
 	// read now).
 	title, path string
+	// waitsForDigest: an automatic announcement in digest mode, with no
+	// mailing yet: only Announce (a send of a post it can read) makes it
+	// a mailing of its own; otherwise it waits for the digest.
+	waitsForDigest bool
 }
 
 // PlanEntry is one subscriber of a Plan.
@@ -119,6 +123,11 @@ func (m *Mailer) DryRun(ctx context.Context, postID string) (Plan, error) {
 		plan.Title, plan.Path = ml.title, ml.path
 		plan.Skip = "its announcement keeps no snapshot and the post cannot be read now (" + perr.Error() +
 			"): its mailing waits for the post (up to mail.retry_for), this send mails nothing of it"
+	}
+	if ml.waitsForDigest && perr != nil && plan.Skip == "" {
+		// The send of a post it cannot read does not announce it again,
+		// so the waiting announcement stays the digest's.
+		plan.Skip = "its announcement waits for the next digest (schedule.digest): the post cannot be read now, so the send does not make it a mailing of its own"
 	}
 	if ml.Skipped != "" && plan.Skip == "" {
 		plan.Skip = "its mailing #" + fmt.Sprint(ml.ID) + " was skipped: " + ml.Skipped
@@ -211,7 +220,8 @@ func (m *Mailer) planMailing(ctx context.Context, postID string, now time.Time, 
 		// announcement's time as the cutoff (a manual or converted one is
 		// always a mailing of its own), and mails the snapshot the
 		// announcement keeps.
-		pm = PlanMailing{Kind: store.KindPost, Cutoff: first.CreatedAt, Expand: true, title: first.Title, path: first.Path}
+		pm = PlanMailing{Kind: store.KindPost, Cutoff: first.CreatedAt, Expand: true, title: first.Title, path: first.Path,
+			waitsForDigest: m.digest && !first.Manual}
 		if first.Snapshot {
 			if pm.snapshot, err = m.db.AnnouncementSnapshot(ctx, first.ID); err != nil {
 				return PlanMailing{}, nil, nil, err
