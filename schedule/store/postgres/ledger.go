@@ -43,18 +43,13 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease store.Le
 		return nil, err
 	}
 	now = now.UTC().Truncate(time.Second)
-	// One round trip: the batch runs as one implicit transaction, which
-	// commits without waiting for its WAL to reach the disk
-	// (synchronous_commit off for this transaction only). Safe for the
-	// ledger: a claim is never acted on elsewhere before the outcome
-	// that follows it, and that outcome's commit waits for the disk,
-	// which flushes every earlier WAL record, the claim's included. What
-	// a server crash can lose is only the claims of the sends still in
-	// flight, which a crash sends again anyway (their lease would run
-	// out); recorded outcomes are never lost.
-	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
-	b.Queue(`
+	// One round trip: one statement, its own transaction, committed with
+	// the server's synchronous_commit (on by default: its WAL is on disk
+	// before ClaimDeliveries returns). The claim must be durable before
+	// the worker sends: a claim lost in a server crash would leave the
+	// rows pending, another daemon would claim and send them again while
+	// this worker's outcomes matched no row (TestClaimSurvivesServerCrash).
+	rows, err := db.pool.Query(ctx, `
 WITH claimed AS (
     UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = $1, claimed_by = $3, lease_until = $4
     WHERE id IN (
@@ -66,12 +61,6 @@ WITH claimed AS (
 SELECT c.id, c.mailing_id, c.subscriber_id, s.email, s.name, c.attempts, c.queued_at, c.created_at
 FROM claimed c JOIN subscribers s ON s.id = c.subscriber_id
 ORDER BY c.next_attempt_at, c.id`, unix(now), limit, lease.Owner, unix(now.Add(lease.For)))
-	br := db.pool.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, db.wrap("claim deliveries", err)
-	}
-	rows, err := br.Query()
 	if err != nil {
 		return nil, db.wrap("claim deliveries", err)
 	}
@@ -88,11 +77,7 @@ ORDER BY c.next_attempt_at, c.id`, unix(now), limit, lease.Owner, unix(now.Add(l
 		d.QueuedAt, d.CreatedAt = fromUnix(queued), fromUnix(created)
 		list = append(list, d)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, db.wrap("claim deliveries", err)
-	}
-	if err := br.Close(); err != nil {
 		return nil, db.wrap("claim deliveries", err)
 	}
 	return list, nil
