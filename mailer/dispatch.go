@@ -181,7 +181,11 @@ func (m *Mailer) renewLeases() (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// release returns claimed deliveries that were not sent to pending.
+// release returns claimed deliveries that were not sent to pending. When
+// the ledger cannot be written (the pass stopped because of it), they are
+// held in memory with the outcomes and released first when a write
+// succeeds (flushHeld): left in flight, they would wait out their lease
+// (and hold up their mailing) although they were never sent.
 func (m *Mailer) release(ds ...store.Delivery) {
 	if len(ds) == 0 {
 		return
@@ -191,9 +195,13 @@ func (m *Mailer) release(ds ...store.Delivery) {
 		ids[i] = d.ID
 	}
 	m.dbmu.Lock()
-	defer m.dbmu.Unlock()
-	if _, err := m.db.ReleaseDeliveries(context.Background(), m.now(), m.lease.Owner, ids); err != nil {
-		m.log.Error("releasing unsent deliveries (they are taken over when their lease runs out)", "err", err)
+	_, err := m.db.ReleaseDeliveries(context.Background(), m.now(), m.lease.Owner, ids)
+	m.dbmu.Unlock()
+	if err != nil {
+		m.heldMu.Lock()
+		m.heldRelease = append(m.heldRelease, ids...)
+		m.heldMu.Unlock()
+		m.log.Error("releasing unsent deliveries: held in memory until a ledger write succeeds", "count", len(ids), "err", err)
 	}
 }
 

@@ -183,6 +183,55 @@ func TestLedgerDiskFull_300Recipients_0Missing_0Duplicates(t *testing.T) {
 	}
 }
 
+// The cause of a flake of the test above: a delivery claimed for a sender
+// just as the ledger failed is not sent (the pass has stopped) but
+// released, and that release is a ledger write too. When it failed, the
+// delivery stayed in flight under the live worker's lease, holding up its
+// mailing for the lease although it was never sent. Now it is held in
+// memory with the outcomes and released when a write succeeds. Here the
+// release meets a really full volume, every time.
+func TestLedgerDiskFull_UnsentClaimReleasedWhenSpaceReturns_3Recipients_0Missing_0Duplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	vol := smallVolume(t, "8m")
+	e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	m := e.mailer(t, nil)
+	ids, err := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("CreateMailings = %v, %v", ids, err)
+	}
+	if n, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil || n != 3 {
+		t.Fatalf("ExpandMailing = %d, %v", n, err)
+	}
+	claimed, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), m.lease, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimDeliveries = %d, %v", len(claimed), err)
+	}
+	if err := e.db.Checkpoint(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	release := keepFull(t, vol)
+	m.release(claimed[0])
+	if c := e.counts(t); c.Sending != 1 {
+		release()
+		t.Fatalf("the release succeeded on a full volume (ledger %+v): nothing tested", c)
+	}
+	release()
+	if err := m.flushHeld(e.ctx); err != nil {
+		t.Fatalf("flushHeld after space returned: %v", err)
+	}
+	if c := e.counts(t); c.Sending != 0 || c.Pending != 3 {
+		t.Errorf("after space returned: ledger %+v, want the unsent delivery back to pending (3 pending, none in flight)", c)
+	}
+	drain(t, m) // the lease is still live: only a released delivery goes out now
+	e.exactlyOnce(t, subs)
+}
+
 // flakyTransport is a real transport whose server can be made unreachable:
 // while down is set, Open fails as a refused connection does.
 type flakyTransport struct {

@@ -111,6 +111,9 @@ type Mailer struct {
 
 	heldMu sync.Mutex
 	held   []store.Outcome // outcomes of sends not recorded yet: the ledger could not be written
+	// heldRelease: deliveries claimed but not sent, whose release failed
+	// (the ledger could not be written); released by flushHeld.
+	heldRelease []int64
 	pause  atomic.Pointer[Pause]
 
 	// Tunables; tests shorten them.

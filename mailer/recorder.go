@@ -75,25 +75,35 @@ func (m *Mailer) record(rec *recorder, o store.Outcome, t *tally) {
 func (m *Mailer) flushHeld(ctx context.Context) error {
 	m.heldMu.Lock()
 	defer m.heldMu.Unlock()
-	if len(m.held) == 0 {
-		return nil
+	if len(m.held) > 0 {
+		m.dbmu.Lock()
+		n, err := m.db.RecordOutcomes(ctx, m.now(), m.lease.Owner, m.held)
+		m.dbmu.Unlock()
+		if err != nil {
+			return err
+		}
+		m.log.Info("the ledger is writable again: recorded the outcomes held in memory", "held", len(m.held), "recorded", n)
+		m.held = nil
 	}
-	m.dbmu.Lock()
-	n, err := m.db.RecordOutcomes(ctx, m.now(), m.lease.Owner, m.held)
-	m.dbmu.Unlock()
-	if err != nil {
-		return err
+	if len(m.heldRelease) > 0 {
+		m.dbmu.Lock()
+		n, err := m.db.ReleaseDeliveries(ctx, m.now(), m.lease.Owner, m.heldRelease)
+		m.dbmu.Unlock()
+		if err != nil {
+			return err
+		}
+		m.log.Info("the ledger is writable again: released the unsent deliveries held in memory", "held", len(m.heldRelease), "released", n)
+		m.heldRelease = nil
 	}
-	m.log.Info("the ledger is writable again: recorded the outcomes held in memory", "held", len(m.held), "recorded", n)
-	m.held = nil
 	return nil
 }
 
-// heldOutcomes counts the outcomes waiting in memory for a ledger write.
+// heldOutcomes counts the outcomes (and unsent deliveries to release)
+// waiting in memory for a ledger write.
 func (m *Mailer) heldOutcomes() int {
 	m.heldMu.Lock()
 	defer m.heldMu.Unlock()
-	return len(m.held)
+	return len(m.held) + len(m.heldRelease)
 }
 
 // recorder writes the outcomes of sends to the ledger with group commit:
