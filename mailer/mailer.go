@@ -114,7 +114,7 @@ type Mailer struct {
 	// heldRelease: deliveries claimed but not sent, whose release failed
 	// (the ledger could not be written); released by flushHeld.
 	heldRelease []int64
-	pause  atomic.Pointer[Pause]
+	pause       atomic.Pointer[Pause]
 
 	// Tunables; tests shorten them.
 	backoff          func(attempt int) time.Duration // delay before retry number attempt (1-based)
