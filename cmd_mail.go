@@ -369,7 +369,12 @@ func writePlan(w io.Writer, p mailer.Plan) {
 		fmt.Fprintf(w, "also:       %d unfinished deliveries of other posts' mailings (pending, retrying or in flight); the send delivers those that are due too\n", p.OtherWaiting)
 	}
 	if p.OtherNew > 0 {
-		fmt.Fprintf(w, "also:       %d new deliveries of %d other posts' mailings not created or expanded yet; the send creates them and delivers them too\n", p.OtherNew, p.OtherMailings)
+		deliveries := "deliveries"
+		if p.OtherNew == 1 {
+			deliveries = "delivery"
+		}
+		fmt.Fprintf(w, "also:       %d new %s for %s of other posts, not created or expanded yet; the send creates and delivers them too\n",
+			p.OtherNew, deliveries, plural(p.OtherMailings, "mailing"))
 	}
 	for _, h := range p.OtherHeld {
 		fmt.Fprintf(w, "also:       %s\n", h)

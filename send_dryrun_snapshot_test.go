@@ -123,7 +123,7 @@ func TestSendDryRunCountsOtherAnnouncements(t *testing.T) {
 	out := mustRun(t, e, "send", "-dry-run", "news").stdout
 	for _, s := range []string{
 		"recipients: 3 (of 4 confirmed now)",
-		"also:       3 new deliveries of 1 other posts' mailings not created or expanded yet",
+		"also:       3 new deliveries for 1 mailing of other posts, not created or expanded yet",
 		"also:       2026-03-02-quiet.md: its mailing is skipped: newsletter: false in 2026-03-02-quiet.md",
 	} {
 		if !strings.Contains(out, s) {
