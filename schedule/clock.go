@@ -5,7 +5,8 @@ import (
 )
 
 // Clock is the daemon's source of time. Production code uses SystemClock;
-// tests use a FakeClock so that scheduling is tested without sleeping.
+// tests use feed/testkit.Clock, moved by hand, so that scheduling is tested
+// without sleeping.
 type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) Timer
