@@ -181,8 +181,6 @@ type Daemon struct {
 	bgCancel context.CancelFunc
 	pings    sync.WaitGroup
 
-	// hubBackoff is the first retry delay of WebSub pings (tests shorten it).
-	hubBackoff time.Duration
 	// afterScan, when set (tests), is called at the end of every scan.
 	afterScan func(ScanResult, error)
 }
@@ -216,20 +214,19 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		opts:       opts,
-		log:        opts.Logger,
-		clock:      opts.Clock,
-		loc:        opts.Site.Location(),
-		client:     opts.HTTPClient,
-		debounce:   opts.Debounce,
-		grace:      opts.ShutdownGrace,
-		watchdog:   opts.Watchdog,
-		wake:       make(chan struct{}, 1),
-		metaSent:   map[string]string{},
-		feedBytes:  map[string]int{},
-		durations:  newHistogram(),
-		hubBackoff: hubBackoff,
-		seed:       maphash.MakeSeed(),
+		opts:      opts,
+		log:       opts.Logger,
+		clock:     opts.Clock,
+		loc:       opts.Site.Location(),
+		client:    opts.HTTPClient,
+		debounce:  opts.Debounce,
+		grace:     opts.ShutdownGrace,
+		watchdog:  opts.Watchdog,
+		wake:      make(chan struct{}, 1),
+		metaSent:  map[string]string{},
+		feedBytes: map[string]int{},
+		durations: newHistogram(),
+		seed:      maphash.MakeSeed(),
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

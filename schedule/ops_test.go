@@ -197,7 +197,6 @@ func TestWebSub(t *testing.T) {
 	e.feeds.Hub = srv.URL + "/hub"
 	e.writePost("2024-01-01-a.md", "A", "2024-01-01 10:00:00")
 	d, _ := e.daemon()
-	d.hubBackoff = time.Millisecond
 	ctx := context.Background()
 
 	if _, err := d.Scan(ctx); err != nil {
@@ -205,7 +204,7 @@ func TestWebSub(t *testing.T) {
 	}
 	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := d.Flush(flushCtx); err != nil {
+	if err := flushAdvancing(flushCtx, d, e.clock); err != nil {
 		t.Fatal(err)
 	}
 	hb.mu.Lock()
@@ -229,7 +228,7 @@ func TestWebSub(t *testing.T) {
 	d.Scan(ctx)
 	e.writePost("2024-02-01-b.md", "B", "2024-02-01 10:00:00")
 	d.Scan(ctx)
-	d.Flush(flushCtx)
+	flushAdvancing(flushCtx, d, e.clock)
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if len(hb.got) != n+3 {
@@ -245,11 +244,10 @@ func TestWebSubGivesUp(t *testing.T) {
 	e.feeds.Hub = srv.URL
 	e.writePost("2024-01-01-a.md", "A", "2024-01-01 10:00:00")
 	d, _ := e.daemon()
-	d.hubBackoff = time.Millisecond
 	if _, err := d.Scan(context.Background()); err != nil {
 		t.Fatalf("a failing hub failed the scan: %v", err)
 	}
-	d.Flush(context.Background())
+	flushAdvancing(context.Background(), d, e.clock)
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if len(hb.got) != 3*hubTries {
@@ -571,6 +569,25 @@ func TestIgnored(t *testing.T) {
 	} {
 		if got := ignored(name); got != want {
 			t.Errorf("ignored(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// flushAdvancing is d.Flush while the fake clock moves on whenever a timer
+// waits on it: the WebSub retries back off on the daemon's clock.
+func flushAdvancing(ctx context.Context, d *Daemon, clock *fakeClock) error {
+	done := make(chan error, 1)
+	go func() { done <- d.Flush(ctx) }()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if clock.Timers() > 0 {
+				clock.Advance(time.Minute)
+			}
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // pingHub tells the WebSub hub (feeds.hub) that the main feeds among the
@@ -43,7 +42,7 @@ func (d *Daemon) pingHub(changed []string) {
 // publishWithRetry pings hub about feedURL until it succeeds, fails
 // permanently, runs out of tries, or ctx ends.
 func (d *Daemon) publishWithRetry(ctx context.Context, hub, feedURL string) {
-	backoff := d.hubBackoff
+	backoff := hubBackoff
 	for try := 1; ; try++ {
 		err := d.publish(ctx, hub, feedURL)
 		d.mu.Lock()
@@ -62,13 +61,13 @@ func (d *Daemon) publishWithRetry(ctx context.Context, hub, feedURL string) {
 			return
 		}
 		d.log.Info("WebSub hub ping failed; retrying", "hub", hub, "feed", feedURL, "try", try, "retry_in", backoff, "err", err)
-		t := time.NewTimer(backoff)
+		t := d.clock.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			d.log.Warn("WebSub hub ping cancelled", "hub", hub, "feed", feedURL)
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		backoff *= 2
 	}
