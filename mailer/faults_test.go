@@ -292,3 +292,61 @@ func TestOutageResumesByProbe_40Recipients_0Missing_0Duplicates(t *testing.T) {
 	}
 	e.exactlyOnce(t, subs)
 }
+
+// What is held in memory when the ledger could not be written is written
+// once more when the worker or a drain stops: a stop right after space
+// came back leaves no delivery in flight to be taken over (and perhaps
+// sent twice) after its lease.
+func TestLedgerDiskFull_HeldWrittenAtStop_3Recipients_0Missing_0Duplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	for _, stop := range []string{"Run", "Drain"} {
+		t.Run(stop, func(t *testing.T) {
+			vol := smallVolume(t, "8m")
+			e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
+			subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+			e.addPost("p", workerT0, true)
+			e.clock.Advance(time.Minute)
+			e.announce(t, "p")
+			m := e.mailer(t, nil)
+			ids, err := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("CreateMailings = %v, %v", ids, err)
+			}
+			if n, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil || n != 3 {
+				t.Fatalf("ExpandMailing = %d, %v", n, err)
+			}
+			claimed, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), m.lease, 1)
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("ClaimDeliveries = %d, %v", len(claimed), err)
+			}
+			if err := e.db.Checkpoint(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			release := keepFull(t, vol)
+			m.release(claimed[0])
+			if c := e.counts(t); c.Sending != 1 {
+				release()
+				t.Fatalf("the release succeeded on a full volume (ledger %+v): nothing tested", c)
+			}
+			release()
+			// Stopped at once: no pass runs, only the last write.
+			ctx, cancel := context.WithCancel(e.ctx)
+			cancel()
+			switch stop {
+			case "Run":
+				if err := m.Run(ctx); err != nil {
+					t.Fatalf("Run = %v", err)
+				}
+			case "Drain":
+				m.Drain(ctx)
+			}
+			if c := e.counts(t); c.Sending != 0 || c.Pending != 3 {
+				t.Fatalf("after the stop: ledger %+v, want the held release written (3 pending, none in flight)", c)
+			}
+			drain(t, m)
+			e.exactlyOnce(t, subs)
+		})
+	}
+}

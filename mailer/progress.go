@@ -134,6 +134,7 @@ func (m *Mailer) DrainPost(ctx context.Context, postID string) (Summary, error) 
 
 // drain is Drain, and DrainPost when post is not nil.
 func (m *Mailer) drain(ctx context.Context, post *postTally) (Summary, error) {
+	defer m.settle(ctx)
 	t := &tally{post: post}
 	m.current.Store(t)
 	if err := m.takeOver(ctx); err != nil {

@@ -98,6 +98,26 @@ func (m *Mailer) flushHeld(ctx context.Context) error {
 	return nil
 }
 
+// settle is the last try, when Run or a drain stops, to write what is held
+// in memory (outcomes not recorded, unsent deliveries not released) on a
+// short deadline that outlives ctx: a stop right after the disk came back
+// then leaves nothing to be taken over and sent twice. What still cannot be
+// written is logged with its number.
+func (m *Mailer) settle(ctx context.Context) {
+	if m.heldOutcomes() == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleFor)
+	defer cancel()
+	if err := m.flushHeld(sctx); err != nil {
+		m.log.Error("stopping with outcomes the ledger could not record: those deliveries are taken over when their lease runs out and may reach their subscribers twice",
+			"count", m.heldOutcomes(), "err", err)
+	}
+}
+
+// settleFor bounds settle's last ledger write.
+const settleFor = 5 * time.Second
+
 // heldOutcomes counts the outcomes (and unsent deliveries to release)
 // waiting in memory for a ledger write.
 func (m *Mailer) heldOutcomes() int {

@@ -26,6 +26,7 @@ import (
 // due. Deliveries another live process holds (`herald send`, a second
 // daemon on a shared database) are never taken.
 func (m *Mailer) Run(ctx context.Context) error {
+	defer m.settle(ctx)
 	if err := m.takeOver(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
