@@ -16,14 +16,17 @@ import (
 var _ store.Copier = (*DB)(nil)
 
 // ReadState calls fn with a reader of one consistent snapshot of the
-// database (a read transaction: writers go on, the reader does not see
-// them).
+// database. The transaction is a write transaction (BEGIN IMMEDIATE) that
+// writes nothing: while the copy runs, no other process (a `herald send`,
+// a CLI command) can commit to the source, so nothing can be written after
+// the snapshot and be missing from the copy; such a writer waits and then
+// fails with "database is locked".
 func (db *DB) ReadState(ctx context.Context, fn func(store.StateReader) error) error {
-	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return db.wrap("copy: read", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read only
+	defer tx.Rollback() //nolint:errcheck // writes nothing
 	return db.wrap("copy: read", fn(&copyTx{db: db, tx: tx}))
 }
 

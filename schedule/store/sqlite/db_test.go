@@ -544,3 +544,33 @@ func TestSynchronousFull(t *testing.T) {
 		}
 	}
 }
+
+// A copy's read of the source keeps every other writer out until it ends:
+// a write committed after the copy's snapshot would be missing from the
+// target.
+func TestReadStateKeepsWritersOut(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := sql.Open("sqlite", dsn(path, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	err = db.ReadState(ctx, func(store.StateReader) error {
+		if _, err := other.ExecContext(ctx, "CREATE TABLE written_during_copy (x)"); err == nil {
+			t.Error("another connection committed a write while the copy read the source: it would be missing from the copy")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, "CREATE TABLE written_after_copy (x)"); err != nil {
+		t.Errorf("a write after the copy's read: %v", err)
+	}
+}
