@@ -28,6 +28,7 @@ type Receiver struct {
 	deliver Deliver
 	log     *slog.Logger
 	ctx     context.Context
+	conns   conns
 }
 
 // NewReceiver returns a receiver for mail to domain (the bounce address's
@@ -39,7 +40,7 @@ func NewReceiver(domain, protocol string, deliver Deliver, log *slog.Logger) *Re
 	}
 	r := &Receiver{domain: strings.ToLower(domain), deliver: deliver, log: log}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{r: r}, nil
+		return &session{r: r, conn: c.Conn()}, nil
 	}))
 	s.LMTP = protocol != ProtocolSMTP
 	s.Domain = "herald"
@@ -52,21 +53,26 @@ func NewReceiver(domain, protocol string, deliver Deliver, log *slog.Logger) *Re
 	return r
 }
 
-// Serve answers on ln until ctx is canceled, then closes ln and waits up to
-// 10 s for the sessions in progress.
+// Serve answers on ln until ctx is canceled, then closes ln and the idle
+// connections at once and waits up to 10 s for the transactions in
+// progress (each connection is closed when its transaction ends), then
+// closes the rest.
 func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	r.ctx = context.WithoutCancel(ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- r.srv.Serve(ln) }()
+	go func() { errc <- r.srv.Serve(trackedListener{Listener: ln, cs: &r.conns}) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("bounce: receiver: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	r.conns.stop()
 	if err := r.srv.Shutdown(sctx); err != nil {
-		r.srv.Close()
+		// srv.Close would do nothing now: Shutdown already marked the
+		// server closed.
+		r.conns.closeAll()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 		return fmt.Errorf("bounce: receiver: %w", err)
@@ -74,12 +80,23 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// shutdownGrace bounds how long a stopping receiver waits for the
+// transactions in progress.
+const shutdownGrace = 10 * time.Second
+
 type session struct {
 	r     *Receiver
+	conn  net.Conn
 	rcpts []string
 }
 
-func (s *session) Reset()        { s.rcpts = nil }
+// Reset ends a transaction (RSET, or after the replies to DATA were
+// written).
+func (s *session) Reset() {
+	s.rcpts = nil
+	s.r.conns.setBusy(s.conn, false)
+}
+
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { return nil }
@@ -94,7 +111,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// Data receives a message. Until its replies are written (Reset) the
+// connection is busy: a stopping receiver waits for it.
 func (s *session) Data(rd io.Reader) error {
+	s.r.conns.setBusy(s.conn, true)
 	raw, err := io.ReadAll(io.LimitReader(rd, MaxMessageSize+1))
 	if err != nil {
 		return err
