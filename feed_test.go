@@ -154,7 +154,7 @@ func (e *testEnv) start(t *testing.T) *daemon {
 	m.Reload = d.reload
 	m.Ready = func(addr string) { ready <- addr }
 	go func() {
-		code := m.Main(ctx, []string{"-config", e.config, "run"})
+		code := m.Main(ctx, []string{"-config", e.config, "-log-level", "debug", "run"})
 		d.done <- result{code: code, stderr: d.stderr.String()}
 	}()
 	select {
@@ -165,7 +165,12 @@ func (e *testEnv) start(t *testing.T) *daemon {
 		cancel()
 		t.Fatalf("daemon not ready after 20s\n%s", d.stderr.String())
 	}
-	t.Cleanup(func() { d.stop(t) })
+	t.Cleanup(func() {
+		r := d.stop(t)
+		if t.Failed() || os.Getenv("HERALD_TEST_DAEMON_LOG") != "" {
+			t.Logf("daemon exit %d, its log:\n%s", r.code, d.stderr.String())
+		}
+	})
 	return d
 }
 
