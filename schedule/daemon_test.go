@@ -277,6 +277,12 @@ func TestDST(t *testing.T) {
 			if s := waitScan(t, scans); s.err != nil || !s.res.NextPostDue.Equal(tc.want) {
 				t.Fatalf("first scan: err %v, next post due %v, want %v", s.err, s.res.NextPostDue, tc.want)
 			}
+			// The first scan's hook runs before the loop arms its timer:
+			// moving the clock now could land between the loop's Now and
+			// its Reset, arming the timer a minute late for a deadline
+			// computed before the move; settle (the loop waits on its
+			// timer) and only then walk.
+			settle(t, d, e.clock)
 			var published []time.Time
 			// Walk the clock minute by minute through the night, draining
 			// the scans (hourly ticks and the exact timer).
@@ -396,7 +402,11 @@ func TestRunStopsAndNotifies(t *testing.T) {
 
 // settle waits until d's loop has handled every deadline the fake clock
 // has reached: it waits on its timer for a later time. (Polling the loop
-// goroutine's state, not a schedule.)
+// goroutine's state, not a schedule.) A test walking the clock must settle
+// before each move, the first one included: the loop arms its timer for
+// a deadline minus a Now it read just before, so a move in between arms
+// it late by the move, and the walk then waits on a timer that never
+// fires.
 func settle(t testing.TB, d *Daemon, c *fakeClock) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
