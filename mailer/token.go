@@ -57,7 +57,9 @@ func Token(secret []byte, purpose string, subscriberID int64, expires time.Time)
 // another secret or for another purpose, and ErrTokenExpired for a valid
 // token past its expiry. The MAC is compared in constant time.
 func ParseToken(secret []byte, purpose, token string, now time.Time) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(token))
+	// Strict: the 43rd character's two unused bits must be zero, so that
+	// a token has one spelling and no changed token verifies.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimSpace(token))
 	if err != nil || len(b) != tokenLen {
 		return 0, fmt.Errorf("%w: malformed", ErrBadToken)
 	}
