@@ -409,6 +409,21 @@ cron = "@every 1h"
 listen = "127.0.0.1:0"
 `
 
+// smtpConfig is the [mail] and [mail.smtp] sections of a test that mails
+// through the in-process SMTP server on port (no TLS), with extra lines
+// for [mail.smtp].
+func smtpConfig(port int, extra string) string {
+	return fmt.Sprintf(`
+[mail]
+transport = "smtp"
+from = "Test Blog <news@blog.example.com>"
+[mail.smtp]
+host = "127.0.0.1"
+port = %d
+tls = "none"
+`, port) + extra
+}
+
 func get(t *testing.T, url string, hdr map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
@@ -562,16 +577,8 @@ func TestSendSurvivesSIGHUP_300Recipients_0Missing_0Duplicates(t *testing.T) {
 		t.Skip("a real herald process")
 	}
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	e := newEnv(t, daemonConfig+fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-rate = 300.0
-`, sink.Port))
+	e := newEnv(t, daemonConfig+smtpConfig(sink.Port, `rate = 300.0
+`))
 	var subs []string
 	for i := range 300 {
 		subs = append(subs, fmt.Sprintf("reader%03d@example.org", i))
@@ -685,15 +692,7 @@ func TestBadDatabase(t *testing.T) {
 // of the post.
 func TestDaemonMailsNewPost(t *testing.T) {
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	e := newEnv(t, daemonConfig+fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-`, sink.Port))
+	e := newEnv(t, daemonConfig+smtpConfig(sink.Port, ""))
 	confirmed := []string{"ann@example.org", "bob@example.org", "cy@example.net"}
 	if r := e.run(t, append([]string{"subscribers", "add"}, confirmed...)...); r.code != 0 {
 		t.Fatalf("subscribers add: %+v", r)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -31,16 +30,8 @@ func TestSendDryRunAgreesWithSend(t *testing.T) {
 	// One connection: the server sees the messages in the order the send
 	// takes them.
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	e := newEnv(t, fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-concurrency = 1
-`, sink.Port))
+	e := newEnv(t, smtpConfig(sink.Port, `concurrency = 1
+`))
 	e.clock = clock
 	// Confirmed before the post's mailing was created: each gets an
 	// outcome below.
@@ -261,15 +252,7 @@ func TestSendDryRunMailsAsAnnounced(t *testing.T) {
 	const file = "posts/2026-10-08-counting-readers-without-analytics.md"
 	clock := newTestClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true, Fail4xx: map[string]int{"later@example.org": 1}})
-	e := newEnv(t, fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-`, sink.Port))
+	e := newEnv(t, smtpConfig(sink.Port, ""))
 	e.clock = clock
 	mustRun(t, e, "subscribers", "add", "now@example.org", "later@example.org")
 	r := mustRun(t, e, "send", slug)

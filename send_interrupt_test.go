@@ -31,17 +31,9 @@ func TestSendInterrupted(t *testing.T) {
 		t.Skip("a real herald process")
 	}
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	e := newEnv(t, daemonConfig+fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-concurrency = 2
+	e := newEnv(t, daemonConfig+smtpConfig(sink.Port, `concurrency = 2
 rate = 60.0
-`, sink.Port))
+`))
 	const n, early = 200, 10
 	var subs []string
 	for i := range n {

@@ -409,17 +409,9 @@ func TestDaemonMailsAnnouncedVersion(t *testing.T) {
 	}
 	const subs = 150
 	srv := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	e := newEnv(t, daemonConfig+fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-concurrency = 1
+	e := newEnv(t, daemonConfig+smtpConfig(srv.Port, `concurrency = 1
 rate = 50
-`, srv.Port))
+`))
 	addrs := make([]string, subs)
 	for i := range addrs {
 		addrs[i] = fmt.Sprintf("reader%03d@example.org", i)

@@ -497,15 +497,7 @@ func TestStateCopyPostgresRoundTrip(t *testing.T) {
 func TestDaemonOnCopiedState(t *testing.T) {
 	pg := testDatabase(t)
 	sink := smtptest.New(t, smtptest.Options{NoSTARTTLS: true})
-	mail := fmt.Sprintf(`
-[mail]
-transport = "smtp"
-from = "Test Blog <news@blog.example.com>"
-[mail.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-`, sink.Port)
+	mail := smtpConfig(sink.Port, "")
 	e := newEnv(t, daemonConfig+mail)
 	readers := []string{"ann@example.org", "bob@example.org", "cy@example.net"}
 	if r := e.run(t, append([]string{"subscribers", "add"}, readers...)...); r.code != 0 {
