@@ -194,34 +194,7 @@ func TestLedgerDiskFull_UnsentClaimReleasedWhenSpaceReturns_3Recipients_0Missing
 	if testing.Short() {
 		t.Skip("mounts a tmpfs")
 	}
-	vol := smallVolume(t, "8m")
-	e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
-	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
-	e.addPost("p", workerT0, true)
-	e.clock.Advance(time.Minute)
-	e.announce(t, "p")
-	m := e.mailer(t, nil)
-	ids, err := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("CreateMailings = %v, %v", ids, err)
-	}
-	if n, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil || n != 3 {
-		t.Fatalf("ExpandMailing = %d, %v", n, err)
-	}
-	claimed, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), m.lease, 1)
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("ClaimDeliveries = %d, %v", len(claimed), err)
-	}
-	if err := e.db.Checkpoint(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	release := keepFull(t, vol)
-	m.release(claimed[0])
-	if c := e.counts(t); c.Sending != 1 {
-		release()
-		t.Fatalf("the release succeeded on a full volume (ledger %+v): nothing tested", c)
-	}
-	release()
+	e, m, subs := heldRelease(t)
 	if err := m.flushHeld(e.ctx); err != nil {
 		t.Fatalf("flushHeld after space returned: %v", err)
 	}
@@ -303,34 +276,7 @@ func TestLedgerDiskFull_HeldWrittenAtStop_3Recipients_0Missing_0Duplicates(t *te
 	}
 	for _, stop := range []string{"Run", "Drain"} {
 		t.Run(stop, func(t *testing.T) {
-			vol := smallVolume(t, "8m")
-			e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
-			subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
-			e.addPost("p", workerT0, true)
-			e.clock.Advance(time.Minute)
-			e.announce(t, "p")
-			m := e.mailer(t, nil)
-			ids, err := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
-			if err != nil || len(ids) != 1 {
-				t.Fatalf("CreateMailings = %v, %v", ids, err)
-			}
-			if n, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil || n != 3 {
-				t.Fatalf("ExpandMailing = %d, %v", n, err)
-			}
-			claimed, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), m.lease, 1)
-			if err != nil || len(claimed) != 1 {
-				t.Fatalf("ClaimDeliveries = %d, %v", len(claimed), err)
-			}
-			if err := e.db.Checkpoint(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-			release := keepFull(t, vol)
-			m.release(claimed[0])
-			if c := e.counts(t); c.Sending != 1 {
-				release()
-				t.Fatalf("the release succeeded on a full volume (ledger %+v): nothing tested", c)
-			}
-			release()
+			e, m, subs := heldRelease(t)
 			// Stopped at once: no pass runs, only the last write.
 			ctx, cancel := context.WithCancel(e.ctx)
 			cancel()
@@ -349,4 +295,40 @@ func TestLedgerDiskFull_HeldWrittenAtStop_3Recipients_0Missing_0Duplicates(t *te
 			e.exactlyOnce(t, subs)
 		})
 	}
+}
+
+// heldRelease sets up 3 subscribers of one post on a small volume, claims
+// one delivery, and fills the volume while it is released unsent: the
+// release is held in memory. Space is back when it returns.
+func heldRelease(t *testing.T) (*testEnv, *Mailer, []string) {
+	t.Helper()
+	vol := smallVolume(t, "8m")
+	e := newTestEnvAt(t, smtptest.Options{}, filepath.Join(vol, "herald.db"))
+	subs := e.subscribe(t, "sub", 3, store.StatusConfirmed)
+	e.addPost("p", workerT0, true)
+	e.clock.Advance(time.Minute)
+	e.announce(t, "p")
+	m := e.mailer(t, nil)
+	ids, err := e.db.CreateMailings(e.ctx, e.clock.Now(), false)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("CreateMailings = %v, %v", ids, err)
+	}
+	if n, err := e.db.ExpandMailing(e.ctx, e.clock.Now(), ids[0]); err != nil || n != 3 {
+		t.Fatalf("ExpandMailing = %d, %v", n, err)
+	}
+	claimed, err := e.db.ClaimDeliveries(e.ctx, e.clock.Now(), m.lease, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimDeliveries = %d, %v", len(claimed), err)
+	}
+	if err := e.db.Checkpoint(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	release := keepFull(t, vol)
+	m.release(claimed[0])
+	if c := e.counts(t); c.Sending != 1 {
+		release()
+		t.Fatalf("the release succeeded on a full volume (ledger %+v): nothing tested", c)
+	}
+	release()
+	return e, m, subs
 }
