@@ -3,7 +3,6 @@ package schedule
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"time"
 
 	"herald/feed"
@@ -138,21 +137,3 @@ func WithEdits(snap *feed.Snapshot, edited func(id string) time.Time) *feed.Snap
 
 // editedAt is the edit time the database keeps for post id (zero: none).
 func (d *Daemon) editedAt(id string) time.Time { return d.known[id].EditedAt }
-
-// hashEdits adds the edit times of snap's posts to h (the feeds'
-// fingerprint): a time learnt from the database after the post's change
-// was published regenerates the feeds.
-func hashEdits(h *maphash.Hash, snap *feed.Snapshot, known map[string]store.PostState) {
-	for _, p := range snap.Posts {
-		if at := known[p.ID].EditedAt; !at.IsZero() {
-			h.WriteString(p.ID)
-			h.WriteByte(0)
-			var b [8]byte
-			u := uint64(at.Unix())
-			for i := range b {
-				b[i] = byte(u >> (8 * i))
-			}
-			h.Write(b[:])
-		}
-	}
-}

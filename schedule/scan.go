@@ -308,8 +308,10 @@ func (d *Daemon) logProblems(problems []feed.Problem) {
 }
 
 // fingerprint hashes what the feeds depend on: every post's file name,
-// content hash (which covers its front matter: title, date, id) and whether
-// it is due at now. It covers all posts, not only the due ones within
+// content hash (which covers its front matter: title, date, id), whether
+// it is due at now and its edit time in known (store.PostState.EditedAt:
+// a time learnt from the database after the post's change was published
+// regenerates the feeds). It covers all posts, not only the due ones within
 // feeds.limit, because a due post's rendered HTML may link to another post
 // ({% post_url %}); a change outside the feeds costs one Generate whose
 // identical bytes are not rewritten. A 64-bit maphash detects changes; it
@@ -317,7 +319,6 @@ func (d *Daemon) logProblems(problems []feed.Problem) {
 func fingerprint(seed maphash.Seed, snap *feed.Snapshot, now time.Time, known map[string]store.PostState) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
-	hashEdits(&h, snap, known)
 	for _, p := range snap.Posts {
 		h.WriteString(p.Path)
 		h.WriteByte(0)
@@ -327,6 +328,7 @@ func fingerprint(seed maphash.Seed, snap *feed.Snapshot, now time.Time, known ma
 		} else {
 			h.WriteByte(0)
 		}
+		maphash.WriteComparable(&h, known[p.ID].EditedAt.Unix())
 	}
 	return h.Sum64()
 }
