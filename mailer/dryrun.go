@@ -316,18 +316,14 @@ func attempts(n int) string {
 // announcement keeps no snapshot) and composes from that.
 func (m *Mailer) planFromPost(ctx context.Context, plan *Plan, p *feed.Post) error {
 	plan.Path, plan.Title, plan.Newsletter = p.Path, p.Title, p.Newsletter
-	_, prep, err := m.preparePost(ctx, p.ID)
+	prep, err := m.prepareLoaded(ctx, p)
 	switch {
 	case errors.Is(err, feed.ErrNoSection):
 		plan.Skip = noSectionReason(p.Path, m.cfg.Section)
 	case err != nil:
 		return err
 	default:
-		plan.Subject = prep.Subject()
-		if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
-			m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: p.ID}}))); err == nil {
-			plan.Bytes = msg.Len()
-		}
+		m.planMessage(plan, prep)
 	}
 	if !p.Newsletter {
 		plan.Skip = "newsletter: false: this post is never mailed"
@@ -347,6 +343,12 @@ func (m *Mailer) planFromSnapshot(plan *Plan, snap *mailSnapshot) {
 	if err != nil {
 		return
 	}
+	m.planMessage(plan, prep)
+}
+
+// planMessage sets plan's Subject and Bytes from the prepared newsletter
+// of its post, addressed to a sample subscriber.
+func (m *Mailer) planMessage(plan *Plan, prep *Prepared) {
 	plan.Subject = prep.Subject()
 	if msg, err := prep.Message(Recipient{Email: "subscriber@" + m.idDomain, UnsubscribeURL: m.unsubscribeURL(1)},
 		m.mailingMessageID(1, 1, postsKey([]store.MailingPost{{PostID: plan.PostID}}))); err == nil {

@@ -103,22 +103,24 @@ func (m *Mailer) mailPosts(ctx context.Context, ml store.Mailing) ([]PostMail, e
 	return out, nil
 }
 
-// preparePost renders the newsletter of one post, for Preview, SendTest and
-// DryRun (which ignore `newsletter: false`, reporting it instead).
-func (m *Mailer) preparePost(ctx context.Context, postID string) (*feed.Post, *Prepared, error) {
+// preparePost renders the newsletter of one post, for Preview and SendTest
+// (which ignore `newsletter: false`).
+func (m *Mailer) preparePost(ctx context.Context, postID string) (*Prepared, error) {
 	p, err := m.posts.Post(ctx, postID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mailer: post %s: %w", postID, err)
+		return nil, fmt.Errorf("mailer: post %s: %w", postID, err)
 	}
+	return m.prepareLoaded(ctx, p)
+}
+
+// prepareLoaded renders the newsletter of post p, already read (DryRun
+// reports `newsletter: false` instead of ignoring it).
+func (m *Mailer) prepareLoaded(ctx context.Context, p *feed.Post) (*Prepared, error) {
 	sec, err := m.posts.Section(ctx, p, m.cfg.Section, int(m.cfg.MaxSection))
 	if err != nil {
-		return nil, nil, fmt.Errorf("mailer: section of %s: %w", p.Path, err)
+		return nil, fmt.Errorf("mailer: section of %s: %w", p.Path, err)
 	}
-	prep, err := m.composer.Prepare([]PostMail{{Title: p.Title, URL: p.URL, Date: p.Date, Section: sec}})
-	if err != nil {
-		return nil, nil, err
-	}
-	return p, prep, nil
+	return m.composer.Prepare([]PostMail{{Title: p.Title, URL: p.URL, Date: p.Date, Section: sec}})
 }
 
 // postKey is a short stable number for a post id (Message-IDs of previews).

@@ -20,7 +20,7 @@ type Preview struct {
 // "subscriber@" the From domain) with a sample unsubscribe link, and its
 // bodies. It ignores `newsletter: false`.
 func (m *Mailer) Preview(ctx context.Context, postID string) (*Preview, error) {
-	_, prep, err := m.preparePost(ctx, postID)
+	prep, err := m.preparePost(ctx, postID)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (m *Mailer) SendTest(ctx context.Context, postID, addr string) error {
 	if err != nil {
 		return err
 	}
-	_, prep, err := m.preparePost(ctx, postID)
+	prep, err := m.preparePost(ctx, postID)
 	if err != nil {
 		return err
 	}
