@@ -132,10 +132,7 @@ func CopyState(ctx context.Context, from, to Copier, o CopyOptions) ([]TableCoun
 			return err
 		})
 	})
-	if err != nil {
-		return counts, err
-	}
-	return counts, nil
+	return counts, err
 }
 
 func checkLive(ctx context.Context, live func(context.Context, time.Time) (int, error), loc string, o CopyOptions) error {
@@ -187,8 +184,8 @@ func copyTables(ctx context.Context, r StateReader, w StateWriter, fromLoc, toLo
 	if err := w.Clear(ctx); err != nil {
 		return nil, err
 	}
-	counts := make([]TableCount, 0, len(tables))
-	for _, t := range tables {
+	copied := make([]int64, len(tables)) // rows read from the source's snapshot, per table
+	for i, t := range tables {
 		cols := src[t]
 		fix := rowFixer(t, cols)
 		batch := make([][]any, 0, copyBatch)
@@ -220,18 +217,17 @@ func copyTables(ctx context.Context, r StateReader, w StateWriter, fromLoc, toLo
 		if err := w.SetHighWater(ctx, t, hw); err != nil {
 			return nil, err
 		}
+		copied[i] = n
 		if o.Progress != nil {
 			o.Progress(t, n)
 		}
 	}
 	// The counts, both sides, before the commit: a difference rolls the
-	// copy back.
+	// copy back. The source's are the rows read (one snapshot: its count).
+	counts := make([]TableCount, 0, len(tables))
 	var bad []string
-	for _, t := range tables {
-		s, err := r.Count(ctx, t)
-		if err != nil {
-			return nil, err
-		}
+	for i, t := range tables {
+		s := copied[i]
 		d, err := w.Count(ctx, t)
 		if err != nil {
 			return nil, err

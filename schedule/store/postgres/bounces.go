@@ -62,7 +62,7 @@ INSERT INTO bounce_events (received_at, email, email_key, subscriber_id, mailing
     action, status, diagnostic, outcome, raw)
 VALUES ($1, $2, $3, nullif($4::bigint, 0), nullif($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12)
 RETURNING id`,
-			unix(now), out.Email, emailKey(out.Email), out.SubscriberID, out.MailingID, out.Type, out.Source,
+			unix(now), out.Email, store.EmailKey(out.Email), out.SubscriberID, out.MailingID, out.Type, out.Source,
 			out.Action, out.Status, out.Diagnostic, out.Outcome, ev.Raw).Scan(&out.ID)
 		if err != nil || !found {
 			return err
@@ -145,14 +145,6 @@ func dropQueued(ctx context.Context, tx pgx.Tx, id int64) error {
 	return err
 }
 
-// emailKey is store.EmailKey, and "" for "".
-func emailKey(email string) string {
-	if email == "" {
-		return ""
-	}
-	return store.EmailKey(email)
-}
-
 const bounceColumns = `id, received_at, email, coalesce(subscriber_id, 0), coalesce(mailing_id, 0),
     type, source, action, status, diagnostic, outcome`
 
@@ -201,7 +193,7 @@ func (db *DB) Bounces(ctx context.Context, since time.Time, limit int) ([]store.
 // email key), newest first, with raw messages while kept.
 func (db *DB) BouncesFor(ctx context.Context, email string) ([]store.BounceEvent, error) {
 	rows, err := db.pool.Query(ctx, "SELECT "+bounceColumns+
-		", raw FROM bounce_events WHERE email_key = $1 ORDER BY received_at DESC, id DESC", emailKey(strings.TrimSpace(email)))
+		", raw FROM bounce_events WHERE email_key = $1 ORDER BY received_at DESC, id DESC", store.EmailKey(email))
 	if err != nil {
 		return nil, db.wrap("bounces of "+email, err)
 	}
@@ -238,7 +230,7 @@ func (db *DB) SuppressionOf(ctx context.Context, id int64) (store.Suppression, e
 func (db *DB) Unsuppress(ctx context.Context, email string) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `
 UPDATE subscribers SET suppressed_at = NULL, suppressed_reason = '', complained_at = NULL
-WHERE email_key = $1 AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)`, store.EmailKey(strings.TrimSpace(email)))
+WHERE email_key = $1 AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)`, store.EmailKey(email))
 	if err != nil {
 		return false, db.wrap("unsuppress "+email, err)
 	}

@@ -82,7 +82,7 @@ func (db *DB) RecordBounce(ctx context.Context, now time.Time, ev store.NewBounc
 INSERT INTO bounce_events (received_at, email, email_key, subscriber_id, mailing_id, type, source,
     action, status, diagnostic, outcome, raw)
 VALUES (?, ?, ?, nullif(?, 0), nullif(?, 0), ?, ?, ?, ?, ?, ?, ?)`,
-			unix(now), out.Email, emailKey(out.Email), out.SubscriberID, out.MailingID, out.Type, out.Source,
+			unix(now), out.Email, store.EmailKey(out.Email), out.SubscriberID, out.MailingID, out.Type, out.Source,
 			out.Action, out.Status, out.Diagnostic, out.Outcome, ev.Raw)
 		if err != nil {
 			return err
@@ -171,14 +171,6 @@ func dropQueued(ctx context.Context, tx *sql.Tx, id int64) error {
 	return err
 }
 
-// emailKey is store.EmailKey, and "" for "".
-func emailKey(email string) string {
-	if email == "" {
-		return ""
-	}
-	return store.EmailKey(email)
-}
-
 const selectBounces = `SELECT id, received_at, email, coalesce(subscriber_id, 0), coalesce(mailing_id, 0),
     type, source, action, status, diagnostic, outcome FROM bounce_events`
 
@@ -228,7 +220,7 @@ func (db *DB) Bounces(ctx context.Context, since time.Time, limit int) ([]store.
 func (db *DB) BouncesFor(ctx context.Context, email string) ([]store.BounceEvent, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT id, received_at, email, coalesce(subscriber_id, 0),
     coalesce(mailing_id, 0), type, source, action, status, diagnostic, outcome, raw
-FROM bounce_events WHERE email_key = ? ORDER BY received_at DESC, id DESC`, emailKey(strings.TrimSpace(email)))
+FROM bounce_events WHERE email_key = ? ORDER BY received_at DESC, id DESC`, store.EmailKey(email))
 	if err != nil {
 		return nil, db.wrap("bounces of "+email, err)
 	}
@@ -267,7 +259,7 @@ func (db *DB) SuppressionOf(ctx context.Context, id int64) (store.Suppression, e
 func (db *DB) Unsuppress(ctx context.Context, email string) (bool, error) {
 	n, err := db.execAffected(ctx, `
 UPDATE subscribers SET suppressed_at = NULL, suppressed_reason = '', complained_at = NULL
-WHERE email_key = ? AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)`, store.EmailKey(strings.TrimSpace(email)))
+WHERE email_key = ? AND (suppressed_at IS NOT NULL OR complained_at IS NOT NULL)`, store.EmailKey(email))
 	if err != nil {
 		return false, db.wrap("unsuppress "+email, err)
 	}
